@@ -1,0 +1,151 @@
+"""The feed: which papers a day, week or month shows, in which order, and where navigation leads.
+
+One function, ``feed_page``, feeds the HTML pages, the JSON API and the RSS/Atom feeds alike.
+Sort orders: ``upvotes`` (the default, as on the Daily Papers page), ``published`` (newest first) and
+``trending`` (``storage.papers.trending_score``: votes and comments against age; docs/trending.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.models import Paper
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+from paperfeed.storage.papers import Sort
+
+Kind = Literal["day", "week", "month"]
+SORTS: tuple[Sort, ...] = ("upvotes", "published", "trending")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class BadPeriod(ValueError):
+    """A date, week or month parameter that cannot be read; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    kind: Kind
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        """The value of the query parameter naming this period: 2026-08-20, 2026-W34, 2026-08."""
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return self.start.strftime("%Y-%m")
+
+    @property
+    def param(self) -> str:
+        return {"day": "date", "week": "week", "month": "month"}[self.kind]
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return self.start.strftime("%A, %B %-d, %Y")
+        if self.kind == "week":
+            return f"Week {self.start.isocalendar()[1]}, {self.start.isocalendar()[0]} ({self.start:%b %-d} – {self.end:%b %-d})"
+        return self.start.strftime("%B %Y")
+
+    def containing(self, day: date) -> Period:
+        """The period of the same kind that holds ``day``."""
+        return period_of(self.kind, day)
+
+
+def period_of(kind: Kind, day: date) -> Period:
+    if kind == "day":
+        return Period("day", day, day)
+    if kind == "week":
+        start = day - timedelta(days=day.weekday())
+        return Period("week", start, start + timedelta(days=6))
+    start = day.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return Period("month", start, end)
+
+
+def parse_period(
+    day: str | None = None, week: str | None = None, month: str | None = None, default: date | None = None
+) -> Period:
+    """Read ``date=YYYY-MM-DD``, ``week=YYYY-Www`` or ``month=YYYY-MM`` (at most one)."""
+    given = [(k, v) for k, v in (("date", day), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        raise BadPeriod("give only one of date, week and month")
+    if not given:
+        return period_of("day", default or datetime.now(UTC).date())
+    name, value = given[0]
+    try:
+        if name == "date":
+            return period_of("day", date.fromisoformat(value))
+        if name == "week" and (m := _WEEK.match(value)):
+            return period_of("week", date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        if name == "month" and (m := _MONTH.match(value)):
+            return period_of("month", date(int(m[1]), int(m[2]), 1))
+    except (ValueError, OverflowError):  # OverflowError: the last week or month of year 9999
+        pass
+    example = {"date": "2026-08-20", "week": "2026-W34", "month": "2026-08"}[name]
+    raise BadPeriod(f"{name}={value!r} is not a valid {name} (expected e.g. {example})")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    period: Period
+    sort: Sort
+    papers: list[Paper]
+    total: int
+    page: int
+    page_size: int
+    previous: Period | None  # the nearest earlier period that has papers
+    next: Period | None
+
+    @property
+    def has_more(self) -> bool:
+        return (self.page + 1) * self.page_size < self.total
+
+
+def find_paper(db: Database, raw_id: str) -> Paper | None:
+    """Look up by id; 'arXiv:2607.01234v2', '2607.01234v2' and other spellings of an arXiv id find the
+    stored paper."""
+    try:
+        paper_id, _ = parse_arxiv_id(raw_id)
+    except BadRecord:
+        paper_id = raw_id.strip()
+    return paper_store.paper(db, paper_id) if paper_id else None
+
+
+def latest_period(db: Database, kind: Kind = "day") -> Period:
+    """The newest period with papers (today when the database is empty)."""
+    return period_of(kind, paper_store.latest_day(db) or datetime.now(UTC).date())
+
+
+def feed_page(
+    db: Database,
+    period: Period,
+    sort: Sort = "upvotes",
+    page: int = 0,
+    page_size: int = 50,
+    submitter: str | None = None,
+) -> FeedPage:
+    papers = paper_store.feed_papers(
+        db, period.start, period.end, sort, page_size, page * page_size, submitter
+    )
+    before = paper_store.previous_day(db, period.start)
+    after = paper_store.next_day(db, period.end)
+    return FeedPage(
+        period=period,
+        sort=sort,
+        papers=papers,
+        total=paper_store.count_feed_papers(db, period.start, period.end, submitter),
+        page=page,
+        page_size=page_size,
+        previous=period.containing(before) if before else None,
+        next=period.containing(after) if after else None,
+    )

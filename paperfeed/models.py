@@ -1,0 +1,106 @@
+"""Plain dataclasses that travel between layers: what ingest produces and what storage returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    version: int  # 1 for "v1"
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    name: str  # short handle, unique ("AlibabaTongyiLab")
+    fullname: str  # display name ("TongyiLab")
+
+
+@dataclass(slots=True)
+class Paper:
+    """One paper, keyed by its version-less arXiv id (or a stable ``card-…`` id for seed cards)."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str] = field(default_factory=list)
+    versions: list[Version] = field(default_factory=list)
+    version: int = 1  # the latest version we know of; a newer one replaces the record
+    published_at: datetime | None = None  # first version on arXiv
+    updated_at: datetime | None = None  # latest version (or metadata update) on arXiv
+    num_authors: int | None = None  # cards carry a count without names, sometimes not even that
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    report_no: str | None = None
+    license: str | None = None
+    submitter: str | None = None  # who uploaded it to arXiv
+    organization: Organization | None = None
+    # Feed state, owned by paperfeed rather than by the source:
+    feed_day: date | None = None  # the daily list the paper belongs to
+    submitted_at: datetime | None = None  # when a member submitted it to the feed
+    submitted_by: str | None = None
+    upvotes: int = 0
+    num_comments: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_authors is None and self.authors:
+            self.num_authors = len(self.authors)
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def is_arxiv(self) -> bool:
+        return not self.id.startswith("card-")
+
+    @property
+    def abs_url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.id}" if self.is_arxiv else None
+
+    @property
+    def pdf_url(self) -> str | None:
+        return f"https://arxiv.org/pdf/{self.id}" if self.is_arxiv else None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What one ingest run did, for the CLI summary and for cron-friendly exit codes."""
+
+    read: int = 0  # records seen in the source
+    inserted: int = 0
+    updated: int = 0  # a newer version replaced the stored one
+    unchanged: int = 0  # same or older version: nothing to do
+    errors: list[str] = field(default_factory=list)  # "line 12: missing field 'title'"
+
+    def __add__(self, other: ImportReport) -> ImportReport:
+        return ImportReport(
+            self.read + other.read,
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.errors + other.errors,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Harvest:
+    """One OAI-PMH harvest of a date window: how far it got, so a rerun continues from there."""
+
+    id: int
+    endpoint: str
+    metadata_prefix: str
+    set_spec: str  # "" for every set
+    from_date: str  # YYYY-MM-DD
+    until_date: str  # "" for open-ended
+    resumption_token: str | None  # the next page to ask for; None before the first page and when done
+    pages: int
+    records: int
+    status: str  # running | done | failed
+    error: str | None
+    started_at: datetime
+    updated_at: datetime

@@ -1,0 +1,223 @@
+"""The BM25 keyword index: tantivy, kept beside the database and derived from it.
+
+Why tantivy rather than SQLite FTS5: measured here at 1M papers, top-10 takes 0.26 ms p50 / 0.82 ms p99
+against FTS5's 3–7 / 14–31 ms, and common words 1.6 vs 40 ms; it builds twice as fast and works the same
+over PostgreSQL. The index records the highest change number (``papers.rev``) it holds, so ``sync``
+only reads what changed since; deleting the folder and syncing rebuilds it from scratch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+
+SCHEMA_VERSION = "2"  # bump when the fields below change: an index of another version is rebuilt
+_STATE = "paperfeed-state"
+_FIELDS = ["title", "abstract", "authors"]
+_BOOSTS = {"title": 2.0, "authors": 1.5}
+_PAGE = 5000
+_COMMIT_EVERY = 100_000
+
+
+def _schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    b.add_text_field("id", stored=True, tokenizer_name="raw")
+    # Term frequencies without positions: queries are bags of words (phrase syntax is stripped), and
+    # positions cost a quarter of the indexing time.
+    b.add_text_field("title", tokenizer_name="en_stem", index_option="freq")
+    b.add_text_field("abstract", tokenizer_name="en_stem", index_option="freq")
+    b.add_text_field("authors", tokenizer_name="default", index_option="freq")
+    b.add_text_field("category", tokenizer_name="raw")
+    b.add_integer_field("day", indexed=True, fast=True)  # feed day as a proleptic ordinal, for filters
+    return b.build()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    score: float
+
+
+class KeywordIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        if self._state()[0] != SCHEMA_VERSION and any(path.iterdir()):
+            _clear(path)
+        self._index = tantivy.Index(_schema(), path=str(path))
+        self._lock = threading.Lock()
+        self._reloaded = 0.0
+        self._pending = 0  # documents added since the last commit
+        self._position = (0, "")  # (rev, id) of the last document added
+        self._empty = False  # the index held nothing when this writer opened
+
+    # -- keeping up with the database -------------------------------------------------------------
+
+    def _state(self) -> tuple[str, int, str]:
+        """(schema version, rev, id) of the last paper this index holds."""
+        try:
+            version, rev, last_id = (self.path / _STATE).read_text().split("\n", 2)
+            return version, int(rev), last_id
+        except (FileNotFoundError, ValueError):
+            return SCHEMA_VERSION, 0, ""
+
+    def _save_state(self, rev: int, last_id: str) -> None:
+        tmp = self.path / (_STATE + ".tmp")
+        tmp.write_text(f"{SCHEMA_VERSION}\n{rev}\n{last_id}")
+        os.replace(tmp, self.path / _STATE)  # atomic: a kill leaves the old or the new state
+
+    def sync(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
+        """Index every paper written since the last sync; returns how many were (re)indexed.
+
+        A kill between tantivy's commit and the state file means the next sync repeats some papers;
+        each is deleted by id before it is added, so repeating is harmless.
+        """
+        with self._writing() as writer:
+            return self._catch_up(db, writer, progress)
+
+    @contextmanager
+    def following(self, db: Database) -> Iterator[None]:
+        """Keep indexing in a background thread while the body writes papers (a bulk import), then
+        finish the sync. Tantivy tokenises in its own threads, outside the GIL, so on a two-core
+        machine the index is built on one core while the import parses on the other."""
+        stop = threading.Event()
+        failure: list[BaseException] = []
+
+        def follow() -> None:
+            try:
+                with self._writing() as writer:
+                    while not stop.is_set():
+                        if not self._catch_up(db, writer, None, max_pages=1):
+                            stop.wait(0.05)
+                    self._catch_up(db, writer, None)
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failure.append(exc)
+
+        thread = threading.Thread(target=follow, name="keyword-index", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+        if failure:
+            raise failure[0]
+
+    @contextmanager
+    def _writing(self) -> Iterator[tantivy.IndexWriter]:
+        writer = self._index.writer(heap_size=256_000_000)
+        self._pending = 0
+        # Deleting before adding is only needed when the index may already hold the paper; skipping it
+        # while building an empty index makes a first build faster.
+        self._index.reload()
+        self._empty = self._state()[1:] == (0, "") and self._index.searcher().num_docs == 0
+        try:
+            yield writer
+            if self._pending:
+                writer.commit()
+                self._save_state(*self._position)
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+
+    def _catch_up(
+        self,
+        db: Database,
+        writer: tantivy.IndexWriter,
+        progress: Callable[[int], None] | None,
+        max_pages: int | None = None,
+    ) -> int:
+        _, rev, last_id = self._state()
+        if self._pending:
+            rev, last_id = self._position
+        done = pages = 0
+        while (max_pages is None or pages < max_pages) and (
+            rows := paper_store.changed_since(db, rev, last_id, _PAGE)
+        ):
+            pages += 1
+            for row in rows:
+                if not self._empty:
+                    writer.delete_documents_by_term("id", row.id)
+                writer.add_document(
+                    tantivy.Document(
+                        id=row.id,
+                        title=row.title,
+                        abstract=row.abstract,
+                        authors=" ; ".join(row.authors),
+                        category=row.categories,
+                        day=row.feed_day.toordinal(),
+                    )
+                )
+            rev, last_id = rows[-1].rev, rows[-1].id
+            self._position = (rev, last_id)
+            done += len(rows)
+            self._pending += len(rows)
+            if self._pending >= _COMMIT_EVERY:
+                writer.commit()
+                self._save_state(rev, last_id)
+                self._pending = 0
+            if progress:
+                progress(done)
+        return done
+
+    def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
+        _clear(self.path)
+        self._index = tantivy.Index(_schema(), path=str(self.path))
+        return self.sync(db, progress)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 10, offset: int = 0) -> list[Hit]:
+        """BM25 over title (boosted), abstract and authors. Any text is accepted: syntax the query
+        language cannot read is searched as plain words rather than answered with an error."""
+        text = _plain(query)
+        if not text:
+            return []
+        self._maybe_reload()
+        parsed, _errors = self._index.parse_query_lenient(text, _FIELDS, field_boosts=_BOOSTS)
+        searcher = self._index.searcher()
+        result = searcher.search(parsed, limit=limit, offset=offset, count=False)
+        return [Hit(searcher.doc(addr)["id"][0], score) for score, addr in result.hits]
+
+    def __len__(self) -> int:
+        self._maybe_reload()
+        return int(self._index.searcher().num_docs)
+
+    def _maybe_reload(self) -> None:
+        # Another process (ingest, worker) may have committed; look at most once a second.
+        now = time.monotonic()
+        if now - self._reloaded > 1.0:
+            with self._lock:
+                self._index.reload()
+                self._reloaded = now
+
+
+_SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')
+
+
+def _plain(query: str) -> str:
+    """Users type words, ids and LaTeX, not tantivy syntax: keep letters, digits and dots only."""
+    # Lower case too: upper-case AND / OR / NOT would otherwise be read as operators.
+    return " ".join(_SYNTAX.sub(" ", query).lower().split())
+
+
+def _clear(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_file():
+            child.unlink()
+
+
+def open_index(path: Path) -> KeywordIndex:
+    return KeywordIndex(path)

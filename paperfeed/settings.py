@@ -1,0 +1,78 @@
+"""Every setting paperfeed reads, declared once: name, default, help.
+
+Values come from the environment as ``PAPERFEED_<NAME>`` (``PAPERFEED_DATABASE_URL``, ``PAPERFEED_PORT`` …);
+secrets are only ever read from there and are masked by ``paperfeed settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///paperfeed.db",
+        description="Where papers live: sqlite:///path/to/file.db (embedded default) or postgresql://…",
+    )
+    index_dir: str = Field(
+        "",
+        description="Folder of the derived keyword index; empty means '<database file>.index' beside a "
+        "SQLite database. It can always be rebuilt from the database with 'paperfeed index --rebuild'.",
+    )
+    host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
+    port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public address of the site, used for absolute links in feeds and emails.",
+    )
+    site_name: str = Field("paperfeed", description="Name shown in page titles and feeds.")
+    page_size: int = Field(50, description="Papers per page in the feed and the API (HF default: 50).")
+    arxiv_oai_endpoint: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH base URL used by 'ingest oai'."
+    )
+    arxiv_api_endpoint: str = Field(
+        "https://export.arxiv.org/api/query",
+        description="arXiv API (Atom) query URL used by 'ingest arxiv-api' and 'submit'.",
+    )
+    arxiv_request_interval: float = Field(
+        3.0,
+        description="Seconds between two requests to arXiv (its terms ask for at least 3). Lower it only "
+        "against a local replay server.",
+    )
+    http_timeout: float = Field(60.0, description="Seconds before an arXiv request is abandoned.")
+    http_retries: int = Field(5, description="How often a 503/429 or dropped connection is retried.")
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key for signing tokens and cookies. Secret: set it from the environment only.",
+        json_schema_extra={"secret": True},
+    )
+
+    def resolved_index_dir(self) -> Path:
+        """The keyword index folder: explicit, or beside the SQLite file."""
+        if self.index_dir:
+            return Path(self.index_dir)
+        if self.database_url.startswith("sqlite:///"):
+            db_path = self.database_url.removeprefix("sqlite:///")
+            if db_path and db_path != ":memory:":
+                return Path(db_path + ".index")
+        raise ValueError("PAPERFEED_INDEX_DIR must be set when the database is not a SQLite file")
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(environment variable, current value, help) for each setting; secrets masked."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            shown = (
+                ("********" if value.get_secret_value() else "") if isinstance(value, SecretStr) else value
+            )
+            rows.append((f"PAPERFEED_{name.upper()}", str(shown), field.description or ""))
+        return rows
+
+
+def load() -> Settings:
+    return Settings()

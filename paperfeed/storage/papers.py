@@ -1,0 +1,354 @@
+"""All SQL about papers: storing what ingest produced and answering the feed's questions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+
+from paperfeed.models import Organization, Paper, Version
+from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.schema import counters, organizations, papers
+
+Sort = Literal["upvotes", "published", "trending"]
+
+# Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
+_SOURCE_COLUMNS = (
+    "title", "abstract", "authors", "num_authors", "categories", "primary_category", "versions", "version",
+    "published_at", "updated_at", "comments", "journal_ref", "doi", "report_no", "license", "submitter",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+def next_rev(conn: sa.Connection, name: str = "papers") -> int:
+    """Take the next change number. The counter row stays locked until commit, so on PostgreSQL changes
+    become visible in rev order and an index that has seen rev N has seen everything below it."""
+    stmt = upsert(conn, counters).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": counters.c.value + 1})
+    return int(conn.execute(stmt.returning(counters.c.value)).scalar_one())
+
+
+def upsert_papers(
+    db: Database,
+    batch: Sequence[Paper],
+    now: datetime | None = None,
+    also: Callable[[sa.Connection], None] | None = None,
+) -> UpsertCounts:
+    """Store a batch in one transaction: new papers are inserted, a newer version replaces the stored
+    record, and an older or equal version changes nothing.
+
+    ``also`` runs inside the same transaction (even for an empty batch), so a harvester can commit its
+    progress marker together with the papers it stored."""
+    if not batch and also is None:
+        return UpsertCounts(0, 0, 0)
+    now = now or datetime.now(UTC)
+    with db.write() as conn:
+        counts = _store(conn, batch, now)
+        if also is not None:
+            also(conn)
+    return counts
+
+
+def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> UpsertCounts:
+    latest: dict[str, Paper] = {}
+    for p in batch:  # a source may repeat an id inside one batch: keep its newest version
+        if p.id not in latest or p.version > latest[p.id].version:
+            latest[p.id] = p
+    if not latest:
+        return UpsertCounts(0, 0, 0)
+    stored = dict(conn.execute(sa.select(papers.c.id, papers.c.version).where(papers.c.id.in_(latest))).all())
+    fresh = [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
+    if not fresh:
+        return UpsertCounts(0, 0, len(batch))
+    org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
+    rev = next_rev(conn)
+    rows = [_row(p, rev, now, org_ids) for p in fresh]
+    stmt = upsert(conn, papers)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={c: stmt.excluded[c] for c in (*_SOURCE_COLUMNS, "rev")},
+        where=papers.c.version < stmt.excluded.version,
+    )
+    if conn.dialect.name == "sqlite":
+        _execute_sqlite_bulk(conn, stmt, rows)
+    else:
+        conn.execute(stmt, rows)
+    inserted = sum(1 for p in fresh if p.id not in stored)
+    return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh))
+
+
+def _execute_sqlite_bulk(conn: sa.Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """The same statement, with values converted here instead of by SQLAlchemy's per-value processors.
+
+    Bulk imports spend a third of their time in those processors (measured: 30 µs of ~90 µs a paper);
+    the conversions below are exactly what they do for SQLite: UTC timestamps as naive ISO text, dates
+    as ISO, JSON as text.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    order = compiled.positiontup
+    conn.exec_driver_sql(compiled.string, [tuple(_sqlite_value(row[k]) for k in order) for row in rows])
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
+            raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str, int]:
+    if not orgs:
+        return {}
+    unique = {o.name: o for o in orgs}
+    stmt = upsert(conn, organizations).on_conflict_do_nothing(index_elements=["name"])
+    conn.execute(stmt, [{"name": o.name, "fullname": o.fullname} for o in unique.values()])
+    found = conn.execute(
+        sa.select(organizations.c.name, organizations.c.id).where(organizations.c.name.in_(unique))
+    )
+    return dict(found.all())
+
+
+def _row(p: Paper, rev: int, now: datetime, org_ids: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": p.authors,
+        "num_authors": p.num_authors,
+        "categories": p.categories,
+        "primary_category": p.primary_category,
+        "versions": [{"version": v.version, "created": v.created.isoformat()} for v in p.versions],
+        "version": p.version,
+        "published_at": p.published_at,
+        "updated_at": p.updated_at,
+        "comments": p.comments,
+        "journal_ref": p.journal_ref,
+        "doi": p.doi,
+        "report_no": p.report_no,
+        "license": p.license,
+        "submitter": p.submitter,
+        "organization_id": org_ids.get(p.organization.name) if p.organization else None,
+        "feed_day": p.feed_day or feed_day_of(p.published_at, p.submitted_at, now),
+        "submitted_at": p.submitted_at,
+        "submitted_by": p.submitted_by,
+        "upvotes": p.upvotes,
+        "num_comments": p.num_comments,
+        "ingested_at": now,
+        "rev": rev,
+    }
+
+
+def feed_day_of(published_at: datetime | None, submitted_at: datetime | None, now: datetime) -> date:
+    """A paper belongs to the day it was first published on arXiv, or the day it was submitted if later."""
+    days = [t.astimezone(UTC).date() for t in (published_at, submitted_at) if t is not None]
+    return max(days) if days else now.astimezone(UTC).date()
+
+
+def mark_submitted(db: Database, paper_id: str, by: str | None, at: datetime) -> bool:
+    """Put a stored paper on the feed of the day it was submitted; False if someone submitted it already."""
+    with db.write() as conn:
+        row = conn.execute(
+            sa.select(papers.c.published_at, papers.c.submitted_at).where(papers.c.id == paper_id)
+        ).one_or_none()
+        if row is None:
+            raise KeyError(paper_id)
+        if row.submitted_at is not None:
+            return False
+        conn.execute(
+            papers.update()
+            .where(papers.c.id == paper_id)
+            .values(
+                submitted_at=at,
+                submitted_by=by,
+                feed_day=feed_day_of(row.published_at, at, at),
+                rev=next_rev(conn),
+            )
+        )
+    return True
+
+
+# -- questions ---------------------------------------------------------------------------------------
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(
+        papers, organizations.c.name.label("org_name"), organizations.c.fullname.label("org_fullname")
+    ).select_from(papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id))
+
+
+def paper(db: Database, paper_id: str) -> Paper | None:
+    with db.read() as conn:
+        row = conn.execute(_select().where(papers.c.id == paper_id)).one_or_none()
+    return _paper(row) if row else None
+
+
+def papers_by_ids(db: Database, ids: Sequence[str]) -> list[Paper]:
+    """The papers with these ids, in the order given (search results keep their ranking)."""
+    if not ids:
+        return []
+    with db.read() as conn:
+        found = {r.id: _paper(r) for r in conn.execute(_select().where(papers.c.id.in_(list(ids))))}
+    return [found[i] for i in ids if i in found]
+
+
+def feed_papers(
+    db: Database,
+    start: date,
+    end: date,
+    sort: Sort = "upvotes",
+    limit: int = 50,
+    offset: int = 0,
+    submitter: str | None = None,
+    now: datetime | None = None,
+) -> list[Paper]:
+    """Papers whose feed day lies in [start, end], best first."""
+    query = _select().where(papers.c.feed_day.between(start, end))
+    if submitter is not None:
+        query = query.where(papers.c.submitted_by == submitter)
+    order: list[Any]
+    if sort == "published":
+        order = [papers.c.published_at.desc().nulls_last(), papers.c.id]
+    elif sort == "trending":
+        order = [trending_score(db, now or datetime.now(UTC)).desc(), papers.c.id]
+    else:
+        order = [papers.c.upvotes.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id]
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
+        return [_paper(r) for r in rows]
+
+
+def count_feed_papers(db: Database, start: date, end: date, submitter: str | None = None) -> int:
+    query = sa.select(sa.func.count()).where(papers.c.feed_day.between(start, end))
+    if submitter is not None:
+        query = query.where(papers.c.submitted_by == submitter)
+    with db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+TRENDING_GRAVITY_HOURS = 2.0
+
+
+def trending_score(db: Database, now: datetime) -> sa.ColumnElement[float]:
+    """(upvotes + 2·comments + 1) / (hours since the paper entered the feed + 2).
+
+    Votes and discussion raise a paper; age pulls it down hyperbolically, so a fresh paper with a few
+    votes can pass an older one with more. docs/trending.md explains the choice.
+    """
+    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
+    if db.dialect == "postgresql":
+        age_hours: Any = sa.extract("epoch", sa.literal(now) - entered) / 3600.0
+    else:
+        age_hours = (
+            sa.func.julianday(sa.literal(now.astimezone(UTC).replace(tzinfo=None)))
+            - sa.func.julianday(entered)
+        ) * 24.0
+    age_hours = sa.func.max(age_hours, 0.0) if db.dialect == "sqlite" else sa.func.greatest(age_hours, 0.0)
+    votes = papers.c.upvotes + 2 * papers.c.num_comments + 1.0
+    return votes / (age_hours + TRENDING_GRAVITY_HOURS)
+
+
+def latest_day(db: Database) -> date | None:
+    with db.read() as conn:
+        return conn.execute(sa.select(sa.func.max(papers.c.feed_day))).scalar_one()
+
+
+def previous_day(db: Database, day: date) -> date | None:
+    """The closest earlier day that has papers (weekends and holidays have none)."""
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.max(papers.c.feed_day)).where(papers.c.feed_day < day)
+        ).scalar_one()
+
+
+def next_day(db: Database, day: date) -> date | None:
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.min(papers.c.feed_day)).where(papers.c.feed_day > day)
+        ).scalar_one()
+
+
+def count_papers(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What a derived index needs of a paper, read without building a whole Paper."""
+
+    rev: int
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    feed_day: date
+
+
+def changed_since(db: Database, rev: int, after_id: str, limit: int) -> list[IndexRow]:
+    """Papers written after position (rev, id) in change order: derived indexes page through this to
+    catch up. Keyset paging on (rev, id), since one batch shares one rev."""
+    c = papers.c
+    query = (
+        sa.select(c.rev, c.id, c.title, c.abstract, c.authors, c.categories, c.feed_day)
+        .where(sa.tuple_(c.rev, c.id) > sa.tuple_(sa.literal(rev), sa.literal(after_id)))
+        .order_by(c.rev, c.id)
+        .limit(limit)
+    )
+    with db.read() as conn:
+        return [
+            IndexRow(r.rev, r.id, r.title, r.abstract, r.authors, r.categories, _as_date(r.feed_day))
+            for r in conn.execute(query)
+        ]
+
+
+def last_rev(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.rev), 0))).scalar_one())
+
+
+def _paper(row: Any) -> Paper:
+    org = Organization(row.org_name, row.org_fullname) if row.org_name else None
+    return Paper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract,
+        authors=list(row.authors),
+        categories=list(row.categories),
+        versions=[Version(v["version"], datetime.fromisoformat(v["created"])) for v in row.versions],
+        version=row.version,
+        published_at=row.published_at,
+        updated_at=row.updated_at,
+        num_authors=row.num_authors,
+        comments=row.comments,
+        journal_ref=row.journal_ref,
+        doi=row.doi,
+        report_no=row.report_no,
+        license=row.license,
+        submitter=row.submitter,
+        organization=org,
+        feed_day=_as_date(row.feed_day),
+        submitted_at=row.submitted_at,
+        submitted_by=row.submitted_by,
+        upvotes=row.upvotes,
+        num_comments=row.num_comments,
+    )
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

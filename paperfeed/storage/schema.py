@@ -1,0 +1,105 @@
+"""The tables as SQLAlchemy Core sees them, for building queries; the migrations are what create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware (SQLite drops the offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(96), nullable=False, unique=True),
+    sa.Column("fullname", sa.String(256), nullable=False),
+)
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False),
+    sa.Column("authors", JSON, nullable=False),
+    sa.Column("num_authors", sa.Integer),
+    sa.Column("categories", JSON, nullable=False),
+    sa.Column("primary_category", sa.String(32)),
+    sa.Column("versions", JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime),
+    sa.Column("comments", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("doi", sa.Text),
+    sa.Column("report_no", sa.Text),
+    sa.Column("license", sa.Text),
+    sa.Column("submitter", sa.Text),
+    sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id")),
+    sa.Column("feed_day", sa.Date, nullable=False),
+    sa.Column("submitted_at", UTCDateTime),
+    sa.Column("submitted_by", sa.String(96)),
+    sa.Column("upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("num_comments", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+ingest_checkpoints = sa.Table(
+    "ingest_checkpoints",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("line", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+harvests = sa.Table(
+    "harvests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("metadata_prefix", sa.String(32), nullable=False),
+    sa.Column("set_spec", sa.String(64), nullable=False, server_default=""),
+    sa.Column("from_date", sa.String(10), nullable=False),
+    sa.Column("until_date", sa.String(10), nullable=False, server_default=""),
+    sa.Column("resumption_token", sa.Text),
+    sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("records", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

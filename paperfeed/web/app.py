@@ -1,0 +1,70 @@
+"""Builds the ASGI application: opens storage and the search index once, registers the routes table,
+serves the vendored static files, and sets the security headers every response carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed import settings as settings_module
+from paperfeed.search.keyword import KeywordIndex
+from paperfeed.settings import Settings
+from paperfeed.storage import open_database
+from paperfeed.web.routes import register
+
+HERE = Path(__file__).parent
+
+# KaTeX renders with inline styles set through the DOM (allowed by style-src 'self'); no inline script runs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (not BaseHTTPMiddleware, which costs a task per request on hot pages)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", CSP)
+                    headers.setdefault("X-Frame-Options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or settings_module.load()
+    app = FastAPI(
+        title=settings.site_name,
+        summary="Daily arXiv papers, upvotes and search; the JSON API follows Hugging Face's papers API.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = open_database(settings.database_url)
+    app.state.keywords = KeywordIndex(settings.resolved_index_dir())
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates.env.globals["site_name"] = settings.site_name
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    register(app)
+    return app

@@ -1,0 +1,192 @@
+"""RSS 2.0 (``/feed.xml``) and Atom (``/feed.atom``) feeds of the daily list, built with feedgen.
+
+The same periods and sorts as the pages: the latest day by default, or ``?date=``, ``?week=``,
+``?month=`` with ``&sort=``. Entries keep the list's order; each links to the paper's page on this site
+(absolute, from ``settings.base_url``), which is also its stable guid/id. Titles and abstracts are plain
+text: lxml escapes them as XML, characters XML 1.0 forbids are dropped, and the RSS description (which
+readers render as HTML) is HTML-escaped once more so a '<b>' or '<script>' in an abstract shows as text.
+Responses carry an ETag over the body and Last-Modified from the newest entry, and answer a matching
+If-None-Match with 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from datetime import UTC, datetime, time
+from email.utils import format_datetime
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from feedgen.feed import FeedGenerator
+from starlette.responses import Response
+
+from paperfeed.feed import BadPeriod, FeedPage, feed_page
+from paperfeed.models import Paper
+from paperfeed.web.api import (
+    DateParam,
+    LimitParam,
+    MonthParam,
+    WeekParam,
+    error,
+    page_size,
+    resolve_period,
+    route,
+)
+from paperfeed.web.serialize import entered_feed_at, paper_url
+
+
+class RSSResponse(Response):
+    media_type = "application/rss+xml; charset=utf-8"
+
+
+class AtomResponse(Response):
+    media_type = "application/atom+xml; charset=utf-8"
+
+
+FeedKind = Literal["rss", "atom"]
+FeedSort = Literal["upvotes", "published", "trending"]
+SortParam = Annotated[
+    FeedSort,
+    Query(
+        description="upvotes (most votes first, the pages' default), published (newest first) or trending."
+    ),
+]
+_SORT_NAMES = {"upvotes": "most upvoted first", "published": "newest first", "trending": "trending first"}
+# Everything XML 1.0 allows (tab, newline, CR and the printable planes); the rest would make lxml refuse
+# the document or produce one readers reject.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _query(page: FeedPage, default_latest: bool) -> dict[str, str]:
+    params = {} if default_latest else {page.period.param: page.period.key}
+    if page.sort != "upvotes":
+        params["sort"] = page.sort
+    return params
+
+
+def _url(base: str, path: str, params: dict[str, str]) -> str:
+    return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _title(site: str, page: FeedPage) -> str:
+    kind = {"day": "Daily papers", "week": "Papers of the week", "month": "Papers of the month"}
+    return f"{site}: {kind[page.period.kind]}, {page.period.label}"
+
+
+def build_feed(request: Request, page: FeedPage, kind: FeedKind, default_latest: bool) -> FeedGenerator:
+    settings = request.app.state.settings
+    base = settings.base_url.rstrip("/")
+    self_path = "/feed.xml" if kind == "rss" else "/feed.atom"
+    params = _query(page, default_latest)
+    self_url = _url(base, self_path, params)
+    fg = FeedGenerator()
+    if kind == "rss":
+        fg.load_extension("dc")
+    # The id is the feed's own address: /feed.xml stays one feed (the latest day) as the days go by.
+    fg.id(self_url)
+    fg.title(xml_text(_title(settings.site_name, page)))
+    shown = f"the first {len(page.papers)} of " if len(page.papers) < page.total else ""
+    fg.subtitle(xml_text(f"{page.period.label}: {shown}{page.total} papers, {_SORT_NAMES[page.sort]}."))
+    fg.link(href=self_url, rel="self")
+    fg.link(href=_url(base, "/papers", params), rel="alternate")  # last: RSS <link> takes the alternate
+    fg.language("en")
+    fg.generator(settings.site_name)
+    newest = datetime.combine(page.period.start, time(), UTC)
+    for paper in page.papers:
+        newest = max(newest, _add_entry(fg, paper, base, kind))
+    fg.updated(newest)  # from the data, not the clock: an unchanged list gives the same bytes and ETag
+    return fg
+
+
+def _add_entry(fg: FeedGenerator, paper: Paper, base: str, kind: FeedKind) -> datetime:
+    link = paper_url(base, paper.id)
+    entered = entered_feed_at(paper)
+    updated = max(entered, paper.updated_at or entered)
+    fe = fg.add_entry(order="append")  # feedgen prepends by default; the list's order is the point
+    fe.id(link)
+    fe.guid(link, permalink=True)
+    fe.title(xml_text(paper.title))
+    fe.link(href=link, rel="alternate")
+    abstract = xml_text(paper.abstract)
+    if kind == "atom":
+        fe.summary(abstract, type="text")  # unambiguous plain text
+    else:  # readers render an RSS description as HTML: escape it once more so it shows as written
+        fe.description(html.escape(abstract, quote=False), isSummary=True)
+    names = [xml_text(name) for name in paper.authors]
+    if names and kind == "atom":
+        fe.author([{"name": name} for name in names])
+    elif names:  # RSS <author> must be an e-mail address; Dublin Core's creator carries plain names
+        fe.dc.dc_creator(names)
+    for category in paper.categories:
+        fe.category(term=xml_text(category))
+    fe.published(entered)
+    fe.updated(updated)
+    return updated
+
+
+def _respond(request: Request, body: bytes, kind: type[Response], modified: datetime) -> Response:
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": "public, max-age=300",
+    }
+    wanted = request.headers.get("if-none-match", "")
+    if etag in {tag.strip().removeprefix("W/") for tag in wanted.split(",")} or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return kind(body, headers=headers)
+
+
+def _feed(
+    request: Request,
+    kind: FeedKind,
+    date: str | None,
+    week: str | None,
+    month: str | None,
+    sort: FeedSort,
+    limit: int | None,
+) -> Response:
+    db = request.app.state.db
+    try:
+        period = resolve_period(db, date, week, month)
+    except BadPeriod as exc:
+        return error(400, str(exc))
+    page = feed_page(db, period, sort, 0, page_size(request, limit))
+    default_latest = not (date or week or month)
+    fg = build_feed(request, page, kind, default_latest)
+    if kind == "rss":
+        return _respond(request, fg.rss_str(pretty=True), RSSResponse, fg.updated())
+    return _respond(request, fg.atom_str(pretty=True), AtomResponse, fg.updated())
+
+
+@route("RSS 2.0 feed of the daily list", "feeds", response_class=RSSResponse)
+def rss(
+    request: Request,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
+    sort: SortParam = "upvotes",
+    limit: LimitParam = None,
+) -> Response:
+    """RSS 2.0: one item per paper of the period, in the list's order."""
+    return _feed(request, "rss", date, week, month, sort, limit)
+
+
+@route("Atom feed of the daily list", "feeds", response_class=AtomResponse)
+def atom(
+    request: Request,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
+    sort: SortParam = "upvotes",
+    limit: LimitParam = None,
+) -> Response:
+    """Atom: one entry per paper of the period, in the list's order."""
+    return _feed(request, "atom", date, week, month, sort, limit)

@@ -1,0 +1,225 @@
+"""The server-rendered HTML pages: the feed (``/`` and ``/papers``) and one paper (``/papers/{id}``).
+
+Handlers only read parameters, fetch once through ``paperfeed.feed.feed_page`` or
+``storage.papers.paper`` and hand plain values to the Jinja2 templates in ``web/templates`` (autoescaped;
+nothing from the data is ever marked safe). A bad parameter gets a 400 page naming it, an unknown paper a
+404 page. Math in titles and abstracts stays as LaTeX text here: the vendored KaTeX renders it in the
+browser (``static/js/math.js``), so the HTML never carries markup built from data.
+
+Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its thread pool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from paperfeed.feed import (
+    SORTS,
+    BadPeriod,
+    FeedPage,
+    Kind,
+    Period,
+    feed_page,
+    find_paper,
+    latest_period,
+    parse_period,
+)
+from paperfeed.feed import period_of as period_of_kind
+from paperfeed.models import Paper
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+from paperfeed.storage.papers import Sort
+
+SORT_LABELS: dict[Sort, str] = {"upvotes": "Most upvoted", "published": "Newest", "trending": "Trending"}
+KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
+# What auto-render looks for (a pair of dollars, \( or \[); a page without any skips loading KaTeX
+# (~270 kB of script). A lone "$15" is no math.
+_TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
+# The pager links the first and last page and this many on either side of the current one.
+_PAGER_WINDOW = 3
+# Far past any real feed, and small enough that page × size stays a valid SQL OFFSET.
+_MAX_PAGE = 100_000
+
+Param = Annotated[str | None, Query()]
+
+
+# -- helpers the templates use ----------------------------------------------------------------------
+
+
+def _day(value: date | datetime | None) -> str:
+    """'Aug 20, 2026' (the Daily Papers page's style); '' for None."""
+    return value.strftime("%b %-d, %Y") if value else ""
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _authors(paper: Paper) -> str:
+    """'1 author', '7 authors', or 'authors unknown' for cards that do not say (None is not zero)."""
+    n = paper.num_authors
+    if n is None:
+        return "authors unknown"
+    return f"{n} author" if n == 1 else f"{n} authors"
+
+
+def _shown_day(paper: Paper) -> date | None:
+    """The date a card shows: first published on arXiv, else the day it entered the feed."""
+    return paper.published_at.date() if paper.published_at else paper.feed_day
+
+
+FILTERS: dict[str, Any] = {"day": _day, "number": _number, "authors": _authors, "shown_day": _shown_day}
+
+
+def _templates(request: Request) -> Any:
+    """The app's templates with our filters added (once; app.py builds the environment)."""
+    templates = request.app.state.templates
+    if "authors" not in templates.env.filters:
+        templates.env.filters.update(FILTERS)
+    return templates
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = _templates(request).TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+def _error(request: Request, status: int, title: str, message: str) -> Response:
+    return _render(request, "error.html", {"status": status, "title": title, "message": message}, status)
+
+
+def _needs_math(texts: Iterable[str]) -> bool:
+    return any(_TEX.search(t) for t in texts)
+
+
+def feed_url(period: Period, sort: Sort, page: int = 0) -> str:
+    """The canonical URL of a feed page; the default sort and the first page stay out of it."""
+    params: dict[str, str | int] = {period.param: period.key}
+    if sort != "upvotes":
+        params["sort"] = sort
+    if page:
+        params["p"] = page
+    return "/papers?" + urlencode(params)
+
+
+def _pager(current: int, pages: int) -> list[int | None]:
+    """Page indexes to link (None stands for a gap): first, last and a window around the current one."""
+    shown = {0, pages - 1, *range(current - _PAGER_WINDOW, current + _PAGER_WINDOW + 1)}
+    out: list[int | None] = []
+    for i in sorted(i for i in shown if 0 <= i < pages):
+        if out and out[-1] is not None and i != out[-1] + 1:
+            out.append(None)
+        out.append(i)
+    return out
+
+
+def _parse_sort(value: str | None) -> Sort:
+    if not value:
+        return "upvotes"
+    for sort in SORTS:
+        if value == sort:
+            return sort
+    raise ValueError(f"sort={value!r} is not a sort order (expected one of: {', '.join(SORTS)})")
+
+
+def _parse_page(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isascii() or not value.isdigit():
+        raise ValueError(f"p={value!r} is not a page number (expected 0, 1, 2 …)")
+    if int(value) > _MAX_PAGE:
+        raise ValueError(f"p={value!r} is too large (at most {_MAX_PAGE})")
+    return int(value)
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+
+def home(request: Request, sort: Param = None, p: Param = None) -> Response:
+    """The latest day that has papers."""
+    db: Database = request.app.state.db
+    return _feed(request, lambda: latest_period(db), sort, p)
+
+
+def feed(
+    request: Request,
+    day: Annotated[str | None, Query(alias="date")] = None,
+    week: Param = None,
+    month: Param = None,
+    sort: Param = None,
+    p: Param = None,
+) -> Response:
+    """One day, ISO week or month: ``?date=YYYY-MM-DD``, ``?week=YYYY-Www`` or ``?month=YYYY-MM``."""
+    db: Database = request.app.state.db
+
+    def period() -> Period:
+        if day or week or month:
+            return parse_period(day, week, month)
+        return latest_period(db)
+
+    return _feed(request, period, sort, p)
+
+
+def _feed(
+    request: Request, choose: Callable[[], Period], sort_param: str | None, page_param: str | None
+) -> Response:
+    try:
+        period = choose()
+        sort = _parse_sort(sort_param)
+        page = _parse_page(page_param)
+    except (BadPeriod, ValueError) as exc:
+        return _error(request, 400, "Bad request", str(exc))
+    db: Database = request.app.state.db
+    size = int(request.app.state.settings.page_size)
+    result: FeedPage = feed_page(db, period, sort, page, size)
+    pages = max(1, -(-result.total // size))
+    anchor = _anchor(db, period)
+    context = {
+        "feed": result,
+        "period": period,
+        "sort": sort,
+        "first_rank": page * size + 1,
+        "pages": pages,
+        "pager": _pager(page, pages) if pages > 1 else [],
+        "feed_url": feed_url,
+        "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
+        "sorts": list(SORT_LABELS.items()),
+        "math": _needs_math(t for p in result.papers for t in (p.title, p.abstract)),
+    }
+    return _render(request, "feed.html", context)
+
+
+def _anchor(db: Database, period: Period) -> date:
+    """The day the Day/Week/Month switch keeps: the day shown, or the latest day with papers in the week
+    or month shown (its first day when it has none), so switching from a month lands on papers."""
+    if period.kind == "day":
+        return period.start
+    if period.end == date.max:
+        return period.start
+    latest = paper_store.previous_day(db, period.end + timedelta(days=1))
+    return latest if latest is not None and latest >= period.start else period.start
+
+
+def paper(request: Request, paper_id: str) -> Response:
+    """One paper: everything we know of it, with links to arXiv and to its day in the feed."""
+    db: Database = request.app.state.db
+    found = find_paper(db, paper_id)
+    if found is None:
+        return _error(request, 404, "Paper not found", f"There is no paper with id {paper_id!r}.")
+    if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
+        return RedirectResponse(request.url_for("paper", paper_id=found.id), status_code=301)
+    context = {
+        "paper": found,
+        "day_url": feed_url(Period("day", found.feed_day, found.feed_day), "upvotes")
+        if found.feed_day
+        else None,
+        "math": _needs_math((found.title, found.abstract)),
+    }
+    return _render(request, "paper.html", context)

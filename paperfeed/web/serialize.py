@@ -1,0 +1,238 @@
+"""Paper → the shapes Hugging Face's papers API returns, shared by the JSON API and the feeds.
+
+Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/papers/{id}`` (camelCase,
+``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
+``PaperInfo`` reads them unchanged. Fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary
+and keywords, GitHub repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
+paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
+are built as plain dicts (much cheaper than validating every paper) and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from paperfeed.models import Organization, Paper
+
+
+def timestamp(value: datetime) -> str:
+    """``2026-08-20T17:59:58.000Z``: JavaScript's toISOString, the one format huggingface_hub parses."""
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def entered_feed_at(paper: Paper) -> datetime:
+    """When the paper joined the daily list: its submission, else its arXiv publication when that falls
+    on its feed day, else the start of the feed day (a paper imported late belongs to the import day)."""
+    if paper.submitted_at is not None:
+        return paper.submitted_at
+    published = paper.published_at
+    if paper.feed_day is None:
+        return published or datetime.now(UTC)
+    if published is not None and published.astimezone(UTC).date() == paper.feed_day:
+        return published
+    return datetime.combine(paper.feed_day, time(), UTC)
+
+
+def object_id(*parts: str) -> str:
+    """A stable 24-hex-digit id, shaped like the MongoDB ObjectIds HF uses for authors and discussions."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def paper_url(base_url: str, paper_id: str) -> str:
+    """The paper's page on this site; old-style ids keep their slash (``/papers/hep-th/9901001``)."""
+    return f"{base_url.rstrip('/')}/papers/{quote(paper_id, safe='/')}"
+
+
+def user_json(username: str) -> dict[str, Any]:
+    # huggingface_hub's User reads the handle from "user"; HF's own schema also carries "name".
+    return {
+        "_id": object_id("user", username),
+        "fullname": username,
+        "name": username,
+        "user": username,
+        "type": "user",
+        "isPro": False,
+    }
+
+
+def organization_json(org: Organization) -> dict[str, Any]:
+    return {"_id": object_id("org", org.name), "name": org.name, "fullname": org.fullname}
+
+
+def paper_json(paper: Paper) -> dict[str, Any]:
+    """The ``paper`` object of a daily item, which is also what ``/api/papers/{id}`` returns."""
+    entered = entered_feed_at(paper)
+    out: dict[str, Any] = {
+        "id": paper.id,
+        "authors": [
+            {"_id": object_id("author", paper.id, str(i)), "name": name, "hidden": False}
+            for i, name in enumerate(paper.authors)
+        ],
+        "publishedAt": timestamp(paper.published_at or entered),
+        "submittedOnDailyAt": timestamp(entered),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes,
+        "discussionId": object_id("discussion", paper.id),
+        "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
+        "categories": paper.categories,
+    }
+    if paper.submitted_by:
+        out["submittedOnDailyBy"] = user_json(paper.submitted_by)
+    if paper.organization:
+        out["organization"] = organization_json(paper.organization)
+    return out
+
+
+def paper_detail_json(paper: Paper) -> dict[str, Any]:
+    """``/api/papers/{id}``: the paper object, plus the comment count huggingface_hub reads at top level."""
+    return {**paper_json(paper), "numComments": paper.num_comments}
+
+
+def daily_item_json(paper: Paper) -> dict[str, Any]:
+    """One element of ``/api/daily_papers`` (and of ``/api/papers/search``): the paper nested, and the
+    feed entry's own date, title, summary and counters beside it, in HF's key order."""
+    item: dict[str, Any] = {
+        "paper": paper_json(paper),
+        "publishedAt": timestamp(entered_feed_at(paper)),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "numComments": paper.num_comments,
+    }
+    if paper.submitted_by:
+        item["submittedBy"] = user_json(paper.submitted_by)
+    if paper.organization:
+        item["organization"] = organization_json(paper.organization)
+    item["isAuthorParticipating"] = False
+    return item
+
+
+# -- Markdown -------------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _md_text(text: str) -> str:
+    # Markdown passes raw HTML through, so '<' and '&' become entities: a '<script>' in a title reaches a
+    # renderer as text. Markdown syntax itself is left alone: escaping '_' or '*' would mangle LaTeX.
+    return _CONTROL.sub("", text).replace("&", "&amp;").replace("<", "&lt;")
+
+
+def paper_markdown(paper: Paper, base_url: str) -> str:
+    """The paper as Markdown, as ``huggingface_hub``'s ``read_paper`` returns it: title, authors, links,
+    abstract (LaTeX left as written)."""
+    if paper.authors:
+        authors = ", ".join(_md_text(a) for a in paper.authors)
+    elif paper.num_authors:
+        authors = f"{paper.num_authors} authors (names unknown)"
+    else:
+        authors = "unknown"
+    lines = [f"# {_md_text(' '.join(paper.title.split()))}", "", f"**Authors:** {authors}", ""]
+    facts = []
+    if paper.published_at:
+        facts.append(f"**Published:** {paper.published_at.astimezone(UTC):%Y-%m-%d}")
+    if paper.categories:
+        facts.append(f"**Categories:** {', '.join(_md_text(c) for c in paper.categories)}")
+    if paper.organization:
+        facts.append(f"**Organization:** {_md_text(paper.organization.fullname)}")
+    facts.append(f"**Upvotes:** {paper.upvotes}")
+    lines += [" · ".join(facts), ""]
+    links = [f"[paperfeed]({paper_url(base_url, paper.id)})"]
+    if paper.abs_url and paper.pdf_url:
+        links += [f"[arXiv]({paper.abs_url})", f"[PDF]({paper.pdf_url})"]
+    if paper.doi:
+        links.append(f"[DOI](https://doi.org/{quote(paper.doi, safe='/')})")
+    lines += [f"**Links:** {' · '.join(links)}", "", "## Abstract", "", _md_text(paper.abstract), ""]
+    return "\n".join(lines)
+
+
+# -- JSON response ----------------------------------------------------------------------------------------
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with '<', '>', '&' and the JS line separators written as \\u escapes: still the same data to
+    any JSON parser, but a '</script>' inside an abstract can never close a tag if the body is ever
+    embedded in a page or sniffed as HTML."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        for char, escape in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("\u2028", "\\u2028"),
+            ("\u2029", "\\u2029"),
+        ):
+            text = text.replace(char, escape)
+        return text.encode()
+
+
+# -- documentation models (for /openapi.json) ----------------------------------------------------------
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class AuthorDoc(_Doc):
+    id: str = Field(alias="_id", description="Stable id of this author entry.")
+    name: str
+    hidden: bool = False
+
+
+class UserDoc(_Doc):
+    id: str = Field(alias="_id")
+    name: str = Field(description="Handle of the member who submitted the paper.")
+    user: str = Field(description="Same as name (huggingface_hub reads this one).")
+    fullname: str
+    type: str = "user"
+    isPro: bool = False
+
+
+class OrganizationDoc(_Doc):
+    id: str = Field(alias="_id")
+    name: str = Field(description="Unique handle, e.g. 'AlibabaTongyiLab'.")
+    fullname: str = Field(description="Display name.")
+
+
+class PaperDoc(_Doc):
+    id: str = Field(description="Version-less arXiv id (2607.01234, hep-th/9901001) or card-<hex>.")
+    authors: list[AuthorDoc]
+    publishedAt: str = Field(description="First arXiv version, YYYY-MM-DDTHH:MM:SS.mmmZ.")
+    submittedOnDailyAt: str = Field(description="When the paper entered the daily list.")
+    title: str
+    summary: str = Field(description="The abstract as plain text; LaTeX left as written.")
+    upvotes: int
+    discussionId: str
+    numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
+    categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
+    submittedOnDailyBy: UserDoc | None = None
+    organization: OrganizationDoc | None = None
+
+
+class PaperDetailDoc(PaperDoc):
+    numComments: int
+
+
+class DailyPaperDoc(_Doc):
+    paper: PaperDoc
+    publishedAt: str = Field(description="When the paper entered the daily list, YYYY-MM-DDTHH:MM:SS.mmmZ.")
+    title: str
+    summary: str
+    numComments: int
+    submittedBy: UserDoc | None = None
+    organization: OrganizationDoc | None = None
+    isAuthorParticipating: bool = False
+
+
+class ErrorDoc(BaseModel):
+    error: str = Field(description="What was wrong, naming the parameter.")

@@ -1,0 +1,246 @@
+"""Snapshot and card imports on the bundled real data: fields, versions, bad lines, resume after kill -9."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.ingest.cards import card_id, ingest_cards
+from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.ingest.snapshot import ingest_snapshot
+from paperfeed.settings import Settings
+from paperfeed.storage import Database
+from paperfeed.storage import papers as store
+from tests.conftest import CARDS, RECENT, SNAPSHOT
+
+
+def snapshot_lines() -> list[dict]:
+    return [json.loads(line) for line in SNAPSHOT.read_text().splitlines()]
+
+
+def test_snapshot_sample_keeps_every_field(db: Database) -> None:
+    report = ingest_snapshot(db, SNAPSHOT)
+    assert (report.read, report.inserted, report.errors) == (200, 200, [])
+    paper = store.paper(db, "0704.0001")
+    assert paper is not None
+    assert (
+        paper.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
+    assert paper.abstract.startswith(
+        "A fully differential calculation in perturbative quantum chromodynamics is presented"
+    )
+    assert "\n" not in paper.abstract
+    assert paper.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
+    assert paper.categories == ["hep-ph"]
+    assert [(v.version, v.created) for v in paper.versions] == [
+        (1, datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)),
+        (2, datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)),
+    ]
+    assert paper.version == 2
+    assert paper.published_at == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
+    assert (paper.doi, paper.journal_ref, paper.report_no) == (
+        "10.1103/PhysRevD.76.013009",
+        "Phys.Rev.D76:013009,2007",
+        "ANL-HEP-PR-07-12",
+    )
+    assert paper.comments == "37 pages, 15 figures; published version"
+    assert paper.submitter == "Pavel Nadolsky"
+    assert paper.feed_day == date(2007, 4, 2)
+
+
+def test_latex_is_kept_for_the_browser(db: Database) -> None:
+    ingest_snapshot(db, SNAPSHOT)
+    with_latex = [r for r in snapshot_lines() if "$" in r["title"]]
+    assert with_latex, "the real sample has LaTeX titles"
+    paper = store.paper(db, with_latex[0]["id"])
+    assert paper is not None and "$" in paper.title
+    assert paper.title == " ".join(with_latex[0]["title"].split())
+
+
+def test_recent_papers_land_on_their_publication_day(db: Database) -> None:
+    ingest_snapshot(db, RECENT)
+    paper = store.paper(db, "2607.07386")
+    assert paper is not None and paper.feed_day == date(2026, 7, 8) and len(paper.authors) == 9
+    assert store.count_papers(db) == 304
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2607.07386v2", ("2607.07386", 2)),
+        ("hep-th/9901001", ("hep-th/9901001", None)),
+        ("math.AG/0601001v1", ("math.AG/0601001", 1)),
+        ("arXiv:0704.0001", ("0704.0001", None)),
+        ("https://arxiv.org/abs/2607.07386", ("2607.07386", None)),
+    ],
+)
+def test_arxiv_ids(raw: str, expected: tuple[str, int | None]) -> None:
+    assert parse_arxiv_id(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "12345", "2607.123", "hep-th/99", "../etc/passwd", "2607.07386vx"])
+def test_not_arxiv_ids(raw: str) -> None:
+    with pytest.raises(BadRecord, match="is not an arXiv id"):
+        parse_arxiv_id(raw)
+
+
+def test_old_style_ids(db: Database, tmp_path: Path) -> None:
+    record = snapshot_lines()[0] | {"id": "hep-th/9901001"}
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert ingest_snapshot(db, path).inserted == 1
+    assert store.paper(db, "hep-th/9901001") is not None
+
+
+def test_newer_version_updates_and_older_changes_nothing(db: Database, tmp_path: Path) -> None:
+    v2 = snapshot_lines()[0]  # 0704.0001 has v1 and v2
+    v1 = v2 | {"versions": v2["versions"][:1], "title": "An old title"}
+    v3 = v2 | {
+        "versions": [*v2["versions"], {"version": "v3", "created": "Mon, 1 Jun 2009 10:00:00 GMT"}],
+        "title": "A newer title",
+    }
+
+    def load(record: dict, name: str) -> tuple[int, int, int]:
+        path = tmp_path / name
+        path.write_text(json.dumps(record) + "\n")
+        r = ingest_snapshot(db, path)
+        return r.inserted, r.updated, r.unchanged
+
+    assert load(v2, "a.jsonl") == (1, 0, 0)
+    assert load(v1, "b.jsonl") == (0, 0, 1)
+    assert load(v2, "c.jsonl") == (0, 0, 1)
+    paper = store.paper(db, "0704.0001")
+    assert paper is not None and paper.version == 2 and paper.title.startswith("Calculation")
+    assert load(v3, "d.jsonl") == (0, 1, 0)
+    paper = store.paper(db, "0704.0001")
+    assert paper is not None and paper.version == 3 and paper.title == "A newer title"
+    assert paper.feed_day == date(2007, 4, 2), "a new version does not move a paper in the feed"
+
+
+def test_bad_lines_are_named_and_good_ones_kept(db: Database, tmp_path: Path) -> None:
+    lines = [json.dumps(r) for r in snapshot_lines()[:5]]
+    lines.insert(1, '{"id": "0704.9999", "title": "broken"')  # line 2: truncated JSON
+    lines.insert(3, json.dumps(snapshot_lines()[6] | {"title": None}))  # line 4: missing title
+    lines.insert(5, json.dumps(snapshot_lines()[7] | {"id": "not-an-id"}))  # line 6
+    lines.insert(6, "[1, 2]")  # line 7: not an object
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report = ingest_snapshot(db, path)
+    assert report.inserted == 5
+    assert report.errors == [
+        "mixed.jsonl line 2: broken JSON (unexpected end of data at character 38)",
+        f"mixed.jsonl line 4: {snapshot_lines()[6]['id']}: missing field 'title'",
+        "mixed.jsonl line 6: 'not-an-id' is not an arXiv id (expected e.g. 2607.01234 or hep-th/9901001)",
+        "mixed.jsonl line 7: expected a JSON object, got list",
+    ]
+    assert store.count_papers(db) == 5
+
+
+def test_bad_input_loses_nothing_already_stored(db: Database, tmp_path: Path) -> None:
+    ingest_snapshot(db, RECENT)
+    path = tmp_path / "garbage.jsonl"
+    path.write_text("not json\n" + json.dumps({"id": "2607.07386", "title": "", "abstract": "x"}) + "\n")
+    report = ingest_snapshot(db, path)
+    assert len(report.errors) == 2 and report.inserted == 0
+    paper = store.paper(db, "2607.07386")
+    assert (
+        store.count_papers(db) == 304 and paper is not None and paper.title.startswith("Sparse Delta Memory")
+    )
+
+
+def test_gzip_snapshot(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "arxiv-metadata-oai-snapshot.json.gz"
+    path.write_bytes(gzip.compress(SNAPSHOT.read_bytes()))
+    assert ingest_snapshot(db, path).inserted == 200
+
+
+def test_cards(db: Database) -> None:
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    from paperfeed.ingest.cards import paper_from_card
+    from paperfeed.ingest.jsonlines import import_file
+
+    report = import_file(db, CARDS, paper_from_card, now=now)
+    assert (report.inserted, report.errors) == (50, [])
+    first = json.loads(CARDS.read_text().splitlines()[0])
+    paper = store.paper(db, card_id(first["title"]))
+    assert paper is not None
+    assert (paper.upvotes, paper.num_authors, paper.feed_day) == (
+        first["upvotes"],
+        first["num_authors"],
+        date(2026, 11, 24),
+    )
+    with_org = next(
+        json.loads(line) for line in CARDS.read_text().splitlines() if json.loads(line)["organization"]
+    )
+    org_paper = store.paper(db, card_id(with_org["title"]))
+    assert org_paper is not None and org_paper.organization is not None
+    assert org_paper.organization.name == with_org["organization"]["name"]
+    assert ingest_cards(db, CARDS).unchanged == 50, "ids are stable: a second import changes nothing"
+
+
+def _paperfeed(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_INDEX_DIR": settings.index_dir,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperfeed.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _table(db: Database) -> list[tuple]:
+    with db.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, title, abstract, authors, versions, version, feed_day FROM papers ORDER BY id"
+                )
+            )
+        ]
+
+
+def test_kill_minus_nine_then_rerun_gives_the_same_end_state(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    # 6,000 real-shaped lines (the real sample, re-numbered) so the kill lands mid-import.
+    base = snapshot_lines() + [json.loads(line) for line in RECENT.read_text().splitlines()]
+    rows = [r | {"id": f"0801.{i:05d}"} for i, r in enumerate(base * 12)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    proc = _paperfeed(settings, "ingest", "snapshot", str(path))
+    deadline = time.monotonic() + 60
+    while store.count_papers(db) < 2000:  # at least one batch committed
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.count_papers(db) < len(rows), "killed before the end"
+
+    rerun = _paperfeed(settings, "ingest", "snapshot", str(path))
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert store.count_papers(db) == len(rows)
+    resumed_from = int(out.decode().split("read ")[1].split(",")[0])
+    assert 0 < resumed_from <= len(rows) - 2000, "the rerun skipped the batches committed before the kill"
+
+    reference = Database(f"sqlite:///{tmp_path / 'reference.db'}")
+    from paperfeed.storage import migrate
+
+    migrate.upgrade(reference)
+    ingest_snapshot(reference, path)
+    assert _table(db) == _table(reference)

@@ -1,0 +1,148 @@
+"""The storage layer on a real SQLite file: migrations, the feed day rule, orders, navigation, submissions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.feed import BadPeriod, feed_page, parse_period, period_of
+from paperfeed.models import Organization, Paper
+from paperfeed.storage import Database, migrate
+from paperfeed.storage import papers as store
+
+T0 = datetime(2026, 8, 3, 12, 0, tzinfo=UTC)  # a Monday
+
+
+def paper(pid: str, published: datetime, upvotes: int = 0, **kw: object) -> Paper:
+    return Paper(
+        id=pid,
+        title=f"Title {pid}",
+        abstract="An abstract.",
+        authors=["A. Author"],
+        published_at=published,
+        upvotes=upvotes,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_migrations_are_recorded(db: Database) -> None:
+    assert migrate.current(db) == migrate.head() == "0001"
+    migrate.upgrade(db)  # a second run is a no-op
+    with db.read() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert {
+        "papers",
+        "organizations",
+        "counters",
+        "harvests",
+        "ingest_checkpoints",
+        "alembic_version",
+    } <= tables
+    assert journal == "wal"
+
+
+def test_feed_day_is_publication_or_later_submission() -> None:
+    assert store.feed_day_of(T0, None, T0 + timedelta(days=9)) == date(2026, 8, 3)
+    assert store.feed_day_of(T0, T0 + timedelta(days=2), T0) == date(2026, 8, 5)
+    assert store.feed_day_of(T0 + timedelta(days=2), T0, T0) == date(2026, 8, 5)
+    assert store.feed_day_of(None, None, T0) == date(2026, 8, 3)
+
+
+def test_sort_orders_and_navigation(db: Database) -> None:
+    store.upsert_papers(
+        db,
+        [
+            paper("2608.00001", T0, upvotes=1),
+            paper("2608.00002", T0 + timedelta(hours=5), upvotes=9),
+            paper("2608.00003", T0 - timedelta(hours=1), upvotes=4),
+            paper("2608.00010", T0 + timedelta(days=2), upvotes=2),  # Wednesday
+            paper("2608.00020", T0 + timedelta(days=30), upvotes=7),  # September
+        ],
+    )
+    day = date(2026, 8, 3)
+    by_votes = [p.id for p in store.feed_papers(db, day, day, "upvotes")]
+    by_time = [p.id for p in store.feed_papers(db, day, day, "published")]
+    assert by_votes == ["2608.00002", "2608.00003", "2608.00001"]
+    assert by_time == ["2608.00002", "2608.00001", "2608.00003"]
+    # Trending: one day later, 9 votes 5 hours younger beat 4 votes; age matters, not only votes.
+    later = T0 + timedelta(days=1)
+    trending = [p.id for p in store.feed_papers(db, day, day, "trending", now=later)]
+    assert trending[0] == "2608.00002"
+    assert store.previous_day(db, date(2026, 8, 5)) == day
+    assert store.next_day(db, day) == date(2026, 8, 5)
+    assert store.previous_day(db, day) is None
+    week = feed_page(db, period_of("week", day))
+    assert [p.id for p in week.papers] == ["2608.00002", "2608.00003", "2608.00010", "2608.00001"]
+    assert week.previous is None and week.next == period_of("week", date(2026, 9, 2))
+    month = feed_page(db, parse_period(month="2026-08"))
+    assert month.total == 4 and month.next is not None and month.next.key == "2026-09"
+
+
+def test_trending_decays_with_age(db: Database) -> None:
+    old, new = T0, T0 + timedelta(hours=10)
+    store.upsert_papers(db, [paper("2608.00001", old, upvotes=10), paper("2608.00002", new, upvotes=3)])
+    day = date(2026, 8, 3)
+    now = new + timedelta(hours=1)
+    # (10+1)/(11+2) = 0.85 < (3+1)/(1+2) = 1.33
+    assert [p.id for p in store.feed_papers(db, day, day, "trending", now=now)] == [
+        "2608.00002",
+        "2608.00001",
+    ]
+
+
+def test_periods() -> None:
+    assert parse_period(day="2026-08-20") == period_of("day", date(2026, 8, 20))
+    week = parse_period(week="2026-W34")
+    assert (week.start, week.end, week.key) == (date(2026, 8, 17), date(2026, 8, 23), "2026-W34")
+    month = parse_period(month="2026-02")
+    assert (month.start, month.end, month.key) == (date(2026, 2, 1), date(2026, 2, 28), "2026-02")
+    for kwargs, message in [
+        ({"day": "2026-13-01"}, "date='2026-13-01' is not a valid date"),
+        ({"week": "2026-34"}, "week='2026-34' is not a valid week"),
+        ({"month": "2026-8"}, "month='2026-8' is not a valid month"),
+        ({"day": "2026-08-01", "week": "2026-W30"}, "only one of"),
+    ]:
+        with pytest.raises(BadPeriod, match=message):
+            parse_period(**kwargs)  # type: ignore[arg-type]
+
+
+def test_submission_moves_a_paper_to_its_submission_day(db: Database) -> None:
+    store.upsert_papers(db, [paper("2608.00001", T0)])
+    at = T0 + timedelta(days=10)
+    assert store.mark_submitted(db, "2608.00001", "ak", at) is True
+    stored = store.paper(db, "2608.00001")
+    assert stored is not None and stored.feed_day == date(2026, 8, 13) and stored.submitted_by == "ak"
+    assert stored.submitted_at == at
+    assert store.mark_submitted(db, "2608.00001", "someone", at) is False
+    with pytest.raises(KeyError):
+        store.mark_submitted(db, "2608.99999", "ak", at)
+    assert [p.id for p in store.feed_papers(db, date(2026, 8, 13), date(2026, 8, 13), submitter="ak")] == [
+        "2608.00001"
+    ]
+
+
+def test_organizations_are_shared_and_timestamps_stay_utc(db: Database) -> None:
+    org = Organization("AlibabaTongyiLab", "TongyiLab")
+    store.upsert_papers(
+        db, [paper("2608.00001", T0, organization=org), paper("2608.00002", T0, organization=org)]
+    )
+    a, b = store.papers_by_ids(db, ["2608.00002", "2608.00001"])
+    assert a.organization == b.organization == org
+    assert a.id == "2608.00002", "order of the ids is kept"
+    assert a.published_at == T0 and a.published_at.tzinfo is not None
+    with pytest.raises((sa.exc.StatementError, ValueError), match="naive datetime"):
+        store.upsert_papers(db, [paper("2608.00003", datetime(2026, 8, 3))])
+    assert store.paper(db, "2608.00003") is None, "a failed batch writes nothing"
+
+
+def test_every_write_takes_a_new_rev(db: Database) -> None:
+    store.upsert_papers(db, [paper("2608.00001", T0)])
+    first = store.last_rev(db)
+    store.upsert_papers(db, [paper("2608.00001", T0)])  # unchanged: no write, no rev
+    assert store.last_rev(db) == first
+    store.mark_submitted(db, "2608.00001", None, T0)
+    assert store.last_rev(db) == first + 1
+    assert [r.id for r in store.changed_since(db, first, "2608.00001", 10)] == ["2608.00001"]
