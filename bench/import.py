@@ -169,17 +169,20 @@ def main() -> None:
     db = open_database(f"sqlite:///{db_path}")
     keywords = KeywordIndex(index_dir)
     t = time.perf_counter()
-    with keywords.following(db):  # as `paperfeed ingest snapshot` does
-        report = ingest_snapshot(db, source)
-        metadata = time.perf_counter() - t
+    report = ingest_snapshot(db, source)  # what `paperfeed ingest snapshot` runs, then the index sync
+    metadata = time.perf_counter() - t
+    keywords.sync(db)
     total = time.perf_counter() - t
     assert report.inserted == args.n and len(keywords) == args.n and not report.errors, report
 
     n = args.n
     print(f"papers: {n:,}")
     print(f"bare loop (json.loads + batched SQLite upsert): {bare:7.1f} s  {n / bare:9,.0f} papers/s")
-    print(f"paperfeed metadata stored (index following):   {metadata:7.1f} s  {n / metadata:9,.0f} papers/s")
-    print(f"paperfeed metadata + keyword index complete:   {total:7.1f} s  {n / total:9,.0f} papers/s")
+    print(f"paperfeed metadata import:                     {metadata:7.1f} s  {n / metadata:9,.0f} papers/s")
+    print(
+        f"paperfeed keyword index sync (tantivy):        {total - metadata:7.1f} s  {n / (total - metadata):9,.0f} papers/s"
+    )
+    print(f"paperfeed metadata + keyword index:            {total:7.1f} s  {n / total:9,.0f} papers/s")
     print(f"ratio paperfeed / bare loop: {bare / total:.2f}")
     print(
         f"sizes: bare db {size(bare_db) / 1e6:,.0f} MB; paperfeed db {size(db_path) / 1e6:,.0f} MB, "

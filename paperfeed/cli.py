@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -103,12 +103,9 @@ def ingest() -> None:
 
 
 def _run_import(obj: Context, label: str, path: Path, run: Callable[..., ImportReport], index: bool) -> None:
-    keywords = obj.keywords()
-    with _bar(label, path.stat().st_size) as progress, keywords.following(obj.db) if index else nullcontext():
+    with _bar(label, path.stat().st_size) as progress:
         report = run(obj.db, path, progress)
-    _finish(obj, report, index=False)
-    if index:
-        click.echo(f"keyword index: {len(keywords)} papers")
+    _finish(obj, report, index)
 
 
 def _finish(obj: Context, report: ImportReport, index: bool) -> None:

@@ -32,7 +32,7 @@ def test_ingest_index_and_search(settings: Settings) -> None:
     done = run(settings, "ingest", "snapshot", str(RECENT))
     assert done.returncode == 0, done.stderr
     assert "read 304, new 304, updated 0, unchanged 0, rejected 0" in done.stdout
-    assert "keyword index: 304 papers" in done.stdout
+    assert "keyword index: 304 papers (re)indexed" in done.stdout
     again = run(settings, "ingest", "snapshot", str(RECENT))
     assert "read 304, new 0, updated 0, unchanged 304, rejected 0" in again.stdout
     found = run(settings, "search", "sparse delta memory", "--limit", "3", "--json")

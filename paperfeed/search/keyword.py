@@ -87,34 +87,6 @@ class KeywordIndex:
             return self._catch_up(db, writer, progress)
 
     @contextmanager
-    def following(self, db: Database) -> Iterator[None]:
-        """Keep indexing in a background thread while the body writes papers (a bulk import), then
-        finish the sync. Tantivy tokenises in its own threads, outside the GIL, so on a two-core
-        machine the index is built on one core while the import parses on the other."""
-        stop = threading.Event()
-        failure: list[BaseException] = []
-
-        def follow() -> None:
-            try:
-                with self._writing() as writer:
-                    while not stop.is_set():
-                        if not self._catch_up(db, writer, None, max_pages=1):
-                            stop.wait(0.05)
-                    self._catch_up(db, writer, None)
-            except BaseException as exc:  # re-raised in the caller's thread below
-                failure.append(exc)
-
-        thread = threading.Thread(target=follow, name="keyword-index", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-        if failure:
-            raise failure[0]
-
-    @contextmanager
     def _writing(self) -> Iterator[tantivy.IndexWriter]:
         writer = self._index.writer(heap_size=256_000_000)
         self._pending = 0

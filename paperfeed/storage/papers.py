@@ -90,25 +90,44 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
 def _execute_sqlite_bulk(conn: sa.Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
     """The same statement, with values converted here instead of by SQLAlchemy's per-value processors.
 
-    Bulk imports spend a third of their time in those processors (measured: 30 µs of ~90 µs a paper);
-    the conversions below are exactly what they do for SQLite: UTC timestamps as naive ISO text, dates
-    as ISO, JSON as text.
+    Bulk imports spent a third of their time in those processors; converting only the columns that need
+    it, by position, does exactly what they do for SQLite: UTC timestamps as naive ISO text, dates as
+    ISO text, JSON as text.
     """
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    order = compiled.positiontup
-    conn.exec_driver_sql(compiled.string, [tuple(_sqlite_value(row[k]) for k in order) for row in rows])
+    columns = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    order = [columns.index(name) for name in compiled.positiontup]
+    convert = [
+        (at, _SQLITE_CONVERT[columns[i]]) for at, i in enumerate(order) if columns[i] in _SQLITE_CONVERT
+    ]
+    values = []
+    for row in rows:
+        fields = list(row.values())
+        ordered = [fields[i] for i in order]
+        for at, fn in convert:
+            if ordered[at] is not None:
+                ordered[at] = fn(ordered[at])
+        values.append(tuple(ordered))
+    conn.exec_driver_sql(compiled.string, values)
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
-            raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | dict):
-        return orjson.dumps(value).decode()
-    return value
+def _sqlite_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
+        raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_SQLITE_CONVERT: dict[str, Callable[[Any], Any]] = {
+    **dict.fromkeys(("authors", "categories", "versions"), _json_text),
+    **dict.fromkeys(("published_at", "updated_at", "submitted_at", "ingested_at"), _sqlite_timestamp),
+    "feed_day": date.isoformat,
+}
 
 
 def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str, int]:
