@@ -55,8 +55,10 @@ def upgrade() -> None:
     )
     op.create_index("papers_feed_day", "papers", ["feed_day", "upvotes"])
     op.create_index("papers_rev", "papers", ["rev", "id"])  # keyset paging for derived indexes
-    op.create_index("papers_organization", "papers", ["organization_id"])
-    op.create_index("papers_submitted_by", "papers", ["submitted_by"])
+    # Partial: most papers have neither, and a bulk import should not pay for indexing NULLs.
+    for name, column in (("papers_organization", "organization_id"), ("papers_submitted_by", "submitted_by")):
+        present = sa.text(f"{column} IS NOT NULL")
+        op.create_index(name, "papers", [column], sqlite_where=present, postgresql_where=present)
     op.create_table(
         "counters",
         sa.Column("name", sa.String(64), primary_key=True),
