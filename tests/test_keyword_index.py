@@ -82,6 +82,14 @@ def test_rebuild_from_the_database(settings: Settings, db: Database) -> None:
     assert index.rebuild(db) == 304 and len(index) == 304
 
 
+def test_indexing_alongside_an_import(settings: Settings, db: Database) -> None:
+    index = fresh(settings)
+    with index.alongside(db):
+        ingest_snapshot(db, RECENT)
+    assert len(index) == 304 and index.sync(db) == 0
+    assert ids(index, "Sparse Delta Memory")[0] == "2607.07386"
+
+
 def test_any_text_is_a_query(settings: Settings, db: Database) -> None:
     ingest_snapshot(db, RECENT)
     index = fresh(settings)

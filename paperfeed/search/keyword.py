@@ -8,6 +8,7 @@ only reads what changed since; deleting the folder and syncing rebuilds it from 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -144,6 +146,26 @@ class KeywordIndex:
                 progress(done)
         return done
 
+    @contextmanager
+    def alongside(self, db: Database) -> Iterator[None]:
+        """Index in a second process while the body writes papers (a bulk import), then finish.
+
+        A process rather than a thread: reading rows back and building documents is Python work, and on
+        a thread it fought the import for the GIL (measured: slower than importing, then syncing).
+        """
+        context = multiprocessing.get_context("spawn")  # no fork: tantivy and the engine hold threads
+        stop = context.Event()
+        worker = context.Process(target=_follow, args=(str(self.path), db.url, stop), name="keyword-index")
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join()
+        if worker.exitcode != 0:
+            raise RuntimeError(f"the keyword indexer stopped with exit code {worker.exitcode}")
+        self._reloaded = 0.0  # look at the new commits on the next search
+
     def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
         _clear(self.path)
         self._index = tantivy.Index(_schema(), path=str(self.path))
@@ -174,6 +196,20 @@ class KeywordIndex:
             with self._lock:
                 self._index.reload()
                 self._reloaded = now
+
+
+def _follow(index_path: str, database_url: str, stop: Any) -> None:
+    """The indexer process of ``alongside``: index pages as they are committed, until told to stop."""
+    db = Database(database_url)
+    index = KeywordIndex(Path(index_path))
+    parent = multiprocessing.parent_process()
+    with index._writing() as writer:
+        # Also stop when the importer died (kill -9): nothing would ever tell this process to stop.
+        while not stop.is_set() and (parent is None or parent.is_alive()):
+            if not index._catch_up(db, writer, None, max_pages=1):
+                stop.wait(0.1)
+        index._catch_up(db, writer, None)
+    db.close()
 
 
 _SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')
