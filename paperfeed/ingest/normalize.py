@@ -89,8 +89,11 @@ def split_authors(authors: str) -> list[str]:
 
 def _name(parsed: Any) -> str:
     # authors_parsed entries are [last, first, suffix]; display as "first last suffix".
-    last, first, *rest = (*parsed, "", "")[:3] if isinstance(parsed, list) else ("", "", "")
-    return clean_text(" ".join(p for p in (first, last, *rest) if p))
+    # clean_text drops the spaces that empty parts leave (one call per author of every paper imported).
+    if not isinstance(parsed, list) or not parsed or not all(isinstance(p, str) for p in parsed):
+        return ""
+    last, first, suffix = (*parsed, "", "")[:3]
+    return clean_text(f"{first} {last} {suffix}")
 
 
 def _optional(record: Mapping[str, Any], key: str) -> str | None:
