@@ -15,6 +15,7 @@ from paperfeed import settings as settings_module
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
+from paperfeed.web import pages
 from paperfeed.web.routes import register
 
 HERE = Path(__file__).parent
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keywords = KeywordIndex(settings.resolved_index_dir())
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
+    app.state.templates.env.filters.update(pages.FILTERS)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app)

@@ -75,19 +75,13 @@ def _shown_day(paper: Paper) -> date | None:
     return paper.published_at.date() if paper.published_at else paper.feed_day
 
 
+# Registered on the app's template environment by web/app.py.
 FILTERS: dict[str, Any] = {"day": _day, "number": _number, "authors": _authors, "shown_day": _shown_day}
 
 
-def _templates(request: Request) -> Any:
-    """The app's templates with our filters added (once; app.py builds the environment)."""
-    templates = request.app.state.templates
-    if "authors" not in templates.env.filters:
-        templates.env.filters.update(FILTERS)
-    return templates
-
-
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = _templates(request).TemplateResponse(request, name, context, status_code=status)
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
     return response
 
 
