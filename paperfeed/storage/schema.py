@@ -69,6 +69,26 @@ papers = sa.Table(
     sa.Column("num_comments", sa.Integer, nullable=False, server_default="0"),
     sa.Column("ingested_at", UTCDateTime, nullable=False),
     sa.Column("rev", sa.BigInteger, nullable=False),
+    sa.Column("keywords", JSON),
+)
+
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("text_hash", sa.String(32), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+)
+
+job_positions = sa.Table(
+    "job_positions",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("rev", sa.BigInteger, nullable=False),
+    sa.Column("last_id", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 counters = sa.Table(
