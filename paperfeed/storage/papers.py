@@ -317,6 +317,7 @@ class IndexRow:
     authors: list[str]
     categories: list[str]
     feed_day: date
+    organization: str | None
 
 
 def changed_since(db: Database, rev: int, after_id: str, limit: int) -> list[IndexRow]:
@@ -324,14 +325,15 @@ def changed_since(db: Database, rev: int, after_id: str, limit: int) -> list[Ind
     catch up. Keyset paging on (rev, id), since one batch shares one rev."""
     c = papers.c
     query = (
-        sa.select(c.rev, c.id, c.title, c.abstract, c.authors, c.categories, c.feed_day)
+        sa.select(c.rev, c.id, c.title, c.abstract, c.authors, c.categories, c.feed_day, organizations.c.name)
+        .select_from(papers.outerjoin(organizations, c.organization_id == organizations.c.id))
         .where(sa.tuple_(c.rev, c.id) > sa.tuple_(sa.literal(rev), sa.literal(after_id)))
         .order_by(c.rev, c.id)
         .limit(limit)
     )
     with db.read() as conn:
         return [
-            IndexRow(r.rev, r.id, r.title, r.abstract, r.authors, r.categories, _as_date(r.feed_day))
+            IndexRow(r.rev, r.id, r.title, r.abstract, r.authors, r.categories, _as_date(r.feed_day), r.name)
             for r in conn.execute(query)
         ]
 
@@ -366,6 +368,7 @@ def _paper(row: Any) -> Paper:
         submitted_by=row.submitted_by,
         upvotes=row.upvotes,
         num_comments=row.num_comments,
+        keywords=list(row.keywords or ()),
     )
 
 

@@ -76,6 +76,7 @@ paper_embeddings = sa.Table(
     "paper_embeddings",
     metadata,
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.BigInteger, nullable=False, unique=True),
     sa.Column("model", sa.String(128), nullable=False),
     sa.Column("text_hash", sa.String(32), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),

@@ -1,9 +1,9 @@
 """The JSON API, shaped like Hugging Face's papers API so ``huggingface_hub`` works unchanged with
 ``HF_ENDPOINT`` pointing here: ``/api/daily_papers``, ``/api/papers/{id}``, ``/api/papers/search`` and
-``/papers/{id}.md``.
+``/papers/{id}.md`` (search is in ``web/search.py``).
 
 Handlers only read parameters and shape answers; the data comes from ``paperfeed.feed``, ``storage.papers``
-and ``search.query``. Every error is ``{"error": "..."}`` naming the parameter, the shape
+and ``search``. Every error is ``{"error": "..."}`` naming the parameter, the shape
 ``huggingface_hub``'s ``hf_raise_for_status`` shows to the user. Handlers are plain ``def``: storage is
 synchronous, so FastAPI runs them in its thread pool instead of blocking the event loop.
 """
@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, Period, feed_page, find_paper, parse_period
-from paperfeed.search.query import search_papers as run_search
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.papers import Sort
@@ -163,27 +162,6 @@ def daily_papers(
     if page.has_more:
         headers["Link"] = f'<{request.url.include_query_params(p=p + 1, limit=size)}>; rel="next"'
     return SafeJSONResponse([daily_item_json(paper) for paper in page.papers], headers=headers)
-
-
-@route("Search papers", "papers", model=list[DailyPaperDoc])
-def search_papers(
-    request: Request,
-    q: Annotated[
-        str,
-        Query(
-            max_length=500,
-            description="Words from the title, abstract or authors, or an arXiv id (which then comes first).",
-            examples=["sparse attention"],
-        ),
-    ] = "",
-    limit: LimitParam = None,
-) -> Response:
-    """Keyword search (BM25 over title, abstract and authors), best match first, as items shaped like
-    ``/api/daily_papers``'s. An empty query finds nothing."""
-    if not q.strip():
-        return SafeJSONResponse([])
-    found = run_search(request.app.state.db, request.app.state.keywords, q, page_size(request, limit))
-    return SafeJSONResponse([daily_item_json(paper) for paper in found])
 
 
 PaperId = Annotated[

@@ -1,8 +1,10 @@
-"""Builds the ASGI application: opens storage and the search index once, registers the routes table,
+"""Builds the ASGI application: opens storage and the search indexes once (and keeps them current), registers the routes table,
 serves the vendored static files, and sets the security headers every response carries."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,7 +14,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import settings as settings_module
-from paperfeed.search.keyword import KeywordIndex
+from paperfeed.search import indexer
+from paperfeed.search.follower import IndexFollower
+from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import pages
@@ -53,7 +57,22 @@ class SecurityHeaders:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_module.load()
+    db = open_database(settings.database_url)
+    keywords, vectors = indexer.open_indexes(settings)
+    searcher = Searcher(db, keywords, vectors, settings.embedding_model, settings.index_refresh_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Keeps this node's search indexes current while the server runs (see search/follower.py).
+        follower = IndexFollower(searcher, settings)
+        follower.start()
+        try:
+            yield
+        finally:
+            follower.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=settings.site_name,
         summary="Daily arXiv papers, upvotes and search; the JSON API follows Hugging Face's papers API.",
         version="0.1.0",
@@ -61,8 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.db = open_database(settings.database_url)
-    app.state.keywords = KeywordIndex(settings.resolved_index_dir())
+    app.state.db = db
+    app.state.searcher = searcher
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)

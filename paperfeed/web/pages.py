@@ -42,6 +42,7 @@ KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
 # What auto-render looks for (a pair of dollars, \( or \[); a page without any skips loading KaTeX
 # (~270 kB of script). A lone "$15" is no math.
 _TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
+SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
 # The pager links the first and last page and this many on either side of the current one.
 _PAGER_WINDOW = 3
 # Far past any real feed, and small enough that page × size stays a valid SQL OFFSET.
@@ -79,17 +80,17 @@ def _shown_day(paper: Paper) -> date | None:
 FILTERS: dict[str, Any] = {"day": _day, "number": _number, "authors": _authors, "shown_day": _shown_day}
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     templates = request.app.state.templates
     response: Response = templates.TemplateResponse(request, name, context, status_code=status)
     return response
 
 
-def _error(request: Request, status: int, title: str, message: str) -> Response:
-    return _render(request, "error.html", {"status": status, "title": title, "message": message}, status)
+def render_error(request: Request, status: int, title: str, message: str) -> Response:
+    return render(request, "error.html", {"status": status, "title": title, "message": message}, status)
 
 
-def _needs_math(texts: Iterable[str]) -> bool:
+def needs_math(texts: Iterable[str]) -> bool:
     return any(_TEX.search(t) for t in texts)
 
 
@@ -169,7 +170,7 @@ def _feed(
         sort = _parse_sort(sort_param)
         page = _parse_page(page_param)
     except (BadPeriod, ValueError) as exc:
-        return _error(request, 400, "Bad request", str(exc))
+        return render_error(request, 400, "Bad request", str(exc))
     db: Database = request.app.state.db
     size = int(request.app.state.settings.page_size)
     result: FeedPage = feed_page(db, period, sort, page, size)
@@ -185,9 +186,9 @@ def _feed(
         "feed_url": feed_url,
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
         "sorts": list(SORT_LABELS.items()),
-        "math": _needs_math(t for p in result.papers for t in (p.title, p.abstract)),
+        "math": needs_math(t for p in result.papers for t in (p.title, p.abstract)),
     }
-    return _render(request, "feed.html", context)
+    return render(request, "feed.html", context)
 
 
 def _anchor(db: Database, period: Period) -> date:
@@ -206,14 +207,15 @@ def paper(request: Request, paper_id: str) -> Response:
     db: Database = request.app.state.db
     found = find_paper(db, paper_id)
     if found is None:
-        return _error(request, 404, "Paper not found", f"There is no paper with id {paper_id!r}.")
+        return render_error(request, 404, "Paper not found", f"There is no paper with id {paper_id!r}.")
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
         return RedirectResponse(request.url_for("paper", paper_id=found.id), status_code=301)
     context = {
         "paper": found,
+        "similar": request.app.state.searcher.similar(found.id, SIMILAR),
         "day_url": feed_url(Period("day", found.feed_day, found.feed_day), "upvotes")
         if found.feed_day
         else None,
-        "math": _needs_math((found.title, found.abstract)),
+        "math": needs_math((found.title, found.abstract)),
     }
-    return _render(request, "paper.html", context)
+    return render(request, "paper.html", context)

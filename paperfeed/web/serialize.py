@@ -2,8 +2,9 @@
 
 Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/papers/{id}`` (camelCase,
 ``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
-``PaperInfo`` reads them unchanged. Fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary
-and keywords, GitHub repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
+``PaperInfo`` reads them unchanged. ``ai_keywords`` are keyphrases extracted offline (no model, see
+``search/keyphrases.py``); fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary, GitHub
+repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
 paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
 are built as plain dicts (much cheaper than validating every paper) and a test checks the two agree.
 """
@@ -86,6 +87,8 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
         "categories": paper.categories,
     }
+    if paper.keywords:
+        out["ai_keywords"] = paper.keywords
     if paper.submitted_by:
         out["submittedOnDailyBy"] = user_json(paper.submitted_by)
     if paper.organization:
@@ -215,6 +218,7 @@ class PaperDoc(_Doc):
     discussionId: str
     numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
     categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
+    ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
 

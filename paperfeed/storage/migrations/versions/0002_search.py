@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column(
             "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
         ),
+        # The paper's key in vector indexes (a 63-bit hash of the id): maps search hits back to papers.
+        sa.Column("key", sa.BigInteger, nullable=False, unique=True),
         sa.Column("model", sa.String(128), nullable=False),
         # Of the text that was embedded: a new version with the same title and abstract keeps its vector.
         sa.Column("text_hash", sa.String(32), nullable=False),

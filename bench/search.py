@@ -1,0 +1,214 @@
+"""Search speed at scale: N synthetic papers (default 1,000,000) with structured vectors, through paperfeed.
+
+Papers get Zipf-distributed words from a 40,000-word vocabulary (so a query matches hundreds to tens of
+thousands of papers, as on arXiv) and a vector near one of 2,000 topic centroids (so nearest neighbours are
+meaningful and approximate search can miss them). They are stored with paperfeed's storage layer, then the
+node's indexes are built by paperfeed's own code (keyword index sync, vector index sync), timed.
+
+Then, in one run:
+- dense recall@10 of the HNSW index against an exact scan, on 500 held-out query vectors;
+- latency of `Searcher.search` — query embedding by the real model, BM25, HNSW, fusion, reading the shown
+  papers from the database — p50/p99 over 400 queries of 2–4 words (a fifth made of common words);
+- the searching process's resident memory.
+
+    .venv/bin/python bench/search.py [--n 1000000] [--dir .bench/search]
+
+The database and indexes stay under --dir: a rerun with the same N skips straight to the measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.models import Paper
+from paperfeed.search import indexer
+from paperfeed.search.embed import MODELS
+from paperfeed.search.hybrid import Searcher
+from paperfeed.settings import Settings
+from paperfeed.storage import embeddings as store
+from paperfeed.storage import open_database
+from paperfeed.storage import papers as paper_store
+
+VOCABULARY = 40_000
+TOPICS = 2_000
+BATCH = 5_000
+NOISE = 1.0  # as long as the centroid: a topic's papers are spread about as real ones are (cosine ~0.5)
+START = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def words(rng: np.random.Generator) -> list[str]:
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ne",
+        "ru",
+        "ta",
+        "vi",
+        "so",
+        "pe",
+        "du",
+        "ga",
+        "zo",
+        "ri",
+        "fe",
+        "bu",
+        "xi",
+    ]
+    out: set[str] = set()
+    while len(out) < VOCABULARY:
+        out.add("".join(rng.choice(syllables, size=rng.integers(2, 5))))
+    return sorted(out)
+
+
+def zipf_ranks(rng: np.random.Generator, size: int) -> np.ndarray:
+    ranks = rng.zipf(1.15, size=size) - 1
+    return np.where(ranks < VOCABULARY, ranks, rng.integers(0, VOCABULARY, size=size))
+
+
+def vectors_for(
+    rng: np.random.Generator, centroids: np.ndarray, topics: np.ndarray, noise: float
+) -> np.ndarray:
+    """Unit vectors around the topics' centroids; ``noise`` is the noise's length relative to the centroid's."""
+    dim = centroids.shape[1]
+    spread = noise / np.sqrt(dim)
+    v = centroids[topics] + spread * rng.standard_normal((len(topics), dim)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build(db_url: str, settings: Settings, n: int, vocab: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Store n papers and their vectors; returns the centroids the vectors were drawn around."""
+    db = open_database(db_url)
+    dim = MODELS[settings.embedding_model].dim
+    centroids = rng.standard_normal((TOPICS, dim)).astype(np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    model = settings.embedding_model
+    started = time.perf_counter()
+    for start in range(0, n, BATCH):
+        count = min(BATCH, n - start)
+        lengths = rng.integers(120, 200, size=count)
+        ranks = zipf_ranks(rng, int(lengths.sum()) + 10 * count)
+        papers, offset = [], 0
+        for i in range(count):
+            title = " ".join(vocab[r] for r in ranks[offset : offset + 10])
+            offset += 10
+            abstract = " ".join(vocab[r] for r in ranks[offset : offset + lengths[i]])
+            offset += int(lengths[i])
+            number = start + i
+            papers.append(
+                Paper(
+                    id=f"{20 + number // 1_000_000}{1 + number // 100_000 % 12:02d}.{number % 100_000:05d}",
+                    title=title,
+                    abstract=abstract,
+                    authors=["A. Author", "B. Author"],
+                    categories=["cs.LG"],
+                    published_at=START + timedelta(minutes=number),
+                )
+            )
+        paper_store.upsert_papers(db, papers)
+        topics = rng.integers(0, TOPICS, size=count)
+        vectors = vectors_for(rng, centroids, topics, NOISE)
+        done = [store.Embedded(p.id, "synthetic", vectors[i], None) for i, p in enumerate(papers)]
+        store.store_embedded(db, "bench", model, done, (0, ""))
+        if (start + count) % 100_000 == 0 or start + count == n:
+            print(f"  stored {start + count:,} papers ({time.perf_counter() - started:.0f} s)", flush=True)
+    db.close()
+    return centroids
+
+
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(np.array(values), p))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path(".bench/search"))
+    parser.add_argument("--queries", type=int, default=400)
+    args = parser.parse_args()
+    folder = args.dir / f"n{args.n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = Settings(database_url=f"sqlite:///{folder / 'papers.db'}", index_dir=str(folder / "index"))
+    rng = np.random.default_rng(7)
+    vocab = words(rng)
+    centroids_file = folder / "centroids.npy"
+    if not centroids_file.exists():
+        print(f"storing {args.n:,} synthetic papers with vectors …", flush=True)
+        np.save(centroids_file, build(settings.database_url, settings, args.n, vocab, rng))
+    centroids = np.load(centroids_file)
+    db = open_database(settings.database_url)
+    keywords, vectors = indexer.open_indexes(settings)
+    started = time.perf_counter()
+    keyword_count = keywords.sync(db)
+    keyword_took = time.perf_counter() - started
+    started = time.perf_counter()
+    vector_count = vectors.sync(db)
+    vector_took = time.perf_counter() - started
+    if keyword_count or vector_count:
+        print(f"index build: keyword {keyword_count:,} papers in {keyword_took:.0f} s; "
+              f"vector (HNSW, int8) {vector_count:,} in {vector_took:.0f} s")  # fmt: skip
+    searcher = Searcher(db, keywords, vectors, settings.embedding_model, refresh_seconds=3600)
+    vectors.refresh(db)
+    print(f"\n{len(keywords):,} papers in the keyword index, {len(vectors):,} vectors")
+
+    # Dense recall@10 against an exact scan of every stored vector.
+    qrng = np.random.default_rng(99)
+    queries = vectors_for(qrng, centroids, qrng.integers(0, TOPICS, size=500), NOISE)
+    keys, matrix = [], []
+    after = (0, "")
+    while rows := store.vectors_since(db, settings.embedding_model, after, 50_000):
+        keys.extend(r.key for r in rows)
+        matrix.append(np.stack([r.vector for r in rows]))
+        after = (rows[-1].rev, rows[-1].paper_id)
+    all_keys, every = np.array(keys, dtype=np.uint64), np.concatenate(matrix)
+    recall, exact_ms, ann_ms = [], [], []
+    for q in queries:
+        t = time.perf_counter()
+        exact = set(all_keys[np.argpartition(-(every @ q), 10)[:10]].tolist())
+        exact_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        found = {h.key for h in vectors.search(q, 10)}
+        ann_ms.append((time.perf_counter() - t) * 1000)
+        recall.append(len(found & exact) / 10)
+    del every, matrix
+    print(f"dense recall@10 vs exact: {np.mean(recall):.3f}  (HNSW {percentile(ann_ms, 50):.2f} ms p50, "
+          f"exact numpy scan {percentile(exact_ms, 50):.1f} ms p50)")  # fmt: skip
+
+    # End-to-end hybrid search, the way the web and the API call it.
+    texts = []
+    for i in range(args.queries):
+        low, high = (5, 60) if i % 5 == 0 else (300, 4000)
+        texts.append(" ".join(vocab[r] for r in qrng.integers(low, high, size=qrng.integers(2, 5))))
+    searcher.search(texts[0], 10)  # loads the model
+    took = []
+    for text in texts:
+        t = time.perf_counter()
+        searcher.search(text, 10)
+        took.append((time.perf_counter() - t) * 1000)
+    embed_ms = []
+    for text in texts[:100]:
+        t = time.perf_counter()
+        searcher.embedder.embed_query(text)
+        embed_ms.append((time.perf_counter() - t) * 1000)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"hybrid top-10 ({len(texts)} queries, query embedding included): p50 {percentile(took, 50):.1f} ms, "
+          f"p99 {percentile(took, 99):.1f} ms; of which query embedding p50 {percentile(embed_ms, 50):.1f} ms")  # fmt: skip
+    print(f"peak resident memory of this process: {rss_mb:,.0f} MB (including the exact-scan copy above)")
+    statm = Path(f"/proc/{os.getpid()}/statm").read_text()
+    current = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    print(f"resident memory now (the searcher alone): {current:,.0f} MB")
+    print(f"on disk: database {(folder / 'papers.db').stat().st_size / 2**20:,.0f} MB, "
+          f"index folder {sum(f.stat().st_size for f in Path(settings.index_dir).rglob('*') if f.is_file()) / 2**20:,.0f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Click commands grouped by concern; paperfeed/cli.py registers them."""

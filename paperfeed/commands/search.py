@@ -1,0 +1,163 @@
+"""``paperfeed index`` and ``paperfeed search``: keep the search indexes current and query them.
+
+``search --queries FILE`` is the batch mode benchmarks use: JSON lines ``{"_id" or "id", "text"}`` in,
+one ``{"query_id", "results": [{"id", "score"}]}`` line out per query, with the model loaded once and
+the queries embedded in batches.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from paperfeed.search.keyword import Filters
+
+if TYPE_CHECKING:
+    from paperfeed.cli import Context
+    from paperfeed.search.hybrid import Searcher
+
+
+def _context() -> Context:
+    from paperfeed.cli import Context
+
+    return click.get_current_context().ensure_object(Context)
+
+
+def update_indexes(obj: Context, embed: bool | None = None, progress: bool = False) -> None:
+    """After an import: the keyword index always; embeddings when few enough papers wait (a big import
+    leaves them to 'paperfeed index' or the worker, since the model does ~30 papers/s per 2 cores)."""
+    from paperfeed.search import indexer
+    from paperfeed.storage import embeddings
+
+    db, settings = obj.db, obj.settings
+    keywords, _ = indexer.open_indexes(settings)
+    click.echo(f"keyword index: {keywords.sync(db)} papers (re)indexed")
+    if embed is None:
+        after = embeddings.position(db, indexer.job_name(settings.embedding_model))
+        waiting = embeddings.count_after(db, after)
+        embed = waiting <= settings.embed_on_ingest_max
+        if not embed:
+            click.echo(
+                f"{waiting} papers wait to be embedded: run 'paperfeed index' (or leave it to the worker)"
+            )
+    if embed:
+        report = indexer.bring_up_to_date(db, settings, progress=_progress() if progress else None)
+        click.echo(f"embedded {report.embedded} papers; vector index: {report.vectors} added")
+
+
+def _progress() -> Any:
+    shown: dict[str, int] = {}
+
+    def show(step: str, done: int) -> None:
+        if done - shown.get(step, 0) >= 1000 or step not in shown:
+            click.echo(f"\r{step}: {done}", nl=False, err=True)
+            shown[step] = done
+
+    return show
+
+
+@click.command()
+@click.option(
+    "--rebuild", is_flag=True, help="Rebuild this node's keyword and vector indexes from the database."
+)
+def index(rebuild: bool) -> None:
+    """Embed new and changed papers and bring every search index up to date (only what changed).
+
+    Resumable: after a kill, a rerun continues after the last batch that was stored."""
+    from paperfeed.search import indexer
+
+    obj = _context()
+    if rebuild:
+        keywords, vectors = indexer.open_indexes(obj.settings)
+        keywords.rebuild(obj.db)
+        vectors.rebuild(obj.db)
+    report = indexer.bring_up_to_date(obj.db, obj.settings, progress=_progress())
+    click.echo(
+        f"\nembedded {report.embedded} papers ({report.kept} unchanged kept); keyword index: "
+        f"{report.keyword} (re)indexed; vector index: {report.vectors} added"
+    )
+
+
+def open_searcher(obj: Context) -> Searcher:
+    from paperfeed.search import indexer
+    from paperfeed.search.hybrid import Searcher
+
+    keywords, vectors = indexer.open_indexes(obj.settings)
+    return Searcher(obj.db, keywords, vectors, obj.settings.embedding_model, refresh_seconds=0.0)
+
+
+def _date(_ctx: Any, _param: Any, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Batch mode: a JSON-lines file of {"_id" or "id", "text"}; prints one JSON line per query.',
+)
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "keyword", "dense"]), default="hybrid", show_default=True
+)
+@click.option("--since", callback=_date, help="Only papers on the feed from this day (YYYY-MM-DD).")
+@click.option("--until", callback=_date, help="Only papers on the feed up to this day.")
+@click.option("--category", help="Only papers in this arXiv category, e.g. cs.CL.")
+@click.option("--organization", help="Only papers of this organization (its short name).")
+def search(
+    query: str | None,
+    limit: int,
+    as_json: bool,
+    queries: Path | None,
+    mode: str,
+    since: date | None,
+    until: date | None,
+    category: str | None,
+    organization: str | None,
+) -> None:
+    """Search papers by words and meaning (hybrid), or by one retriever with --mode."""
+    if bool(query) == bool(queries):
+        raise click.UsageError("give a QUERY or --queries FILE (not both)")
+    searcher = open_searcher(_context())
+    filters = Filters(since, until, category, organization)
+    if queries:
+        _batch(searcher, queries, limit, mode, filters)
+        return
+    assert query is not None
+    results = searcher.search(query, limit, filters, mode=mode)
+    for r in results:
+        if as_json:
+            click.echo(orjson.dumps({"id": r.paper.id, "score": round(r.score, 6), "title": r.paper.title}))
+        else:
+            click.echo(f"{r.paper.id}\t{r.score:.3f}\t{r.paper.title}")
+
+
+def _batch(searcher: Searcher, path: Path, limit: int, mode: str, filters: Filters) -> None:
+    items = []
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = orjson.loads(line)
+                items.append((str(item.get("_id", item.get("id"))), str(item["text"])))
+            except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
+                raise click.ClickException(f"{path}:{number}: not a query line ({exc})") from None
+    vectors = searcher.embedder.embed([text for _, text in items]) if mode != "keyword" else None
+    out = sys.stdout.buffer
+    for n, (query_id, text) in enumerate(items):
+        vector = vectors[n] if vectors is not None else None
+        found = searcher.search(text, limit, filters, vector, mode)
+        results = [{"id": r.paper.id, "score": round(r.score, 6)} for r in found]
+        out.write(orjson.dumps({"query_id": query_id, "results": results}) + b"\n")
+    out.flush()

@@ -1,0 +1,77 @@
+"""Keeps one node's search indexes current while its web workers serve: a thread in each worker, of
+which only the one holding the node's lock file writes.
+
+Every ``index_refresh_seconds`` the writer catches the keyword index up with ``papers.rev``, embeds new
+papers (unless job workers do that: ``embed_in_web``), and folds the vector delta into the saved base
+once it is large. The other workers only read: tantivy reloads new commits, and the vector index pulls
+new vectors from the database on the next search. So a paper stored on any machine is searchable on
+every node within about one interval (plus the time to embed it, for the semantic half).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from pathlib import Path
+from typing import IO
+
+from paperfeed.search import indexer
+from paperfeed.search.hybrid import Searcher
+from paperfeed.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MERGE_DELTA = 10_000  # vectors in the delta before the writer saves a new base file
+
+
+class IndexFollower:
+    def __init__(self, searcher: Searcher, settings: Settings) -> None:
+        self.searcher = searcher
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-follower", daemon=True)
+        self._lock_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock for the next worker to start
+
+    def _is_writer(self) -> bool:
+        if self._lock_file is None:
+            lock = Path(self.settings.resolved_index_dir()) / ".writer.lock"
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock.open("ab")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self._lock_file = handle
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.index_refresh_seconds):
+            try:
+                self.step()
+            except Exception:  # a failed round must not end the thread: the next one retries
+                log.exception("search index follower: round failed")
+
+    def step(self) -> None:
+        """One round: writes if this worker holds the node's lock, then refreshes what it reads."""
+        searcher, db = self.searcher, self.searcher.db
+        if self._is_writer():
+            searcher.keywords.sync(db)
+            if self.settings.embed_in_web:
+                indexer.embed_new(
+                    db, searcher.embedder, searcher.keywords, batch_size=self.settings.embed_batch
+                )
+            searcher.vectors.refresh(db)
+            if searcher.vectors.delta_size() >= MERGE_DELTA:
+                searcher.vectors.sync(db)
+        searcher.vectors.refresh(db)

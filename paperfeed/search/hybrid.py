@@ -1,0 +1,178 @@
+"""Answers a search box: keyword (BM25) and dense retrieval fused, an exact id or title first, filters.
+
+Fusion is a convex combination of the two retrievers' scores, each min-max normalised over its own
+candidate list (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023: it beats
+reciprocal rank fusion and needs one parameter, which generalises across query sets). The weight and
+candidate depth are below; ``bench/relevance.py`` prints what each retriever and the fusion score on
+SciFact. Both retrievers apply the filters themselves; the database check on the final papers is the
+authority, so a stale index can only miss a paper, never show one that does not match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.models import Paper
+from paperfeed.search.embed import Embedder
+from paperfeed.search.keyword import Filters, KeywordIndex
+from paperfeed.search.vector import VectorIndex
+from paperfeed.storage import Database
+from paperfeed.storage import embeddings as vectors_store
+from paperfeed.storage import papers as paper_store
+
+MODES = ("hybrid", "keyword", "dense")
+DENSE_WEIGHT = 0.6  # of the fused score; BM25 has the rest
+DEPTH = 100  # candidates taken from each retriever
+FILTERED_DEPTH = 1000  # the vector index cannot filter: look deeper, then keep what matches
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    paper: Paper
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    id: str
+    score: float
+
+
+class Searcher:
+    """Everything a search needs, opened once per process; the model loads on the first query."""
+
+    def __init__(
+        self,
+        db: Database,
+        keywords: KeywordIndex,
+        vectors: VectorIndex,
+        model: str,
+        refresh_seconds: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.keywords = keywords
+        self.vectors = vectors
+        self.model = model
+        self.refresh_seconds = refresh_seconds
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.model)
+
+    # -- retrieval ----------------------------------------------------------------------------------
+
+    def keyword_ranking(self, query: str, depth: int, filters: Filters | None = None) -> list[Scored]:
+        return [Scored(h.id, h.score) for h in self.keywords.search(query, depth, filters=filters)]
+
+    def dense_ranking(self, vector: np.ndarray, depth: int, filters: Filters | None = None) -> list[Scored]:
+        self.vectors.refresh_every(self.db, self.refresh_seconds)
+        hits = self.vectors.search(vector, FILTERED_DEPTH if filters else depth)
+        ids = vectors_store.ids_for_keys(self.db, [h.key for h in hits], self.model)
+        return [Scored(ids[h.key], h.score) for h in hits if h.key in ids]
+
+    def rank(
+        self,
+        query: str,
+        depth: int = DEPTH,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+        mode: str = "hybrid",
+    ) -> list[Scored]:
+        """Ranking of paper ids (not yet checked against the database) by one retriever or both."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        keyword = self.keyword_ranking(query, depth, filters) if mode != "dense" else []
+        if mode == "keyword":
+            return keyword
+        if vector is None:
+            vector = self.embedder.embed_query(query)
+        dense = self.dense_ranking(vector, depth, filters)
+        return dense if mode == "dense" else fuse(keyword, dense)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+        mode: str = "hybrid",
+    ) -> list[Result]:
+        query = query.strip()
+        if not query:
+            return []
+        ranking = self.rank(query, max(DEPTH, limit), filters, vector, mode)
+        results: list[Result] = []
+        # An exact arXiv id or title is what the user meant: it comes first whatever the scores say.
+        exact = self._exact_id(query)
+        if exact and (paper := paper_store.paper(self.db, exact)) and matches(paper, filters):
+            results.append(Result(paper, max((s.score for s in ranking if s.id == exact), default=1.0)))
+        wanted = " ".join(query.lower().split())
+        # Papers are read in slices of the ranking, so a search reads about as many as it shows; only
+        # filters that the database rejects make it read further.
+        step = limit + 5
+        for start in range(0, len(ranking), step):
+            window = ranking[start : start + step]
+            found = {p.id: p for p in paper_store.papers_by_ids(self.db, [s.id for s in window])}
+            for s in window:
+                paper = found.get(s.id)
+                if paper is not None and paper.id != exact and matches(paper, filters):
+                    results.append(Result(paper, s.score))
+            if len(results) >= limit:
+                break
+        titled = [r for r in results if " ".join(r.paper.title.lower().split()) == wanted]
+        if titled and not exact:
+            results = titled + [r for r in results if r not in titled]
+        return results[:limit]
+
+    def similar(self, paper_id: str, limit: int = 6) -> list[Result]:
+        """Papers nearest in meaning to one paper (its own vector as the query), itself left out."""
+        vector = vectors_store.vector_of(self.db, paper_id, self.model)
+        if vector is None:
+            return []
+        ranking = [s for s in self.dense_ranking(vector, limit + 1) if s.id != paper_id][:limit]
+        found = {p.id: p for p in paper_store.papers_by_ids(self.db, [s.id for s in ranking])}
+        return [Result(found[s.id], s.score) for s in ranking if s.id in found]
+
+    @staticmethod
+    def _exact_id(query: str) -> str | None:
+        try:
+            return parse_arxiv_id(query.removeprefix("arXiv:").removeprefix("arxiv:"))[0]
+        except BadRecord:
+            return None
+
+
+def fuse(
+    keyword: Sequence[Scored], dense: Sequence[Scored], dense_weight: float = DENSE_WEIGHT
+) -> list[Scored]:
+    """Convex combination of min-max normalised scores; a paper one retriever missed gets 0 from it."""
+    fused: dict[str, float] = {}
+    for weight, ranking in ((1.0 - dense_weight, keyword), (dense_weight, dense)):
+        if not ranking:
+            continue
+        top = max(s.score for s in ranking)
+        bottom = min(s.score for s in ranking)
+        span = (top - bottom) or 1.0
+        for s in ranking:
+            fused[s.id] = fused.get(s.id, 0.0) + weight * (s.score - bottom) / span
+    return [Scored(i, score) for i, score in sorted(fused.items(), key=lambda kv: -kv[1])]
+
+
+def matches(paper: Paper, filters: Filters | None) -> bool:
+    if not filters:
+        return True
+    day = paper.feed_day
+    if filters.since and (day is None or day < filters.since):
+        return False
+    if filters.until and (day is None or day > filters.until):
+        return False
+    if filters.category and filters.category not in paper.categories:
+        return False
+    return not (
+        filters.organization
+        and (paper.organization is None or paper.organization.name != filters.organization)
+    )

@@ -1,0 +1,176 @@
+"""The approximate-nearest-neighbour index over paper vectors: usearch HNSW, derived from the database.
+
+Why usearch: measured here at 1M × 384-d, 0.29 ms p50 at recall@10 0.967 against 30 ms for an exact
+numpy scan; pgvector's HNSW took 1.2–1.5 ms at 100k. Vectors are held as int8 (cosine is what the model
+was trained for, and int8 keeps a million papers in ~400 MB instead of 1.5 GB).
+
+Two parts, so web workers stay cheap and current:
+- the *base*: an HNSW file that one writer per node (``paperfeed index``, the worker, or the web app's
+  follower) extends and saves; readers memory-map it, so every web worker on a node shares one copy;
+- the *delta*: vectors written to the database after the base's position, which each reader pulls
+  every few seconds and scans exactly. A paper embedded anywhere is found on every node after at most
+  one refresh interval, before any base file is rewritten.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+from paperfeed.storage import Database
+from paperfeed.storage import embeddings as store
+
+_FILE = "vectors.usearch"
+_STATE = "vectors.state"
+_PAGE = 20_000
+CONNECTIVITY = 16  # HNSW M
+EXPANSION_ADD = 64  # efConstruction
+EXPANSION_SEARCH = 96  # ef: recall@10 ≥ 0.97 against exact search at 1M (bench/search.py)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    key: int
+    score: float  # cosine similarity
+
+
+class VectorIndex:
+    def __init__(self, folder: Path, model: str, dim: int) -> None:
+        self.folder = folder
+        self.model = model
+        self.dim = dim
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._base: Index | None = None
+        self._base_state: tuple[str, int, str] | None = None
+        self._delta_keys = np.zeros(0, dtype=np.uint64)
+        self._delta = np.zeros((0, dim), dtype=np.float32)
+        self._delta_position = (0, "")
+        self._refreshed = -math.inf
+
+    # -- state on disk ----------------------------------------------------------------------------
+
+    def _state(self) -> tuple[str, int, str]:
+        """(model, rev, id) of the last vector the saved base holds."""
+        try:
+            model, rev, last_id = (self.folder / _STATE).read_text().split("\n", 2)
+            return model, int(rev), last_id
+        except (FileNotFoundError, ValueError):
+            return self.model, 0, ""
+
+    def _new_index(self) -> Index:
+        return Index(
+            ndim=self.dim,
+            metric="cos",
+            dtype="i8",
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
+
+    # -- the writer -------------------------------------------------------------------------------
+
+    def sync(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
+        """Add every vector written since the saved base to it and save it; returns how many.
+
+        Only one process per folder may call this at a time (the caller holds the node's index lock).
+        The state file is replaced after the index file, atomically: a kill in between means the next
+        sync adds some vectors again, which replaces them by key — harmless.
+        """
+        model, rev, last_id = self._state()
+        path = self.folder / _FILE
+        index = self._new_index()
+        if model == self.model and path.exists():
+            index.load(str(path))
+        else:
+            rev, last_id = 0, ""  # another model's vectors (or none): start over
+        done = 0
+        while rows := store.vectors_since(db, self.model, (rev, last_id), _PAGE):
+            keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
+            vectors = np.stack([r.vector for r in rows])
+            present = np.array([index.contains(int(k)) for k in keys]) if len(index) else None
+            if present is not None and present.any():
+                index.remove(keys[present])  # a changed paper: its new vector replaces the old one
+            index.add(keys, vectors, threads=os.cpu_count() or 1)
+            rev, last_id = rows[-1].rev, rows[-1].paper_id
+            done += len(rows)
+            if progress:
+                progress(done)
+        if done or not path.exists():
+            tmp = self.folder / (_FILE + ".tmp")
+            index.save(str(tmp))
+            os.replace(tmp, path)
+            state_tmp = self.folder / (_STATE + ".tmp")
+            state_tmp.write_text(f"{self.model}\n{rev}\n{last_id}")
+            os.replace(state_tmp, self.folder / _STATE)
+        return done
+
+    def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
+        for name in (_FILE, _STATE):
+            (self.folder / name).unlink(missing_ok=True)
+        return self.sync(db, progress)
+
+    # -- readers ----------------------------------------------------------------------------------
+
+    def refresh(self, db: Database) -> None:
+        """Map the newest saved base and pull the vectors written after it into the delta."""
+        with self._lock:
+            state = self._state()
+            if state != self._base_state:
+                path = self.folder / _FILE
+                base = None
+                if state[0] == self.model and path.exists():
+                    base = self._new_index()
+                    base.view(str(path))  # memory-mapped: workers on a node share the pages
+                self._base, self._base_state = base, state
+                start = state[1:] if base is not None else (0, "")
+                self._delta_keys = np.zeros(0, dtype=np.uint64)
+                self._delta = np.zeros((0, self.dim), dtype=np.float32)
+                self._delta_position = start
+            rows: list[store.VectorRow] = []
+            while page := store.vectors_since(db, self.model, self._delta_position, _PAGE):
+                rows.extend(page)
+                self._delta_position = (page[-1].rev, page[-1].paper_id)
+            if rows:
+                keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
+                keep = ~np.isin(self._delta_keys, keys)  # a newer vector for the same paper wins
+                self._delta_keys = np.concatenate([self._delta_keys[keep], keys])
+                self._delta = np.concatenate([self._delta[keep], np.stack([r.vector for r in rows])])
+
+    def refresh_every(self, db: Database, seconds: float) -> None:
+        """``refresh`` at most once per ``seconds``: searches call this, so a reader needs no thread."""
+        now = time.monotonic()
+        if now - self._refreshed >= seconds:
+            self._refreshed = now
+            self.refresh(db)
+
+    def search(self, vector: np.ndarray, k: int) -> list[VectorHit]:
+        """The ``k`` nearest papers by cosine similarity, from the base and the delta together."""
+        base, delta_keys, delta = self._base, self._delta_keys, self._delta
+        hits: dict[int, float] = {}
+        if base is not None and len(base):
+            found = base.search(vector, min(k, len(base)))
+            for key, distance in zip(found.keys, found.distances, strict=True):
+                hits[int(key)] = 1.0 - float(distance)
+        if len(delta_keys):
+            scores = delta @ vector
+            top = np.argsort(-scores)[:k]
+            for i in top:
+                hits[int(delta_keys[i])] = float(scores[i])  # the delta's vector is the newer one
+        ranked = sorted(hits.items(), key=lambda kv: -kv[1])[:k]
+        return [VectorHit(key, score) for key, score in ranked]
+
+    def delta_size(self) -> int:
+        return len(self._delta_keys)
+
+    def __len__(self) -> int:
+        base = self._base
+        return (len(base) if base is not None else 0) + len(self._delta_keys)

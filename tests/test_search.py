@@ -1,0 +1,305 @@
+"""Hybrid search with the real model: meaning beyond words, exact matches first, filters, similar papers,
+keyphrases, the incremental and resumable indexer, the vector index's base + delta, and a node's follower."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from paperfeed.ingest.normalize import paper_from_snapshot
+from paperfeed.models import Paper
+from paperfeed.search import hybrid, indexer, keyphrases
+from paperfeed.search.embed import Embedder
+from paperfeed.search.hybrid import Searcher
+from paperfeed.search.keyword import Filters
+from paperfeed.settings import Settings
+from paperfeed.storage import Database, open_database
+from paperfeed.storage import embeddings as store
+from paperfeed.storage import papers as paper_store
+from paperfeed.storage.schema import counters, paper_embeddings
+from tests.conftest import RECENT, LiveServer, cached_embedder
+from tests.test_cli import run
+
+SDM = "2607.07386"
+SDM_TITLE = "Sparse Delta Memory: Scaling the State of Linear RNNs through Sparsity"
+CATTLE = (
+    "2608.06001"  # "Hybrid Machine Learning Framework for Herd-Level Cattle Growth Pattern and Weight Gain …"
+)
+
+
+@pytest.fixture(scope="module")
+def searcher(loaded_settings: Settings, loaded_db: Database) -> Searcher:
+    keywords, vectors = indexer.open_indexes(loaded_settings)
+    return Searcher(loaded_db, keywords, vectors, loaded_settings.embedding_model, refresh_seconds=0)
+
+
+def recent_papers(n: int) -> list[Paper]:
+    return [paper_from_snapshot(json.loads(line)) for line in RECENT.read_text().splitlines()[:n]]
+
+
+# -- ranking ----------------------------------------------------------------------------------------
+
+
+def test_embeddings_are_unit_vectors_and_independent_of_batching() -> None:
+    model = Embedder("all-MiniLM-L6-v2-int8")
+    texts = ["sparse attention for long documents", "cows getting heavier on pasture", "x"]
+    together = model.embed(texts, batch_size=2)
+    alone = np.stack([model.embed([t])[0] for t in texts])
+    assert together.shape == (3, 384) and np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(together, alone, atol=1e-4)
+    assert float(together[0] @ together[1]) < 0.3  # unrelated topics are far apart
+
+
+def test_meaning_finds_a_paper_that_shares_no_words_with_the_query(searcher: Searcher) -> None:
+    query = "cows getting heavier on pasture"
+    keyword_ids = [s.id for s in searcher.keyword_ranking(query, 10)]
+    assert CATTLE not in keyword_ids  # no word in common: BM25 cannot find it
+    results = searcher.search(query, 5)
+    assert results[0].paper.id == CATTLE
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_an_exact_title_or_arxiv_id_comes_first(searcher: Searcher) -> None:
+    assert searcher.search(SDM_TITLE.lower(), 3)[0].paper.id == SDM
+    for query in (SDM, f"arXiv:{SDM}", f"{SDM}v2"):
+        assert searcher.search(query, 3)[0].paper.id == SDM
+    assert searcher.search("   ", 3) == []
+
+
+def test_fusion_keeps_what_either_retriever_found() -> None:
+    keyword = [hybrid.Scored("a", 12.0), hybrid.Scored("b", 6.0)]
+    dense = [hybrid.Scored("b", 0.9), hybrid.Scored("c", 0.5)]
+    fused = hybrid.fuse(keyword, dense, dense_weight=0.6)
+    assert [s.id for s in fused] == ["b", "a", "c"]  # b: 0.4*0 + 0.6*1; a: 0.4*1; c: 0.6*0
+    assert [s.score for s in fused] == pytest.approx([0.6, 0.4, 0.0])
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(category="cs.CL"),
+        Filters(since=date(2026, 8, 1), until=date(2026, 8, 10)),
+        Filters(organization="stanfordnlp"),
+        Filters(category="hep-ph", since=date(2007, 1, 1), until=date(2007, 12, 31)),
+    ],
+    ids=["category", "dates", "organization", "category+dates"],
+)
+def test_filters_hold_for_every_result(searcher: Searcher, filters: Filters) -> None:
+    results = searcher.search("learning from data with models", 50, filters)
+    assert results, "the filter leaves papers to find"
+    for r in results:
+        assert hybrid.matches(r.paper, filters)
+    unfiltered = {r.paper.id for r in searcher.search("learning from data with models", 50)}
+    assert {r.paper.id for r in results} != unfiltered
+
+
+def test_similar_papers_leave_the_paper_itself_out(searcher: Searcher) -> None:
+    similar = searcher.similar(SDM, 6)
+    assert len(similar) == 6 and SDM not in {r.paper.id for r in similar}
+    assert all(0 < r.score < 1 for r in similar)
+    assert searcher.similar("0000.00000", 6) == []
+
+
+# -- keyphrases ------------------------------------------------------------------------------------
+
+
+def test_keyphrases_prefer_rare_title_phrases_over_common_words() -> None:
+    def idf(words: list[str]) -> dict[str, float]:
+        common = {"model", "models", "state", "linear"}
+        return {w: 0.2 if w in common else 3.0 for w in words}
+
+    abstract = (
+        "Linear attention models allow a fixed state size. We propose Sparse Delta Memory (SDM), "
+        "which scales the state of linear RNNs through sparsity: sparse delta memory updates few slots. "
+        "$\\mathcal{O}(n)$ cost and \\textbf{bold} claims are not phrases."
+    )
+    got = keyphrases.extract(SDM_TITLE, abstract, idf)
+    assert got[0] == "Sparse Delta Memory"
+    assert "model" not in {k.lower() for k in got} and not any("mathcal" in k or "textbf" in k for k in got)
+    assert len(got) == len({k.lower() for k in got}) <= 5
+
+
+def test_papers_carry_keywords_in_the_api_and_on_cards(client: TestClient) -> None:
+    paper = client.get(f"/api/papers/{SDM}").json()
+    assert "Sparse Delta Memory" in paper["ai_keywords"] and len(paper["ai_keywords"]) <= 5
+    page = client.get(f"/papers/{SDM}").text
+    assert 'id="keywords"' in page and "<li>Sparse Delta Memory</li>" in page
+
+
+# -- web -------------------------------------------------------------------------------------------
+
+
+def test_search_page_shows_cards_and_keeps_the_filters(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "cows getting heavier on pasture", "category": "cs.AI"})
+    assert page.status_code == 200
+    assert f'data-paper-id="{CATTLE}"' in page.text
+    assert 'name="category" value="cs.AI"' in page.text
+    hostile = client.get("/search", params={"q": '<script>alert(1)</script>"'}).text
+    assert "<script>alert(1)" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+    bad = client.get("/search", params={"q": "x", "since": "yesterday"})
+    assert bad.status_code == 400 and "since=&#39;yesterday&#39; is not a date" in bad.text
+    assert client.get("/search").status_code == 200  # the empty form
+
+
+def test_api_search_is_hybrid_and_filters(client: TestClient) -> None:
+    items = client.get(
+        "/api/papers/search", params={"q": "cows getting heavier on pasture", "limit": 3}
+    ).json()
+    assert items[0]["paper"]["id"] == CATTLE
+    only_cl = client.get(
+        "/api/papers/search", params={"q": "language", "category": "cs.CL", "limit": 20}
+    ).json()
+    assert only_cl and all("cs.CL" in i["paper"]["categories"] for i in only_cl)
+    bad = client.get("/api/papers/search", params={"q": "x", "until": "2026-13-01"})
+    assert bad.status_code == 400 and "until" in bad.json()["error"]
+
+
+def test_similar_papers_api_and_page(client: TestClient) -> None:
+    items = client.get(f"/api/papers/{SDM}/similar", params={"limit": 4}).json()
+    assert len(items) == 4 and SDM not in {i["paper"]["id"] for i in items}
+    assert client.get("/api/papers/0000.00000/similar").status_code == 404
+    page = client.get(f"/papers/{SDM}").text
+    assert 'id="similar"' in page and page.count('class="card"') == hybrid_similar_count()
+
+
+def hybrid_similar_count() -> int:
+    from paperfeed.web.pages import SIMILAR
+
+    return SIMILAR
+
+
+def test_batch_search_prints_one_line_per_query(loaded_settings: Settings, tmp_path: Path) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        json.dumps({"_id": "q1", "text": "cows getting heavier on pasture"})
+        + "\n"
+        + json.dumps({"id": 7, "text": SDM_TITLE})
+        + "\n"
+    )
+    done = run(loaded_settings, "search", "--queries", str(queries), "--limit", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query_id"] for line in lines] == ["q1", "7"]
+    assert lines[0]["results"][0]["id"] == CATTLE and lines[1]["results"][0]["id"] == SDM
+    assert all(len(line["results"]) == 5 and set(line["results"][0]) == {"id", "score"} for line in lines)
+    queries.write_text('{"_id": "q1"}\n')
+    broken = run(loaded_settings, "search", "--queries", str(queries))
+    assert broken.returncode != 0 and "queries.jsonl:1: not a query line" in broken.stderr
+
+
+# -- keeping the indexes current ---------------------------------------------------------------------
+
+
+def test_only_new_or_changed_text_is_embedded(settings: Settings, db: Database) -> None:
+    papers = recent_papers(12)
+    paper_store.upsert_papers(db, papers)
+    model = cached_embedder(settings)
+    first = indexer.bring_up_to_date(db, settings, embedder=model)
+    assert (first.embedded, first.kept) == (12, 0)
+    again = indexer.bring_up_to_date(db, settings, embedder=model)
+    assert (again.embedded, again.kept, again.vectors) == (0, 0, 0)
+    same_text = replace(papers[0], version=papers[0].version + 1)
+    new_text = replace(papers[1], version=papers[1].version + 1, abstract="Cows on pasture gain weight.")
+    paper_store.upsert_papers(db, [same_text, new_text])
+    changed = indexer.bring_up_to_date(db, settings, embedder=model)
+    assert (changed.embedded, changed.kept, changed.vectors) == (1, 1, 1)
+    keywords, vectors = indexer.open_indexes(settings)
+    searcher = Searcher(db, keywords, vectors, settings.embedding_model, refresh_seconds=0)
+    hits = searcher.dense_ranking(model.embed_query("cattle weight gain on grass"), 12)
+    assert hits[0].id == papers[1].id
+    assert len({h.id for h in hits}) == len(hits) == 12  # the old vector was replaced, not duplicated
+
+
+def test_readers_see_new_vectors_before_the_base_is_rewritten(settings: Settings, db: Database) -> None:
+    papers = recent_papers(8)
+    model = cached_embedder(settings)
+    paper_store.upsert_papers(db, papers[:5])
+    indexer.bring_up_to_date(db, settings, embedder=model)
+    keywords, vectors = indexer.open_indexes(settings)
+    vectors.refresh(db)
+    assert (len(vectors), vectors.delta_size()) == (5, 0)
+    paper_store.upsert_papers(db, papers[5:])  # another machine stores and embeds three papers
+    keywords.sync(db)
+    indexer.embed_new(db, model, keywords)
+    vectors.refresh(db)
+    assert (len(vectors), vectors.delta_size()) == (8, 3)
+    target = store.vector_of(db, papers[6].id, settings.embedding_model)
+    assert target is not None
+    hit = vectors.search(target, 1)[0]
+    assert hit.key == store.vector_key(papers[6].id) and hit.score == pytest.approx(1.0, abs=1e-3)
+    assert vectors.sync(db) == 3  # the writer folds them into the base
+    vectors.refresh(db)
+    assert (len(vectors), vectors.delta_size()) == (8, 0)
+
+
+def test_index_resumes_after_a_kill_without_redoing_batches(settings: Settings, tmp_path: Path) -> None:
+    few = tmp_path / "few.jsonl"
+    few.write_text("\n".join(RECENT.read_text().splitlines()[:40]) + "\n")
+    assert run(settings, "ingest", "snapshot", str(few)).returncode == 0
+    db = open_database(settings.database_url)
+    env = {"PAPERFEED_DATABASE_URL": settings.database_url, "PAPERFEED_INDEX_DIR": settings.index_dir}
+    job = indexer.job_name(settings.embedding_model)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed.cli", "index"],
+        env=os.environ | env | {"PAPERFEED_EMBED_BATCH": "4"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while store.position(db, job) == (0, "") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = store.count_embedded(db, settings.embedding_model)
+    assert 0 < stored < 40, "killed after some batches were stored and before the end"
+    resumed = run(settings, "index", env={"PAPERFEED_EMBED_BATCH": "4"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"embedded {40 - stored} papers (0 unchanged kept)" in resumed.stdout
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings)).scalar_one() == 40
+        batches = conn.execute(
+            sa.select(counters.c.value).where(counters.c.name == "embeddings")
+        ).scalar_one()
+    assert batches == 40 // 4  # every batch was stored exactly once over the two runs
+    db.close()
+
+
+def test_a_paper_stored_elsewhere_becomes_searchable_on_a_running_node(
+    settings: Settings, db: Database
+) -> None:
+    papers = recent_papers(6)
+    paper_store.upsert_papers(db, papers[:5])
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    with LiveServer(settings.model_copy(update={"index_refresh_seconds": 0.2})) as server:
+        import httpx
+
+        newcomer = papers[5]
+        query = newcomer.title
+        assert (
+            httpx.get(f"{server.url}/api/papers/search", params={"q": query}).json()[0]["paper"]["id"]
+            != newcomer.id
+        )
+        paper_store.upsert_papers(db, [newcomer])  # as an ingest on another machine would
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            items = httpx.get(f"{server.url}/api/papers/search", params={"q": query}).json()
+            if items and items[0]["paper"]["id"] == newcomer.id:
+                break
+            time.sleep(0.1)
+        waited = time.monotonic() - started
+        assert items[0]["paper"]["id"] == newcomer.id, "the follower indexed the new paper"
+        assert waited < 15
+        similar = httpx.get(f"{server.url}/api/papers/{newcomer.id}/similar").json()
+        assert len(similar) == 5, "the node embedded it too: it has neighbours by meaning"
