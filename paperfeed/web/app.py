@@ -15,7 +15,8 @@ from paperfeed import settings as settings_module
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
-from paperfeed.web import pages
+from paperfeed.web import context, pages
+from paperfeed.web.csrf import CSRFCookie
 from paperfeed.web.routes import register
 
 HERE = Path(__file__).parent
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)
+    app.state.templates.env.globals.update(context.GLOBALS)
+    app.add_middleware(CSRFCookie)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app)

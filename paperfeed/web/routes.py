@@ -1,4 +1,5 @@
-"""Every URL paperfeed answers, in one table. Anything that changes state is a POST (none yet)."""
+"""Every URL paperfeed answers, in one table. Anything that changes state is a POST (or DELETE), and
+every such handler checks the CSRF token (cookie sessions) and a rate limit where the issue asks for one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from paperfeed.web import api, feeds, pages
+from paperfeed.web import api, auth, community, feeds, pages
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
 # '/papers/{id}', and '/api/papers/search' before '/api/papers/{id}' (old-style ids contain a slash).
@@ -17,11 +18,31 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
+    # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
+    ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
+    ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
+    ("POST", "/comments/{comment_id:int}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
     ("GET", "/api/daily_papers", api.daily_papers, "api_daily_papers"),
     ("GET", "/api/papers/search", api.search_papers, "api_search_papers"),
+    ("POST", "/api/papers/index", community.submit_api, "api_submit"),
+    ("POST", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_upvote"),
+    ("DELETE", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_unvote"),
+    ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
+    ("POST", "/api/papers/{paper_id:path}/comments", community.post_comment_api, "api_post_comment"),
+    ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
+    # Accounts
+    ("GET", "/signup", auth.signup_form, "signup_form"),
+    ("POST", "/signup", auth.signup, "signup"),
+    ("GET", "/login", auth.login_form, "login_form"),
+    ("POST", "/login", auth.login, "login"),
+    ("POST", "/logout", auth.logout, "logout"),
+    ("GET", "/settings/password", auth.password_form, "password_form"),
+    ("POST", "/settings/password", auth.change_password, "change_password"),
+    ("GET", "/submit", community.submit_page, "submit_page"),
+    ("POST", "/submit", community.submit_form, "submit"),
     # Feeds for readers: ?date=, ?week=, ?month= as on the pages
     ("GET", "/feed.xml", feeds.rss, "rss"),
     ("GET", "/feed.atom", feeds.atom, "atom"),
@@ -30,7 +51,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
 
 def register(app: FastAPI) -> None:
     for method, path, handler, name in ROUTES:
-        html = handler.__module__.endswith(".pages")
+        html = handler.__module__.endswith((".pages", ".auth")) or (
+            handler.__module__.endswith(".community") and not path.startswith("/api/")
+        )
         # A handler may carry OpenAPI details (summary, tags, documented responses) as ``route_options``.
         options = getattr(handler, "route_options", {})
         app.add_api_route(path, handler, methods=[method], name=name, include_in_schema=not html, **options)
