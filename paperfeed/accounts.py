@@ -27,7 +27,7 @@ EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request can ask for
 SESSION_DAYS = 30
-TOKEN_PREFIX = "pf_"
+TOKEN_PREFIX = "pf_"  # noqa: S105 - a public marker, not a secret
 
 
 class AccountError(ValueError):
@@ -50,9 +50,7 @@ def sign_up(
 ) -> User:
     name, email = name.strip(), email.strip().lower()
     if not NAME.match(name):
-        raise AccountError(
-            "name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
+        raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
     if len(email) > 256 or not EMAIL.match(email):
         raise AccountError(f"email: {email[:80]!r} is not an email address")
     check_password_rules(password)

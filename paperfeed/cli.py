@@ -358,5 +358,10 @@ def search(obj: Context, query: str, limit: int, as_json: bool) -> None:
             click.echo(f"{paper.id}\t{paper.title}")
 
 
+from paperfeed.commands.accounts import tokens, users  # noqa: E402 - registered below the core commands
+
+main.add_command(users)
+main.add_command(tokens)
+
 if __name__ == "__main__":
     main()

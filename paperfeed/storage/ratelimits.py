@@ -24,7 +24,9 @@ def hit(db: Database, key: str, window: timedelta, now: datetime) -> tuple[int, 
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
             set_={
-                "window_start": sa.case((expired, stmt.excluded.window_start), else_=rate_limits.c.window_start),
+                "window_start": sa.case(
+                    (expired, stmt.excluded.window_start), else_=rate_limits.c.window_start
+                ),
                 "hits": sa.case((expired, 1), else_=rate_limits.c.hits + 1),
             },
         )

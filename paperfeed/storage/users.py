@@ -90,7 +90,9 @@ def user_by_name(db: Database, name: str) -> User | None:
 
 def password_hash_of(db: Database, name: str) -> tuple[User, str] | None:
     """The user and the stored hash, for a login attempt (by handle or email)."""
-    query = _USER.add_columns(users.c.password_hash).where(sa.or_(users.c.name == name, users.c.email == name))
+    query = _USER.add_columns(users.c.password_hash).where(
+        sa.or_(users.c.name == name, users.c.email == name)
+    )
     with db.read() as conn:
         row = conn.execute(query).first()
     return (_user(row), row.password_hash) if row else None

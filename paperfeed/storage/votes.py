@@ -56,9 +56,7 @@ def has_upvoted(db: Database, user_id: int, paper_ids: list[str]) -> set[str]:
 def count_votes(db: Database, paper_id: str) -> int:
     """Votes counted from the rows themselves (the counter must always equal this)."""
     with db.read() as conn:
-        return int(
-            conn.execute(sa.select(sa.func.count()).where(votes.c.paper_id == paper_id)).scalar_one()
-        )
+        return int(conn.execute(sa.select(sa.func.count()).where(votes.c.paper_id == paper_id)).scalar_one())
 
 
 def votes_since(db: Database, paper_id: str, since: datetime) -> int:

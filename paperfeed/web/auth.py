@@ -67,7 +67,13 @@ def safe_next(value: str | None) -> str:
 
 def set_session(response: Response, secret: str) -> None:
     response.set_cookie(
-        COOKIE, secret, max_age=accounts.SESSION_DAYS * 86400, path="/", secure=True, httponly=True, samesite="lax"
+        COOKIE,
+        secret,
+        max_age=accounts.SESSION_DAYS * 86400,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",
     )
 
 
@@ -80,7 +86,10 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
 
 def refused_page(request: Request, exc: Refused) -> Response:
     page = render(
-        request, "error.html", {"status": exc.status, "title": "Not allowed", "message": exc.message}, exc.status
+        request,
+        "error.html",
+        {"status": exc.status, "title": "Not allowed", "message": exc.message},
+        exc.status,
     )
     page.headers.update(exc.headers)
     return page

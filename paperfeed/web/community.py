@@ -245,7 +245,9 @@ def _submit(request: Request, user: User, arxiv_id: Any) -> Paper:
     settings = request.app.state.settings
     try:
         with PoliteClient.from_settings(settings) as client:
-            done = submit_paper(_db(request), ArxivApi(client, settings.arxiv_api_endpoint), arxiv_id, user.name)
+            done = submit_paper(
+                _db(request), ArxivApi(client, settings.arxiv_api_endpoint), arxiv_id, user.name
+            )
     except SubmitError as exc:
         status = {"already_submitted": 409, "not_found": 404, "unavailable": 502}.get(exc.reason, 400)
         raise Refused(status, str(exc)) from exc

@@ -20,7 +20,9 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("name", sa.String(96), nullable=False, unique=True),  # the handle, as in papers.submitted_by
+        sa.Column(
+            "name", sa.String(96), nullable=False, unique=True
+        ),  # the handle, as in papers.submitted_by
         sa.Column("email", sa.String(256), nullable=False, unique=True),
         sa.Column("fullname", sa.String(256), nullable=False, server_default=""),
         sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
@@ -49,7 +51,9 @@ def upgrade() -> None:
         "votes",
         # The primary key is what makes an upvote idempotent under concurrency, on both backends.
         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("created_at", TIMESTAMP, nullable=False),
     )
     op.create_index("votes_paper", "votes", ["paper_id", "created_at"])
@@ -105,7 +109,9 @@ def upgrade() -> None:
         sa.Column(
             "collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
         ),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("note", sa.Text, nullable=False, server_default=""),
         sa.Column("added_at", TIMESTAMP, nullable=False),
     )
