@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 from fastapi.testclient import TestClient
 
@@ -74,3 +75,35 @@ def add_papers(db: Database, count: int = 3, **fields: object) -> list[Paper]:
         papers.append(Paper(**values))  # type: ignore[arg-type]
     upsert_papers(db, papers)
     return papers
+
+
+class _Scan(HTMLParser):
+    """Collects what a browser could execute: script elements, event handlers, javascript:/data: URLs."""
+
+    URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "poster", "srcdoc"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "iframe", "object", "embed", "svg", "math", "base"):
+            srcs = dict(attrs).get("src") or ""
+            # Our own vendored scripts are the only ones allowed, and only from /static/.
+            if not (tag == "script" and srcs.startswith("/static/") and len(attrs) <= 2):
+                self.found.append(f"<{tag} {attrs}>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}={value!r}>")
+            if name in self.URL_ATTRS and value:
+                scheme = "".join(value.split()).lower()
+                if scheme.startswith(("javascript:", "vbscript:", "data:")):
+                    self.found.append(f"<{tag} {name}={value!r}>")
+
+
+def executable(html: str) -> list[str]:
+    """Everything in ``html`` that would run script in a browser (empty for a safe page)."""
+    scan = _Scan()
+    scan.feed(html)
+    scan.close()
+    return scan.found
