@@ -122,7 +122,10 @@ def test_cli_creates_users_and_tokens(settings: Settings, db: Database) -> None:
     runner = CliRunner()
     env = {"PAPERFEED_DATABASE_URL": settings.database_url}
     made = runner.invoke(
-        main, ["users", "create", "root", "--email", "root@example.org", "--admin"], input=PASSWORD + "\n", env=env
+        main,
+        ["users", "create", "root", "--email", "root@example.org", "--admin"],
+        input=PASSWORD + "\n",
+        env=env,
     )
     assert made.exit_code == 0, made.output
     assert "created user root <root@example.org> (admin)" in made.output
@@ -130,7 +133,9 @@ def test_cli_creates_users_and_tokens(settings: Settings, db: Database) -> None:
     assert user is not None and user.is_admin
     assert accounts.authenticate(db, "root", PASSWORD) == user
 
-    again = runner.invoke(main, ["users", "create", "root", "--email", "x@example.org"], input=PASSWORD, env=env)
+    again = runner.invoke(
+        main, ["users", "create", "root", "--email", "x@example.org"], input=PASSWORD, env=env
+    )
     assert again.exit_code == 1 and "already registered" in again.output
 
     token = runner.invoke(main, ["tokens", "create", "root"], env=env)

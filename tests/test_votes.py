@@ -49,7 +49,11 @@ def test_votes_move_the_counter_but_not_the_rev(settings: Settings, db: Database
     rev = _rev(db, paper.id)
     with https_client(settings) as client:
         url = f"/api/papers/{paper.id}/upvote"
-        assert client.post(url, headers=token_for(db, ada)).json() == {"id": paper.id, "upvotes": 1, "upvoted": True}
+        assert client.post(url, headers=token_for(db, ada)).json() == {
+            "id": paper.id,
+            "upvotes": 1,
+            "upvoted": True,
+        }
         assert client.post(url, headers=token_for(db, bob)).json()["upvotes"] == 2
         assert client.post(url, headers=token_for(db, bob)).json()["upvotes"] == 2  # idempotent
         assert client.delete(url, headers=token_for(db, bob)).json() == {
@@ -72,7 +76,9 @@ def test_the_button_on_cards_and_pages(settings: Settings, db: Database) -> None
         sign_up(client, "ada")
         token = csrf_of(client)
         back = client.post(
-            f"/papers/{paper.id}/upvote", data={"csrf": token, "back": "/?sort=trending"}, follow_redirects=False
+            f"/papers/{paper.id}/upvote",
+            data={"csrf": token, "back": "/?sort=trending"},
+            follow_redirects=False,
         )
         assert back.status_code == 303 and back.headers["location"] == "/?sort=trending"
         page = client.get(f"/papers/{paper.id}").text
@@ -89,7 +95,9 @@ def test_the_button_on_cards_and_pages(settings: Settings, db: Database) -> None
     assert vote_store.count_votes(db, paper.id) == 0
 
 
-def test_upvotes_are_rate_limited_with_retry_after(tmp_path: object, db: Database, settings: Settings) -> None:
+def test_upvotes_are_rate_limited_with_retry_after(
+    tmp_path: object, db: Database, settings: Settings
+) -> None:
     limited = settings.model_copy(update={"rate_upvote": "3/60"})
     paper = add_papers(db, 1)[0]
     headers = token_for(db, member(db, "ada"))

@@ -225,6 +225,14 @@ def papers_by_ids(db: Database, ids: Sequence[str]) -> list[Paper]:
     return [found[i] for i in ids if i in found]
 
 
+def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Paper]:
+    """The papers an organization publishes, newest on the feed first."""
+    query = _select().where(papers.c.organization_id == org_id)
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit))
+        return [_paper(r) for r in rows]
+
+
 def feed_papers(
     db: Database,
     start: date,

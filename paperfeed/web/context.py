@@ -9,7 +9,8 @@ from typing import Any
 from starlette.requests import Request
 
 from paperfeed import markdown
-from paperfeed.models import Comment, Paper
+from paperfeed.models import Collection, Comment, Paper
+from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.trending import WhyTrending, why_trending
@@ -26,6 +27,11 @@ def paper_comments(request: Request, paper: Paper) -> list[Comment]:
     return comment_store.paper_comments(request.app.state.db, paper.id)
 
 
+def my_collections(request: Request) -> list[Collection]:
+    user = viewer(request)
+    return collection_store.user_collections(request.app.state.db, user.id, True) if user else []
+
+
 def paper_trending(request: Request, paper: Paper) -> WhyTrending | None:
     return why_trending(request.app.state.db, paper.id)
 
@@ -35,6 +41,7 @@ GLOBALS: dict[str, Any] = {
     "viewer": viewer,
     "my_votes": my_votes,
     "paper_comments": paper_comments,
+    "my_collections": my_collections,
     "why_trending": paper_trending,
     "render_markdown": markdown.render,
 }

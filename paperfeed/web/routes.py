@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from paperfeed.web import api, auth, community, feeds, pages
+from paperfeed.web import api, auth, collections, community, feeds, orgs, pages, profiles
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
 # '/papers/{id}', and '/api/papers/search' before '/api/papers/{id}' (old-style ids contain a slash).
@@ -21,6 +21,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
     ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
     ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
+    ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
     ("POST", "/comments/{comment_id:int}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
@@ -33,6 +34,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/api/papers/{paper_id:path}/comments", community.post_comment_api, "api_post_comment"),
     ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
+    ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
+    ("POST", "/api/collections", collections.create_api, "api_create_collection"),
+    ("GET", "/api/collections/{collection_id:int}", collections.collection_api, "api_collection"),
+    ("POST", "/api/collections/{collection_id:int}/items", collections.items_api, "api_collection_items"),
     # Accounts
     ("GET", "/signup", auth.signup_form, "signup_form"),
     ("POST", "/signup", auth.signup, "signup"),
@@ -43,6 +48,17 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/settings/password", auth.change_password, "change_password"),
     ("GET", "/submit", community.submit_page, "submit_page"),
     ("POST", "/submit", community.submit_form, "submit"),
+    # Members, organizations, collections, authorship claims
+    ("GET", "/users/{name}", profiles.profile, "profile"),
+    ("POST", "/orgs", orgs.create_form, "create_org"),
+    ("GET", "/orgs/{name}", orgs.org_page, "org"),
+    ("POST", "/orgs/{name}/members", orgs.members_form, "org_members"),
+    ("POST", "/orgs/{name}/papers", orgs.papers_form, "org_papers"),
+    ("POST", "/collections", collections.create_form, "create_collection"),
+    ("GET", "/collections/{collection_id:int}", collections.collection_page, "collection"),
+    ("POST", "/collections/{collection_id:int}/items", collections.items_form, "collection_items"),
+    ("GET", "/admin/claims", profiles.claims_page, "claims"),
+    ("POST", "/admin/claims/{claim_id:int}", profiles.decide_form, "decide_claim"),
     # Feeds for readers: ?date=, ?week=, ?month= as on the pages
     ("GET", "/feed.xml", feeds.rss, "rss"),
     ("GET", "/feed.atom", feeds.atom, "atom"),
@@ -52,7 +68,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
 def register(app: FastAPI) -> None:
     for method, path, handler, name in ROUTES:
         html = handler.__module__.endswith((".pages", ".auth")) or (
-            handler.__module__.endswith(".community") and not path.startswith("/api/")
+            handler.__module__.endswith((".community", ".orgs", ".collections", ".profiles"))
+            and not path.startswith("/api/")
         )
         # A handler may carry OpenAPI details (summary, tags, documented responses) as ``route_options``.
         options = getattr(handler, "route_options", {})
