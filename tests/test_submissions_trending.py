@@ -43,7 +43,9 @@ def test_submit_through_the_api_then_refuse_the_duplicate(arxiv_settings: Settin
         daily = client.get("/api/daily_papers", params={"date": today}).json()
         assert [i["paper"]["id"] for i in daily] == [PAPER]
 
-        dup = client.post("/api/papers/index", json={"arxivId": f"arXiv:{PAPER}v2"}, headers=token_for(db, bob))
+        dup = client.post(
+            "/api/papers/index", json={"arxivId": f"arXiv:{PAPER}v2"}, headers=token_for(db, bob)
+        )
         assert dup.status_code == 409
         assert dup.json()["error"].startswith(f"{PAPER} was already submitted by ada on ")
         missing = client.post("/api/papers/index", json={"arxivId": "2607.99999"}, headers=token_for(db, bob))
@@ -57,7 +59,9 @@ def test_submit_form(arxiv_settings: Settings, db: Database) -> None:
     with https_client(arxiv_settings) as client:
         assert client.get("/submit", follow_redirects=False).headers["location"] == "/login?next=/submit"
         sign_up(client, "ada")
-        page = client.post("/submit", data={"csrf": csrf_of(client), "arxiv_id": f"https://arxiv.org/abs/{PAPER}"})
+        page = client.post(
+            "/submit", data={"csrf": csrf_of(client), "arxiv_id": f"https://arxiv.org/abs/{PAPER}"}
+        )
         assert page.status_code == 200 and 'id="submitted-by" href="/users/ada"' in page.text
         again = client.post("/submit", data={"csrf": csrf_of(client), "arxiv_id": PAPER})
         assert again.status_code == 409 and "was already submitted by ada" in again.text

@@ -101,14 +101,14 @@ def check(request: Request, sent: str | None) -> None:
 
 async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form (every form paperfeed serves is one), at most 64 KiB, first value of each field."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise Refused(415, "forms must be sent as application/x-www-form-urlencoded")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             raise Refused(413, f"form too large (at most {MAX_FORM} bytes)")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise Refused(415, "forms must be sent as application/x-www-form-urlencoded")
     form: dict[str, str] = {}
     for key, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
         form.setdefault(key, value)
