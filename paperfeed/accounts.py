@@ -46,8 +46,15 @@ def check_password_rules(password: str) -> None:
 
 
 def sign_up(
-    db: Database, name: str, email: str, password: str, is_admin: bool = False, now: datetime | None = None
+    db: Database,
+    name: str,
+    email: str,
+    password: str,
+    is_admin: bool = False,
+    now: datetime | None = None,
+    is_moderator: bool = False,
 ) -> User:
+    """A new member; admins are moderators too."""
     name, email = name.strip(), email.strip().lower()
     if not NAME.match(name):
         raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
@@ -55,7 +62,15 @@ def sign_up(
         raise AccountError(f"email: {email[:80]!r} is not an email address")
     check_password_rules(password)
     try:
-        return store.create_user(db, name, email, hash_password(password), now or datetime.now(UTC), is_admin)
+        return store.create_user(
+            db,
+            name,
+            email,
+            hash_password(password),
+            now or datetime.now(UTC),
+            is_admin,
+            is_moderator or is_admin,
+        )
     except store.NameTaken as exc:
         raise AccountError(str(exc)) from exc
 

@@ -3,7 +3,10 @@ and the CLI commands that create users and tokens."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from paperfeed import accounts
@@ -11,6 +14,7 @@ from paperfeed.cli import main
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import users as user_store
+from paperfeed.storage.schema import sessions
 from tests.community import PASSWORD, csrf_of, https_client, member, sign_up, token_for
 
 
@@ -138,8 +142,26 @@ def test_cli_creates_users_and_tokens(settings: Settings, db: Database) -> None:
     )
     assert again.exit_code == 1 and "already registered" in again.output
 
+    moderator = runner.invoke(
+        main, ["users", "create", "mo", "--email", "mo@example.org", "--moderator"], input=PASSWORD, env=env
+    )
+    assert moderator.exit_code == 0 and "(moderator)" in moderator.output
+    mo = user_store.user_by_name(db, "mo")
+    assert mo is not None and mo.is_moderator and not mo.is_admin
+
     token = runner.invoke(main, ["tokens", "create", "root"], env=env)
     assert token.exit_code == 0
     assert accounts.token_user(db, token.output.strip()) == user
     missing = runner.invoke(main, ["tokens", "create", "nobody"], env=env)
     assert missing.exit_code == 1 and "no user named 'nobody'" in missing.output
+
+
+def test_expired_sessions_do_not_count_and_are_swept(db: Database) -> None:
+    ada = member(db, "ada")
+    long_ago = datetime.now(UTC) - timedelta(days=accounts.SESSION_DAYS + 1)
+    stale = accounts.open_session(db, ada, now=long_ago)
+    assert accounts.session_user(db, stale) is None  # expired
+    fresh = accounts.open_session(db, ada)
+    assert accounts.session_user(db, fresh) == ada
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one() == 1

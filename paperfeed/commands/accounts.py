@@ -31,17 +31,18 @@ def users() -> None:
 @click.argument("name")
 @click.option("--email", required=True, help="The member's email address (unique).")
 @click.option("--admin", is_flag=True, help="May approve authorship claims and moderate comments.")
-def create_user(name: str, email: str, admin: bool) -> None:
+@click.option("--moderator", is_flag=True, help="May hide comments.")
+def create_user(name: str, email: str, admin: bool, moderator: bool) -> None:
     """Create an account; the password is read from stdin or a prompt."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = accounts.sign_up(_db(), name, email, password, is_admin=admin)
+        user = accounts.sign_up(_db(), name, email, password, is_admin=admin, is_moderator=moderator)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    role = " (admin)" if user.is_admin else ""
+    role = " (admin)" if user.is_admin else " (moderator)" if user.is_moderator else ""
     click.echo(f"created user {user.name} <{user.email}>{role}")
 
 

@@ -27,6 +27,7 @@ def create_user(
     password_hash: str,
     now: datetime,
     is_admin: bool = False,
+    is_moderator: bool = False,
     fullname: str = "",
 ) -> User:
     with db.write() as conn:
@@ -47,7 +48,7 @@ def create_user(
                     fullname=fullname or name,
                     password_hash=password_hash,
                     is_admin=is_admin,
-                    is_moderator=is_admin,
+                    is_moderator=is_moderator,
                     created_at=now,
                 )
                 .returning(users.c.id)
@@ -116,7 +117,9 @@ def set_roles(db: Database, user_id: int, is_admin: bool, is_moderator: bool) ->
 
 
 def create_session(db: Database, id_hash: str, user_id: int, now: datetime, expires_at: datetime) -> None:
+    """A new session; the user's expired ones go at the same time, so the table does not grow forever."""
     with db.write() as conn:
+        conn.execute(sessions.delete().where(sessions.c.user_id == user_id, sessions.c.expires_at <= now))
         conn.execute(
             sessions.insert().values(id_hash=id_hash, user_id=user_id, created_at=now, expires_at=expires_at)
         )

@@ -40,7 +40,7 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _paper(db: Database, paper_id: str) -> Paper:
+def paper_or_404(db: Database, paper_id: str) -> Paper:
     found = find_paper(db, paper_id)
     if found is None:
         raise Refused(404, f"paper {paper_id!r} not found")
@@ -110,7 +110,7 @@ def _back(paper: Paper, anchor: str = "") -> Response:
 
 def _vote(request: Request, user: User, add: bool) -> tuple[Paper, int, bool]:
     db = _db(request)
-    paper = _paper(db, request.path_params["paper_id"])
+    paper = paper_or_404(db, request.path_params["paper_id"])
     limits.limit(request, "upvote", str(user.id))
     if add:
         _, count = vote_store.upvote(db, user.id, paper.id, datetime.now(UTC))
@@ -186,7 +186,7 @@ def _parent(value: Any) -> int | None:
 
 def _comment(request: Request, user: User, text: Any, parent: Any) -> Comment:
     db = _db(request)
-    paper = _paper(db, request.path_params["paper_id"])
+    paper = paper_or_404(db, request.path_params["paper_id"])
     body, parent_id = _body(text), _parent(parent)
     limits.limit(request, "comment", str(user.id))
     try:

@@ -17,7 +17,7 @@ from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from paperfeed.web.auth import render, viewer
-from paperfeed.web.community import _paper, form_action
+from paperfeed.web.community import form_action, paper_or_404
 from paperfeed.web.csrf import Refused
 
 
@@ -47,7 +47,7 @@ def profile(request: Request, name: str) -> Response:
 
 def _claim(request: Request, user: User, form: dict[str, Any]) -> Response:
     db = _db(request)
-    paper = _paper(db, request.path_params["paper_id"])
+    paper = paper_or_404(db, request.path_params["paper_id"])
     author = str(form.get("author", ""))
     if author not in paper.authors:
         raise Refused(400, f"author: {author[:80]!r} is not an author of {paper.id}")
