@@ -407,3 +407,14 @@ def test_the_scanner_finds_what_it_should() -> None:
     ):
         assert executable(bad), bad
     assert executable('<script defer src="/static/js/math.js"></script><a href="/x">ok</a>') == []
+
+
+def test_only_pages_hand_out_the_csrf_cookie(settings: Settings, db: Database) -> None:
+    with https_client(settings) as client:
+        for path in ("/api/daily_papers", "/static/css/site.css", "/feed.xml"):
+            assert "set-cookie" not in client.get(path).headers, path
+        page = client.get("/")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("__Host-csrf=") and "Secure" in cookie and "HttpOnly" in cookie
+        assert "Domain" not in cookie and "Path=/" in cookie
+        assert "set-cookie" not in client.get("/").headers  # once the browser has it

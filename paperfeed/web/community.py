@@ -28,7 +28,7 @@ from paperfeed.storage import votes as vote_store
 from paperfeed.trending import why_trending
 from paperfeed.web import csrf, limits
 from paperfeed.web.api import route
-from paperfeed.web.auth import refused_page, require_user, viewer
+from paperfeed.web.auth import refused_page, require_user, safe_next, viewer
 from paperfeed.web.csrf import Refused
 from paperfeed.web.serialize import SafeJSONResponse, daily_item_json, timestamp, user_json
 
@@ -128,10 +128,8 @@ def _upvote_api(request: Request, user: User, body: dict[str, Any]) -> Response:
 def _upvote_form(request: Request, user: User, form: dict[str, Any]) -> Response:
     """The ▲ button: upvote, or take the vote back when the form says remove."""
     paper, _, _ = _vote(request, user, form.get("action") != "remove")
-    back = form.get("back", "")
-    if back.startswith("/") and not back.startswith("//") and "\\" not in back:
-        return RedirectResponse(back, status_code=303)
-    return _back(paper)
+    back = safe_next(form.get("back"))
+    return RedirectResponse(back, status_code=303) if back != "/" or form.get("back") == "/" else _back(paper)
 
 
 upvote_api = api_action(_upvote_api)

@@ -49,7 +49,7 @@ def _cookie(scope: Scope) -> str | None:
 
 
 class CSRFCookie:
-    """Gives every visitor a token cookie on the first response, so the forms on any page work."""
+    """Gives every visitor a token cookie with the first page, so the forms on any page work."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,9 +66,11 @@ class CSRFCookie:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and token is None:
                 headers = MutableHeaders(scope=message)
-                headers.append(
-                    "set-cookie", f"{COOKIE}={state['csrf']}; Path=/; Secure; HttpOnly; SameSite=Lax"
-                )
+                # Only pages carry forms: static files and API answers stay cookie-free (and cacheable).
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.append(
+                        "set-cookie", f"{COOKIE}={state['csrf']}; Path=/; Secure; HttpOnly; SameSite=Lax"
+                    )
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
