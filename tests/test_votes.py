@@ -106,3 +106,16 @@ def test_upvotes_are_rate_limited_with_retry_after(
     assert [r.status_code for r in codes] == [200, 200, 200, 429]
     assert 1 <= int(codes[-1].headers["Retry-After"]) <= 60
     assert "at most 3 per 60 s" in codes[-1].json()["error"]
+
+
+def test_the_rate_limit_is_shared_by_workers(settings: Settings, db: Database) -> None:
+    """Two app instances (two workers, each with its own engine) count against the same limit."""
+    paper = add_papers(db, 1)[0]
+    headers = token_for(db, member(db, "ada"))
+    limited = settings.model_copy(update={"rate_upvote": "4/60"})
+    with https_client(limited) as one, https_client(limited) as two:
+        codes = [
+            (one if i % 2 else two).post(f"/api/papers/{paper.id}/upvote", headers=headers).status_code
+            for i in range(6)
+        ]
+    assert codes == [200, 200, 200, 200, 429, 429]
