@@ -3,11 +3,14 @@ moderators, numComments in the API, and the rate limit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from paperfeed import markdown
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
+from paperfeed.storage import comments as comment_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from tests.community import add_papers, csrf_of, executable, https_client, member, sign_up, token_for
@@ -110,6 +113,20 @@ def test_moderators_hide_comments(settings: Settings, db: Database) -> None:
     stored = paper_store.paper(db, paper.id)
     assert stored is not None and stored.num_comments == 0
     assert user_store.user_by_name(db, "mod") is not None
+
+
+def test_comments_leave_the_rev_alone(db: Database) -> None:
+    """Counts are not indexed: a comment must not send the paper back through search re-indexing."""
+    paper = add_papers(db, 1)[0]
+    ada = member(db, "ada")
+    rev = paper_store.last_rev(db)
+    made = comment_store.add_comment(db, paper.id, ada.id, "hi", datetime.now(UTC))
+    comment_store.set_hidden(db, made.id, True)
+    comment_store.set_hidden(db, made.id, False)
+    comment_store.delete_comment(db, made.id, ada.id)
+    assert paper_store.last_rev(db) == rev
+    stored = paper_store.paper(db, paper.id)
+    assert stored is not None and stored.num_comments == 0
 
 
 def test_comments_are_rate_limited(settings: Settings, db: Database) -> None:
