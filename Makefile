@@ -59,6 +59,7 @@ lint: install-test
 
 bench: install
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/votes.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) artifacts .bench .pytest_cache .mypy_cache .ruff_cache

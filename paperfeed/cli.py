@@ -335,5 +335,10 @@ main.add_command(search_commands.index)
 main.add_command(search_commands.search)
 
 
+from paperfeed.commands.accounts import tokens, users  # noqa: E402 - registered below the core commands
+
+main.add_command(users)
+main.add_command(tokens)
+
 if __name__ == "__main__":
     main()

@@ -105,3 +105,57 @@ class Harvest:
     error: str | None
     started_at: datetime
     updated_at: datetime
+
+
+# -- community ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str  # handle, unique; what papers.submitted_by holds
+    email: str
+    fullname: str
+    is_admin: bool
+    is_moderator: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    paper_id: str
+    author: str  # the user's handle
+    parent_id: int | None
+    body: str  # Markdown as written; rendered and sanitised for display by paperfeed.markdown
+    created_at: datetime
+    edited_at: datetime | None
+    hidden: bool  # hidden by a moderator: shown as a placeholder
+    deleted: bool  # deleted by its author: shown as a placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    paper_id: str
+    user: str
+    author: str
+    status: str  # pending | approved | rejected
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    id: int
+    owner: str
+    name: str
+    description: str
+    is_public: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionItem:
+    paper: Paper
+    note: str
+    added_at: datetime

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+RATE = r"^[1-9][0-9]*/[1-9][0-9]*$"  # HITS/SECONDS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
@@ -70,6 +72,23 @@ class Settings(BaseSettings):
     )
     http_timeout: float = Field(60.0, description="Seconds before an arXiv request is abandoned.")
     http_retries: int = Field(5, description="How often a 503/429 or dropped connection is retried.")
+    rate_login: str = Field(
+        "10/60",
+        pattern=RATE,
+        description="Login attempts allowed per client address: HITS/SECONDS (then 429).",
+    )
+    rate_signup: str = Field(
+        "5/3600", pattern=RATE, description="Sign-ups allowed per client address: HITS/SECONDS."
+    )
+    rate_submit: str = Field(
+        "20/3600", pattern=RATE, description="Paper submissions allowed per member: HITS/SECONDS."
+    )
+    rate_comment: str = Field(
+        "30/600", pattern=RATE, description="Comments allowed per member: HITS/SECONDS."
+    )
+    rate_upvote: str = Field(
+        "120/60", pattern=RATE, description="Upvotes and unvotes allowed per member: HITS/SECONDS."
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Key for signing tokens and cookies. Secret: set it from the environment only.",

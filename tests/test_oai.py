@@ -37,7 +37,9 @@ from tests.conftest import ROOT, make_settings
 
 FROM = "2007-05-01"
 T1, T2 = "6960524|5", "6960524|9"  # the tokens for pages 2 and 3 in oai/list-p*.xml
-TOL = 0.02  # the server stamps arrival, the client spaces starts: loopback jitter is well under this
+# The server stamps arrival, the client spaces starts: a request stamped late by a busy machine makes the
+# next gap look short. A client that did not space requests at all would show gaps near 0.
+TOL = 0.1
 PAPERFEED = ROOT / ".venv" / "bin" / "paperfeed"
 
 
@@ -301,7 +303,7 @@ def test_429_with_an_http_date_retry_after(db: Database, server: ReplayServer, s
     script_list(server, first=[Reply(b"slow down", 429, {"Retry-After": when}), page("oai/list-p1.xml")])
     run(db, server, settings)
     gap = gaps(server.log)[0]
-    assert 1.0 - TOL <= gap < 3.0
+    assert 1.0 - TOL <= gap < 3.0 + TOL
 
 
 def test_every_pair_of_requests_is_spaced_by_the_interval(

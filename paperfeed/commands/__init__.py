@@ -1,1 +1,1 @@
-"""Click commands grouped by concern; paperfeed/cli.py registers them."""
+"""CLI command groups that live outside paperfeed/cli.py, one module per concern; cli.py registers them."""

@@ -1,11 +1,13 @@
 """Answers a search box: keyword (BM25) and dense retrieval fused, an exact id or title first, filters.
 
-Fusion is a convex combination of the two retrievers' scores, each min-max normalised over its own
-candidate list (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023: it beats
-reciprocal rank fusion and needs one parameter, which generalises across query sets). The weight and
-candidate depth are below; ``bench/relevance.py`` prints what each retriever and the fusion score on
-SciFact. Both retrievers apply the filters themselves; the database check on the final papers is the
-authority, so a stale index can only miss a paper, never show one that does not match.
+Fusion is a convex combination of two scores that each mean the same thing for every query: BM25
+divided by the best score the query could reach (how much of the query a paper matches), and the
+cosine similarity of the embeddings. Unlike min-max normalisation over each result list, a weak keyword
+match does not become a perfect 1.0 just because it is the best of a bad list, so a paper that shares no
+word with the query but matches its meaning can still win. On SciFact (bench/relevance.py) this scores
+as well as the best min-max weighting and stays flat for weights 0.4–0.6. Both retrievers apply the
+filters themselves; the database check on the final papers is the authority, so a stale index can only
+miss a paper, never show one that does not match.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from paperfeed.storage import embeddings as vectors_store
 from paperfeed.storage import papers as paper_store
 
 MODES = ("hybrid", "keyword", "dense")
-DENSE_WEIGHT = 0.6  # of the fused score; BM25 has the rest
+DENSE_WEIGHT = 0.5  # of the fused score; BM25 has the rest (bench/relevance.py prints 0.3–0.8)
 DEPTH = 100  # candidates taken from each retriever
 FILTERED_DEPTH = 1000  # the vector index cannot filter: look deeper, then keep what matches
 
@@ -67,7 +69,10 @@ class Searcher:
     # -- retrieval ----------------------------------------------------------------------------------
 
     def keyword_ranking(self, query: str, depth: int, filters: Filters | None = None) -> list[Scored]:
-        return [Scored(h.id, h.score) for h in self.keywords.search(query, depth, filters=filters)]
+        """BM25 hits, scored as a share of the best score the query could reach (0–1)."""
+        hits = self.keywords.search(query, depth, filters=filters)
+        bound = self.keywords.best_possible(query) if hits else 1.0
+        return [Scored(h.id, min(h.score / bound, 1.0) if bound else 0.0) for h in hits]
 
     def dense_ranking(self, vector: np.ndarray, depth: int, filters: Filters | None = None) -> list[Scored]:
         self.vectors.refresh_every(self.db, self.refresh_seconds)
@@ -149,16 +154,11 @@ class Searcher:
 def fuse(
     keyword: Sequence[Scored], dense: Sequence[Scored], dense_weight: float = DENSE_WEIGHT
 ) -> list[Scored]:
-    """Convex combination of min-max normalised scores; a paper one retriever missed gets 0 from it."""
+    """Convex combination of the two scores; a paper one retriever missed gets 0 from it."""
     fused: dict[str, float] = {}
     for weight, ranking in ((1.0 - dense_weight, keyword), (dense_weight, dense)):
-        if not ranking:
-            continue
-        top = max(s.score for s in ranking)
-        bottom = min(s.score for s in ranking)
-        span = (top - bottom) or 1.0
         for s in ranking:
-            fused[s.id] = fused.get(s.id, 0.0) + weight * (s.score - bottom) / span
+            fused[s.id] = fused.get(s.id, 0.0) + weight * max(s.score, 0.0)
     return [Scored(i, score) for i, score in sorted(fused.items(), key=lambda kv: -kv[1])]
 
 

@@ -8,6 +8,7 @@ only reads what changed since; deleting the folder and syncing rebuilds it from 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import re
@@ -33,7 +34,9 @@ _STATE = "paperfeed-state"
 # exact title still comes first: search/hybrid.py puts it there.
 _FIELDS = ["text", "authors"]
 _PAGE = 5000
-_STEMMER = Stemmer.Stemmer("english")  # Porter2, the stemmer of tantivy's en_stem tokenizer
+_STEMMER = Stemmer.Stemmer("english")
+_TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
+_K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
 
 
@@ -224,6 +227,19 @@ class KeywordIndex:
         if filters.organization:
             queries.append(tantivy.Query.term_query(schema, "organization", filters.organization))
         return queries
+
+    def best_possible(self, query: str) -> float:
+        """An upper bound of any paper's BM25 score for this query (every term at saturation): scores
+        divided by it say how much of the query a paper matches, comparably across queries."""
+        self._maybe_reload()
+        searcher = self._index.searcher()
+        total = max(searcher.num_docs, 1)
+        bound = 0.0
+        for stem in _STEMMER.stemWords(_TOKENS.findall(_plain(query))):
+            freq = searcher.doc_freq("text", stem)
+            if freq:
+                bound += math.log(1 + (total - freq + 0.5) / (freq + 0.5)) * (_K1 + 1)
+        return bound
 
     def document_frequencies(self, words: list[str]) -> dict[str, int]:
         """In how many papers each (lower-case, unstemmed) word occurs, for keyphrase scoring."""

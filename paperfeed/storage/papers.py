@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from paperfeed.models import Organization, Paper, Version
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, papers
+from paperfeed.storage.schema import counters, organizations, papers, votes
 
 Sort = Literal["upvotes", "published", "trending"]
 
@@ -225,6 +225,14 @@ def papers_by_ids(db: Database, ids: Sequence[str]) -> list[Paper]:
     return [found[i] for i in ids if i in found]
 
 
+def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Paper]:
+    """The papers an organization publishes, newest on the feed first."""
+    query = _select().where(papers.c.organization_id == org_id)
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit))
+        return [_paper(r) for r in rows]
+
+
 def feed_papers(
     db: Database,
     start: date,
@@ -260,13 +268,24 @@ def count_feed_papers(db: Database, start: date, end: date, submitter: str | Non
 
 
 TRENDING_GRAVITY_HOURS = 2.0
+TRENDING_WINDOW_HOURS = 24  # votes cast this recently count twice: upvote velocity
+
+
+def _recent_votes(now: datetime) -> sa.ScalarSelect[Any]:
+    since = now - timedelta(hours=TRENDING_WINDOW_HOURS)
+    return (
+        sa.select(sa.func.count())
+        .where(votes.c.paper_id == papers.c.id, votes.c.created_at >= since)
+        .scalar_subquery()
+    )
 
 
 def trending_score(db: Database, now: datetime) -> sa.ColumnElement[float]:
-    """(upvotes + 2·comments + 1) / (hours since the paper entered the feed + 2).
+    """(upvotes + votes of the last 24 h + 2·comments + 1) / (hours since the paper entered the feed + 2).
 
-    Votes and discussion raise a paper; age pulls it down hyperbolically, so a fresh paper with a few
-    votes can pass an older one with more. docs/trending.md explains the choice.
+    Votes and discussion raise a paper, recent votes (its velocity) twice; age pulls it down
+    hyperbolically, so a fresh paper with a few votes can pass an older one with more. docs/trending.md
+    explains the choice; paperfeed.trending shows the numbers for one paper.
     """
     entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
     if db.dialect == "postgresql":
@@ -277,8 +296,29 @@ def trending_score(db: Database, now: datetime) -> sa.ColumnElement[float]:
             - sa.func.julianday(entered)
         ) * 24.0
     age_hours = sa.func.max(age_hours, 0.0) if db.dialect == "sqlite" else sa.func.greatest(age_hours, 0.0)
-    votes = papers.c.upvotes + 2 * papers.c.num_comments + 1.0
-    return votes / (age_hours + TRENDING_GRAVITY_HOURS)
+    weight = papers.c.upvotes + _recent_votes(now) + 2 * papers.c.num_comments + 1.0
+    return weight / (age_hours + TRENDING_GRAVITY_HOURS)
+
+
+def trending_numbers(db: Database, paper_id: str, now: datetime) -> tuple[int, int, int, float, float] | None:
+    """(upvotes, votes in the window, comments, hours on the feed, score) of one paper: the numbers
+    behind its place in ``sort=trending``, computed by the same SQL expression."""
+    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
+    query = sa.select(
+        papers.c.upvotes,
+        _recent_votes(now),
+        papers.c.num_comments,
+        entered,
+        trending_score(db, now),
+    ).where(papers.c.id == paper_id)
+    with db.read() as conn:
+        row = conn.execute(query).one_or_none()
+    if row is None:
+        return None
+    at = row[3] if isinstance(row[3], datetime) else datetime.fromisoformat(str(row[3]))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    age = max((now - at).total_seconds() / 3600.0, 0.0)
+    return int(row[0]), int(row[1]), int(row[2]), age, float(row[4])
 
 
 def latest_day(db: Database) -> date | None:

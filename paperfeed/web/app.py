@@ -19,7 +19,8 @@ from paperfeed.search.follower import IndexFollower
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
-from paperfeed.web import pages
+from paperfeed.web import context, pages
+from paperfeed.web.csrf import CSRFCookie
 from paperfeed.web.routes import register
 
 HERE = Path(__file__).parent
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)
+    app.state.templates.env.globals.update(context.GLOBALS)
+    app.add_middleware(CSRFCookie)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app)

@@ -1,4 +1,5 @@
-"""Every URL paperfeed answers, in one table. Anything that changes state is a POST (none yet)."""
+"""Every URL paperfeed answers, in one table. Anything that changes state is a POST (or DELETE), and
+every such handler checks the CSRF token (cookie sessions) and a rate limit where the issue asks for one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from paperfeed.web import api, feeds, pages, search
+from paperfeed.web import api, auth, collections, community, feeds, orgs, pages, profiles, search
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
 # '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
@@ -17,13 +18,49 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
+    # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
+    ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
+    ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
+    ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
+    ("POST", "/comments/{comment_id:int}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     ("GET", "/search", search.search_page, "search"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
     ("GET", "/api/daily_papers", api.daily_papers, "api_daily_papers"),
     ("GET", "/api/papers/search", search.api_search, "api_search_papers"),
     ("GET", "/api/papers/{paper_id:path}/similar", search.api_similar, "api_similar_papers"),
+    ("POST", "/api/papers/index", community.submit_api, "api_submit"),
+    ("POST", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_upvote"),
+    ("DELETE", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_unvote"),
+    ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
+    ("POST", "/api/papers/{paper_id:path}/comments", community.post_comment_api, "api_post_comment"),
+    ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
+    ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
+    ("POST", "/api/collections", collections.create_api, "api_create_collection"),
+    ("GET", "/api/collections/{collection_id:int}", collections.collection_api, "api_collection"),
+    ("POST", "/api/collections/{collection_id:int}/items", collections.items_api, "api_collection_items"),
+    # Accounts
+    ("GET", "/signup", auth.signup_form, "signup_form"),
+    ("POST", "/signup", auth.signup, "signup"),
+    ("GET", "/login", auth.login_form, "login_form"),
+    ("POST", "/login", auth.login, "login"),
+    ("POST", "/logout", auth.logout, "logout"),
+    ("GET", "/settings/password", auth.password_form, "password_form"),
+    ("POST", "/settings/password", auth.change_password, "change_password"),
+    ("GET", "/submit", community.submit_page, "submit_page"),
+    ("POST", "/submit", community.submit_form, "submit"),
+    # Members, organizations, collections, authorship claims
+    ("GET", "/users/{name}", profiles.profile, "profile"),
+    ("POST", "/orgs", orgs.create_form, "create_org"),
+    ("GET", "/orgs/{name}", orgs.org_page, "org"),
+    ("POST", "/orgs/{name}/members", orgs.members_form, "org_members"),
+    ("POST", "/orgs/{name}/papers", orgs.papers_form, "org_papers"),
+    ("POST", "/collections", collections.create_form, "create_collection"),
+    ("GET", "/collections/{collection_id:int}", collections.collection_page, "collection"),
+    ("POST", "/collections/{collection_id:int}/items", collections.items_form, "collection_items"),
+    ("GET", "/admin/claims", profiles.claims_page, "claims"),
+    ("POST", "/admin/claims/{claim_id:int}", profiles.decide_form, "decide_claim"),
     # Feeds for readers: ?date=, ?week=, ?month= as on the pages
     ("GET", "/feed.xml", feeds.rss, "rss"),
     ("GET", "/feed.atom", feeds.atom, "atom"),
@@ -33,15 +70,11 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
 def register(app: FastAPI) -> None:
     for method, path, handler, name in ROUTES:
         # API and feed handlers carry OpenAPI details (summary, tags, documented responses) as
-        # ``route_options``; HTML pages have none and stay out of /openapi.json.
+        # ``route_options``; so does every /api/ route. HTML pages and forms stay out of /openapi.json.
         options = getattr(handler, "route_options", None)
+        documented = options is not None or path.startswith("/api/")
         app.add_api_route(
-            path,
-            handler,
-            methods=[method],
-            name=name,
-            include_in_schema=options is not None,
-            **(options or {}),
+            path, handler, methods=[method], name=name, include_in_schema=documented, **(options or {})
         )
     # The API and feeds answer a malformed parameter with 400 {"error": ...} as HF does; pages keep 422.
     app.add_exception_handler(RequestValidationError, api.request_validation_error)

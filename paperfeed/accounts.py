@@ -1,0 +1,124 @@
+"""Accounts: sign-up rules, argon2id password hashing, and the secrets behind sessions and API tokens.
+
+The storage layer keeps only digests of session ids and tokens; this module makes the secrets, hashes
+them and checks passwords. Free of the web on purpose: the CLI creates users and tokens through it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from paperfeed.models import User
+from paperfeed.storage import Database
+from paperfeed.storage import users as store
+
+# argon2-cffi's defaults are RFC 9106's second recommended profile (argon2id, 64 MiB, t=3).
+_hasher = PasswordHasher()
+# Computed once so a login for an unknown name costs as much as one for a known name.
+_DUMMY_HASH = _hasher.hash("paperfeed: no such user")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
+EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request can ask for
+SESSION_DAYS = 30
+TOKEN_PREFIX = "pf_"  # noqa: S105 - a public marker, not a secret
+
+
+class AccountError(ValueError):
+    """A refused sign-up, login or password change; the message names the field."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"password: at most {MAX_PASSWORD} characters")
+
+
+def sign_up(
+    db: Database,
+    name: str,
+    email: str,
+    password: str,
+    is_admin: bool = False,
+    now: datetime | None = None,
+    is_moderator: bool = False,
+) -> User:
+    """A new member; admins are moderators too."""
+    name, email = name.strip(), email.strip().lower()
+    if not NAME.match(name):
+        raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    if len(email) > 256 or not EMAIL.match(email):
+        raise AccountError(f"email: {email[:80]!r} is not an email address")
+    check_password_rules(password)
+    try:
+        return store.create_user(
+            db,
+            name,
+            email,
+            hash_password(password),
+            now or datetime.now(UTC),
+            is_admin,
+            is_moderator or is_admin,
+        )
+    except store.NameTaken as exc:
+        raise AccountError(str(exc)) from exc
+
+
+def authenticate(db: Database, name: str, password: str) -> User | None:
+    """The user whose handle (or email) and password these are, else None; the same cost either way."""
+    found = store.password_hash_of(db, name.strip()) if len(password) <= MAX_PASSWORD else None
+    try:
+        _hasher.verify(found[1] if found else _DUMMY_HASH, password[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        return None
+    return found[0] if found else None
+
+
+def change_password(db: Database, user: User, old: str, new: str) -> None:
+    if authenticate(db, user.name, old) is None:
+        raise AccountError("current password: does not match")
+    check_password_rules(new)
+    store.set_password_hash(db, user.id, hash_password(new))
+
+
+def digest(secret: str) -> str:
+    """What the database keeps of a session id or token: fast to look up, useless to a thief."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_session(db: Database, user: User, now: datetime | None = None) -> str:
+    """A fresh session id (the cookie value); a new one at every login, so a planted id is worthless."""
+    now = now or datetime.now(UTC)
+    secret = secrets.token_urlsafe(32)
+    store.create_session(db, digest(secret), user.id, now, now + timedelta(days=SESSION_DAYS))
+    return secret
+
+
+def session_user(db: Database, secret: str) -> User | None:
+    return store.session_user(db, digest(secret), datetime.now(UTC)) if secret else None
+
+
+def close_session(db: Database, secret: str) -> None:
+    store.delete_session(db, digest(secret))
+
+
+def create_token(db: Database, user: User, label: str = "") -> str:
+    """A new API token for ``Authorization: Bearer``; shown once, only its digest is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    store.create_token(db, user.id, digest(token), label, datetime.now(UTC))
+    return token
+
+
+def token_user(db: Database, token: str) -> User | None:
+    return store.token_user(db, digest(token)) if token.startswith(TOKEN_PREFIX) else None

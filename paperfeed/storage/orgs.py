@@ -1,0 +1,134 @@
+"""All SQL about organizations as a community: creating one, its members and their roles, and which
+papers it publishes (papers.organization_id). Linking a paper takes a new papers.rev: search filters by
+organization, so the indexes must read the paper again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from paperfeed.models import Organization
+from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.papers import next_rev
+from paperfeed.storage.schema import organization_members, organizations, papers, users
+
+ROLES = ("admin", "member")
+
+
+class OrgError(ValueError):
+    """A refused organization change; the message says why."""
+
+
+def create_org(db: Database, name: str, fullname: str, creator_id: int, now: datetime) -> int:
+    """A new organization with its creator as admin; refused if the handle exists (also from ingest)."""
+    with db.write() as conn:
+        taken = conn.execute(
+            sa.select(organizations.c.id).where(sa.func.lower(organizations.c.name) == name.lower())
+        ).first()
+        if taken is not None:
+            raise OrgError(f"name: the organization {name!r} already exists")
+        org_id = int(
+            conn.execute(
+                organizations.insert().values(name=name, fullname=fullname).returning(organizations.c.id)
+            ).scalar_one()
+        )
+        conn.execute(
+            organization_members.insert().values(
+                organization_id=org_id, user_id=creator_id, role="admin", added_at=now
+            )
+        )
+    return org_id
+
+
+def org_by_name(db: Database, name: str) -> tuple[int, Organization] | None:
+    with db.read() as conn:
+        row = conn.execute(
+            sa.select(organizations.c.id, organizations.c.name, organizations.c.fullname).where(
+                organizations.c.name == name
+            )
+        ).one_or_none()
+    return (row.id, Organization(row.name, row.fullname)) if row else None
+
+
+def role_of(db: Database, org_id: int, user_id: int) -> str | None:
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(organization_members.c.role).where(
+                organization_members.c.organization_id == org_id, organization_members.c.user_id == user_id
+            )
+        ).scalar_one_or_none()
+
+
+def set_member(db: Database, org_id: int, user_id: int, role: str, now: datetime) -> None:
+    """Add a member or change their role."""
+    if role not in ROLES:
+        raise OrgError(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    with db.write() as conn:
+        stmt = upsert(conn, organization_members).values(
+            organization_id=org_id, user_id=user_id, role=role, added_at=now
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["organization_id", "user_id"], set_={"role": role})
+        )
+
+
+def remove_member(db: Database, org_id: int, user_id: int) -> None:
+    with db.write() as conn:
+        admins = conn.execute(
+            sa.select(organization_members.c.user_id).where(
+                organization_members.c.organization_id == org_id, organization_members.c.role == "admin"
+            )
+        ).scalars()
+        if list(admins) == [user_id]:
+            raise OrgError("the last admin cannot leave; make someone else admin first")
+        conn.execute(
+            organization_members.delete().where(
+                organization_members.c.organization_id == org_id, organization_members.c.user_id == user_id
+            )
+        )
+
+
+def members(db: Database, org_id: int) -> list[tuple[str, str]]:
+    """(handle, role) of every member, admins first."""
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(users.c.name, organization_members.c.role)
+            .select_from(organization_members.join(users, users.c.id == organization_members.c.user_id))
+            .where(organization_members.c.organization_id == org_id)
+            .order_by(organization_members.c.role, users.c.name)
+        )
+        return [(r.name, r.role) for r in rows]
+
+
+def user_orgs(db: Database, user_id: int) -> list[tuple[Organization, str]]:
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(organizations.c.name, organizations.c.fullname, organization_members.c.role)
+            .select_from(
+                organization_members.join(
+                    organizations, organizations.c.id == organization_members.c.organization_id
+                )
+            )
+            .where(organization_members.c.user_id == user_id)
+            .order_by(organizations.c.name)
+        )
+        return [(Organization(r.name, r.fullname), r.role) for r in rows]
+
+
+def link_paper(db: Database, org_id: int | None, paper_id: str) -> None:
+    """Publish a paper under an organization (None: under none). KeyError for an unknown paper."""
+    with db.write() as conn:
+        rev = next_rev(conn)
+        done = conn.execute(
+            papers.update().where(papers.c.id == paper_id).values(organization_id=org_id, rev=rev)
+        )
+        if done.rowcount == 0:
+            raise KeyError(paper_id)
+
+
+def paper_org_id(db: Database, paper_id: str) -> int | None:
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(papers.c.organization_id).where(papers.c.id == paper_id)
+        ).scalar_one_or_none()

@@ -1,0 +1,65 @@
+"""All SQL about upvotes: one row per (user, paper), and the papers.upvotes counter kept in step.
+
+The primary key (user_id, paper_id) makes a vote idempotent: a second INSERT does nothing on either
+backend, however many arrive at once, and the counter moves only when a row really went in or out, in
+the same transaction. Counter changes leave papers.rev alone: votes are not in any search index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.schema import papers, votes
+
+
+def upvote(db: Database, user_id: int, paper_id: str, now: datetime) -> tuple[bool, int]:
+    """(whether this call added the vote, the paper's upvotes after it). KeyError for an unknown paper."""
+    with db.write() as conn:
+        stmt = upsert(conn, votes).values(user_id=user_id, paper_id=paper_id, created_at=now)
+        added = conn.execute(stmt.on_conflict_do_nothing().returning(votes.c.user_id)).first() is not None
+        return added, _bump(conn, paper_id, 1 if added else 0)
+
+
+def remove_upvote(db: Database, user_id: int, paper_id: str) -> tuple[bool, int]:
+    with db.write() as conn:
+        gone = conn.execute(
+            votes.delete()
+            .where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
+            .returning(votes.c.user_id)
+        ).first()
+        return gone is not None, _bump(conn, paper_id, -1 if gone else 0)
+
+
+def _bump(conn: sa.Connection, paper_id: str, by: int) -> int:
+    if by:
+        conn.execute(papers.update().where(papers.c.id == paper_id).values(upvotes=papers.c.upvotes + by))
+    count = conn.execute(sa.select(papers.c.upvotes).where(papers.c.id == paper_id)).scalar_one_or_none()
+    if count is None:
+        raise KeyError(paper_id)
+    return int(count)
+
+
+def has_upvoted(db: Database, user_id: int, paper_ids: list[str]) -> set[str]:
+    """Which of these papers the user has upvoted (to draw the buttons pressed)."""
+    if not paper_ids:
+        return set()
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(votes.c.paper_id).where(votes.c.user_id == user_id, votes.c.paper_id.in_(paper_ids))
+        )
+        return {r.paper_id for r in rows}
+
+
+def count_votes(db: Database, paper_id: str) -> int:
+    """Votes counted from the rows themselves (the counter must always equal this)."""
+    with db.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(votes.c.paper_id == paper_id)).scalar_one())
+
+
+def votes_since(db: Database, paper_id: str, since: datetime) -> int:
+    with db.read() as conn:
+        query = sa.select(sa.func.count()).where(votes.c.paper_id == paper_id, votes.c.created_at >= since)
+        return int(conn.execute(query).scalar_one())

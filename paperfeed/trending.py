@@ -1,0 +1,27 @@
+"""Why a paper is trending: the numbers behind ``sort=trending`` for one paper, shown on its page
+("Why trending") and at ``/api/papers/{id}/trending``. The score itself is ``storage.papers.trending_score``;
+docs/trending.md documents it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+
+
+@dataclass(frozen=True, slots=True)
+class WhyTrending:
+    upvotes: int
+    recent_upvotes: int  # cast within window_hours: the velocity term
+    comments: int
+    age_hours: float
+    score: float
+    window_hours: int = paper_store.TRENDING_WINDOW_HOURS
+    gravity_hours: float = paper_store.TRENDING_GRAVITY_HOURS
+
+
+def why_trending(db: Database, paper_id: str, now: datetime | None = None) -> WhyTrending | None:
+    found = paper_store.trending_numbers(db, paper_id, now or datetime.now(UTC))
+    return WhyTrending(*found) if found else None

@@ -1,0 +1,127 @@
+"""Organization pages and forms: create one, manage its members and roles, publish papers under it.
+
+Admins of an organization manage its members; any member may link a paper to it. ``organization`` in
+the paper API comes from the same papers.organization_id link.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from paperfeed.feed import find_paper
+from paperfeed.models import Organization, User
+from paperfeed.storage import Database
+from paperfeed.storage import orgs as org_store
+from paperfeed.storage import papers as paper_store
+from paperfeed.storage import users as user_store
+from paperfeed.web.api import route
+from paperfeed.web.auth import render, viewer
+from paperfeed.web.community import form_action
+from paperfeed.web.csrf import Refused
+from paperfeed.web.serialize import SafeJSONResponse, daily_item_json
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,95}$")
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _org(db: Database, name: str) -> tuple[int, Organization]:
+    found = org_store.org_by_name(db, name)
+    if found is None:
+        raise Refused(404, f"organization {name!r} not found")
+    return found
+
+
+def org_page(request: Request, name: str) -> Response:
+    db = _db(request)
+    found = org_store.org_by_name(db, name)
+    if found is None:
+        context = {"status": 404, "title": "Not found", "message": f"There is no organization {name!r}."}
+        return render(request, "error.html", context, 404)
+    org_id, org = found
+    me = viewer(request)
+    context = {
+        "org": org,
+        "members": org_store.members(db, org_id),
+        "papers": paper_store.organization_papers(db, org_id),
+        "my_role": org_store.role_of(db, org_id, me.id) if me else None,
+    }
+    return render(request, "org.html", context)
+
+
+@route("Get an organization with its members and papers", "community", not_found=True)
+def org_api(request: Request, name: str) -> Response:
+    db = _db(request)
+    found = org_store.org_by_name(db, name)
+    if found is None:
+        return SafeJSONResponse({"error": f"organization {name!r} not found"}, status_code=404)
+    org_id, org = found
+    return SafeJSONResponse(
+        {
+            "name": org.name,
+            "fullname": org.fullname,
+            "members": [{"user": n, "role": r} for n, r in org_store.members(db, org_id)],
+            "papers": [daily_item_json(p) for p in paper_store.organization_papers(db, org_id)],
+        }
+    )
+
+
+def _create(request: Request, user: User, form: dict[str, Any]) -> Response:
+    name = str(form.get("name", "")).strip()
+    fullname = str(form.get("fullname", "")).strip() or name
+    if not NAME.match(name):
+        raise Refused(400, "name: 2 to 96 letters, digits, '_', '.' or '-'")
+    if len(fullname) > 256:
+        raise Refused(400, "fullname: at most 256 characters")
+    try:
+        org_store.create_org(_db(request), name, fullname, user.id, datetime.now(UTC))
+    except org_store.OrgError as exc:
+        raise Refused(409, str(exc)) from exc
+    return RedirectResponse(f"/orgs/{name}", status_code=303)
+
+
+def _members(request: Request, user: User, form: dict[str, Any]) -> Response:
+    db = _db(request)
+    org_id, org = _org(db, request.path_params["name"])
+    if org_store.role_of(db, org_id, user.id) != "admin":
+        raise Refused(403, f"only admins of {org.name} manage its members")
+    target = user_store.user_by_name(db, str(form.get("user", "")).strip())
+    if target is None:
+        raise Refused(400, f"user: no member named {str(form.get('user', ''))[:40]!r}")
+    try:
+        if form.get("action") == "remove":
+            org_store.remove_member(db, org_id, target.id)
+        else:
+            org_store.set_member(db, org_id, target.id, str(form.get("role", "member")), datetime.now(UTC))
+    except org_store.OrgError as exc:
+        raise Refused(400, str(exc)) from exc
+    return RedirectResponse(f"/orgs/{org.name}", status_code=303)
+
+
+def _papers(request: Request, user: User, form: dict[str, Any]) -> Response:
+    db = _db(request)
+    org_id, org = _org(db, request.path_params["name"])
+    if org_store.role_of(db, org_id, user.id) is None:
+        raise Refused(403, f"only members of {org.name} publish papers under it")
+    paper = find_paper(db, str(form.get("paper_id", "")))
+    if paper is None:
+        raise Refused(400, f"paper_id: no paper {str(form.get('paper_id', ''))[:40]!r}")
+    if form.get("action") == "remove":
+        if org_store.paper_org_id(db, paper.id) == org_id:
+            org_store.link_paper(db, None, paper.id)
+    else:
+        org_store.link_paper(db, org_id, paper.id)
+    return RedirectResponse(f"/orgs/{org.name}", status_code=303)
+
+
+create_form = form_action(_create)
+members_form = form_action(_members)
+papers_form = form_action(_papers)

@@ -1,0 +1,108 @@
+"""Submissions from the web (form and ``POST /api/papers/index``) against the replayed arXiv API, and the
+trending score with upvote velocity: its order, its documented numbers, and ``sort=trending``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from paperfeed.settings import Settings
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+from paperfeed.storage import votes as vote_store
+from paperfeed.trending import why_trending
+from tests.arxiv_replay import ReplayServer, atom
+from tests.community import add_papers, csrf_of, https_client, member, sign_up, token_for
+
+PAPER = "2607.07386"  # in api/id-2607.07386.xml
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        server.route(atom(f"api/id-{PAPER}.xml"), id_list=PAPER)
+        server.route(atom("api/id-2607.99999.xml"), id_list="2607.99999")
+        yield server
+
+
+@pytest.fixture
+def arxiv_settings(settings: Settings, replay: ReplayServer) -> Settings:
+    return settings.model_copy(update={"arxiv_api_endpoint": f"{replay.url}/api/query"})
+
+
+def test_submit_through_the_api_then_refuse_the_duplicate(arxiv_settings: Settings, db: Database) -> None:
+    ada, bob = member(db, "ada"), member(db, "bob")
+    with https_client(arxiv_settings) as client:
+        made = client.post("/api/papers/index", json={"arxivId": PAPER}, headers=token_for(db, ada))
+        assert made.status_code == 201
+        item = made.json()
+        assert item["paper"]["id"] == PAPER and item["submittedBy"]["name"] == "ada"
+        today = datetime.now(UTC).date().isoformat()
+        daily = client.get("/api/daily_papers", params={"date": today}).json()
+        assert [i["paper"]["id"] for i in daily] == [PAPER]
+
+        dup = client.post(
+            "/api/papers/index", json={"arxivId": f"arXiv:{PAPER}v2"}, headers=token_for(db, bob)
+        )
+        assert dup.status_code == 409
+        assert dup.json()["error"].startswith(f"{PAPER} was already submitted by ada on ")
+        missing = client.post("/api/papers/index", json={"arxivId": "2607.99999"}, headers=token_for(db, bob))
+        assert missing.status_code == 404 and "arXiv has no such paper" in missing.json()["error"]
+        assert client.post("/api/papers/index", json={}, headers=token_for(db, bob)).status_code == 400
+    stored = paper_store.paper(db, PAPER)
+    assert stored is not None and stored.submitted_by == "ada"
+
+
+def test_submit_form(arxiv_settings: Settings, db: Database) -> None:
+    with https_client(arxiv_settings) as client:
+        assert client.get("/submit", follow_redirects=False).headers["location"] == "/login?next=/submit"
+        sign_up(client, "ada")
+        page = client.post(
+            "/submit", data={"csrf": csrf_of(client), "arxiv_id": f"https://arxiv.org/abs/{PAPER}"}
+        )
+        assert page.status_code == 200 and 'id="submitted-by" href="/users/ada"' in page.text
+        again = client.post("/submit", data={"csrf": csrf_of(client), "arxiv_id": PAPER})
+        assert again.status_code == 409 and "was already submitted by ada" in again.text
+        profile = client.get("/users/ada").text
+        assert f'data-paper-id="{PAPER}"' in profile.split('id="submitted-papers"')[1]
+
+
+def test_submissions_are_rate_limited(arxiv_settings: Settings, db: Database) -> None:
+    headers = token_for(db, member(db, "ada"))
+    with https_client(arxiv_settings.model_copy(update={"rate_submit": "1/3600"})) as client:
+        first = client.post("/api/papers/index", json={"arxivId": PAPER}, headers=headers)
+        second = client.post("/api/papers/index", json={"arxivId": "2607.99999"}, headers=headers)
+    assert first.status_code == 201
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) > 3000
+
+
+def test_trending_rewards_recent_votes_and_explains_itself(settings: Settings, db: Database) -> None:
+    now = datetime.now(UTC)
+    old, fresh = add_papers(db, 2, published_at=now - timedelta(hours=10))
+    voters = [member(db, f"user{i}") for i in range(4)]
+    # Both papers carry 3 votes; old's were cast two days ago, fresh's just now.
+    for user in voters[:3]:
+        vote_store.upvote(db, user.id, old.id, now - timedelta(days=2))
+        vote_store.upvote(db, user.id, fresh.id, now - timedelta(minutes=5))
+    day = old.published_at.date()  # type: ignore[union-attr]
+    order = [p.id for p in paper_store.feed_papers(db, day, day, "trending", now=now)]
+    assert order == [fresh.id, old.id]
+
+    why = why_trending(db, fresh.id, now)
+    assert why is not None
+    assert (why.upvotes, why.recent_upvotes, why.comments) == (3, 3, 0)
+    assert why.age_hours == pytest.approx(10.0, abs=0.01)
+    assert why.score == pytest.approx((3 + 3 + 0 + 1) / (10.0 + 2.0), rel=1e-3)
+    old_why = why_trending(db, old.id, now)
+    assert old_why is not None and old_why.recent_upvotes == 0
+    assert old_why.score == pytest.approx(4 / 12, rel=1e-3)
+
+    with https_client(settings) as client:
+        api = client.get(f"/api/papers/{fresh.id}/trending").json()
+        assert api["recentUpvotes"] == 3 and api["score"] == pytest.approx(why.score, rel=1e-2)
+        listed = client.get("/api/daily_papers", params={"date": day.isoformat(), "sort": "trending"}).json()
+        assert [i["paper"]["id"] for i in listed] == [fresh.id, old.id]
+        page = client.get(f"/papers/{fresh.id}").text
+        assert 'id="why-trending"' in page and "3 in the last 24 h" in page
