@@ -60,6 +60,9 @@ lint: install-test
 bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/votes.py
+	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/relevance.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) artifacts .bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Embedding throughput: `paperfeed index` against the bare model, on the same texts, in one run.
+
+The texts are the bundled real papers (304 recent arXiv abstracts and 200 snapshot lines), repeated
+under new ids to --n papers. Measured in this order:
+  1. naive loop: the tokenizer and onnxruntime session alone, batches of 32 in input order, mean
+     pooling — the loop anyone would write around the model first;
+  2. bare model: the same, with batches of similar lengths (``Embedder.embed``): the model's own best
+     throughput on these texts, and the figure paperfeed is held to;
+  3. paperfeed: `indexer.bring_up_to_date` on a fresh database holding those papers — reading them back,
+     embedding (length-sorted batches), keyphrases, storing vectors in batches with the job position,
+     and building the keyword and vector indexes.
+Prints papers/s for each and the ratio.
+
+    .venv/bin/python bench/embed.py [--n 2000] [--dir .bench/embed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.ingest.normalize import paper_from_snapshot
+from paperfeed.search import indexer
+from paperfeed.search.embed import Embedder, paper_text
+from paperfeed.settings import Settings
+from paperfeed.storage import open_database
+from paperfeed.storage import papers as paper_store
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def naive(model: Embedder, texts: list[str], batch: int = 32) -> float:
+    """Seconds a naive loop around the model takes for the texts (no sorting, no database)."""
+    tokenizer, session = model.tokenizer, model.session
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        encodings = tokenizer.encode_batch(texts[start : start + batch])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        (hidden,) = session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--dir", type=Path, default=Path(".bench/embed"))
+    args = parser.parse_args()
+    shutil.rmtree(args.dir, ignore_errors=True)
+    args.dir.mkdir(parents=True)
+    real = [
+        paper_from_snapshot(json.loads(line))
+        for name in ("arxiv-recent.jsonl", "arxiv-snapshot-sample.jsonl")
+        for line in (DATA / name).read_text().splitlines()
+    ]
+    papers = [
+        replace(real[i % len(real)], id=f"{i // len(real)}-{real[i % len(real)].id}") for i in range(args.n)
+    ]
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    settings = Settings(database_url=f"sqlite:///{args.dir / 'papers.db'}", index_dir=str(args.dir / "index"))
+    model = Embedder(settings.embedding_model)
+    model.embed(texts[:64])  # warm up
+
+    naive_s = naive(model, texts)
+    started = time.perf_counter()
+    model.embed(texts)
+    bare_s = time.perf_counter() - started
+    db = open_database(settings.database_url)
+    for start in range(0, len(papers), 1000):
+        paper_store.upsert_papers(db, papers[start : start + 1000])
+    started = time.perf_counter()
+    report = indexer.bring_up_to_date(db, settings, embedder=model)
+    ours_s = time.perf_counter() - started
+    assert report.embedded == len(papers), report
+
+    n = len(papers)
+    print(f"{n} papers (the bundled real abstracts, repeated), model {settings.embedding_model}")
+    print(f"naive loop (batches of 32 in input order): {n / naive_s:7.1f} papers/s")
+    print(f"bare model (length-sorted batches):        {n / bare_s:7.1f} papers/s")
+    print(f"paperfeed index (read, embed, keyphrases, store, indexes): {n / ours_s:7.1f} papers/s")
+    print(f"ratio paperfeed / bare model: {bare_s / ours_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
