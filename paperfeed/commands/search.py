@@ -28,7 +28,7 @@ def _context() -> Context:
     return click.get_current_context().ensure_object(Context)
 
 
-def update_indexes(obj: Context, embed: bool | None = None, progress: bool = False) -> None:
+def update_indexes(obj: Context, embed: bool | None = None) -> None:
     """After an import: the keyword index always; embeddings when few enough papers wait (a big import
     leaves them to 'paperfeed index' or the worker, since the model does ~30 papers/s per 2 cores)."""
     from paperfeed.search import indexer
@@ -46,19 +46,29 @@ def update_indexes(obj: Context, embed: bool | None = None, progress: bool = Fal
                 f"{waiting} papers wait to be embedded: run 'paperfeed index' (or leave it to the worker)"
             )
     if embed:
-        report = indexer.bring_up_to_date(db, settings, progress=_progress() if progress else None)
+        report = indexer.bring_up_to_date(db, settings)
         click.echo(f"embedded {report.embedded} papers; vector index: {report.vectors} added")
 
 
-def _progress() -> Any:
-    shown: dict[str, int] = {}
+class _Progress:
+    """A progress bar for the embedding step (the slow one: its total is known up front) and running
+    counts for the index steps, on stderr."""
 
-    def show(step: str, done: int) -> None:
-        if done - shown.get(step, 0) >= 1000 or step not in shown:
-            click.echo(f"\r{step}: {done}", nl=False, err=True)
-            shown[step] = done
+    def __init__(self, to_embed: int) -> None:
+        self.bar = click.progressbar(
+            length=max(to_embed, 1), label="embedding", file=sys.stderr, show_pos=True
+        )
+        self.embedded = 0
 
-    return show
+    def __call__(self, step: str, done: int) -> None:
+        if step == "embeddings":
+            self.bar.update(done - self.embedded)
+            self.embedded = done
+        elif done % 20_000 < 5_000:
+            click.echo(f"{step}: {done}", err=True)
+
+    def close(self) -> None:
+        self.bar.render_finish()
 
 
 @click.command()
@@ -76,9 +86,18 @@ def index(rebuild: bool) -> None:
         keywords, vectors = indexer.open_indexes(obj.settings)
         keywords.rebuild(obj.db)
         vectors.rebuild(obj.db)
-    report = indexer.bring_up_to_date(obj.db, obj.settings, progress=_progress())
+    from paperfeed.storage import embeddings
+
+    waiting = embeddings.count_after(
+        obj.db, embeddings.position(obj.db, indexer.job_name(obj.settings.embedding_model))
+    )
+    progress = _Progress(waiting)
+    try:
+        report = indexer.bring_up_to_date(obj.db, obj.settings, progress=progress)
+    finally:
+        progress.close()
     click.echo(
-        f"\nembedded {report.embedded} papers ({report.kept} unchanged kept); keyword index: "
+        f"embedded {report.embedded} papers ({report.kept} unchanged kept); keyword index: "
         f"{report.keyword} (re)indexed; vector index: {report.vectors} added"
     )
 
