@@ -358,5 +358,10 @@ def search(obj: Context, query: str, limit: int, as_json: bool) -> None:
             click.echo(f"{paper.id}\t{paper.title}")
 
 
+from paperfeed.commands import ops  # noqa: E402  (its commands join the group defined above)
+
+for _command in ops.COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":
     main()
