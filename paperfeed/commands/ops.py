@@ -1,5 +1,7 @@
 """Operator commands: ``paperfeed migrate-db`` (move an installation between SQLite and PostgreSQL),
-``paperfeed backup`` (an online copy of a SQLite database) and ``paperfeed worker`` (scheduled jobs)."""
+``paperfeed backup`` (an online copy of a SQLite database) and ``paperfeed worker`` (scheduled jobs).
+
+Commands take ``paperfeed.cli.Context`` as ``obj`` (typed Any: cli imports this module, not the reverse)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 import click
 
+from paperfeed.jobs import JOBS
 from paperfeed.storage import transfer
 
 
@@ -76,4 +79,33 @@ def backup(obj: Any, target: Path) -> None:
     click.echo(f"backed up {pages:,} pages to {target}")
 
 
-COMMANDS = [migrate_db, backup]
+@click.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (cron); 1 if one failed.")
+@click.option("--job", "names", multiple=True, type=click.Choice([j.name for j in JOBS]), help="Only these.")
+@click.pass_obj  # paperfeed.cli.Context
+def worker(obj: Any, once: bool, names: tuple[str, ...]) -> None:
+    """Run the scheduled jobs (paperfeed/jobs.py): harvest arXiv, keep the keyword index current.
+    Start one or more per machine; they share the work through leases in the database."""
+    import signal
+
+    from paperfeed.worker import Worker
+
+    jobs = [j for j in JOBS if not names or j.name in names]
+    runner = Worker(obj.db, obj.settings, jobs, say=click.echo)
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # unwinds the job: its harvest row says so and its leases are released
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        if once:
+            runner.run_due()
+        else:
+            runner.run_forever()
+    except KeyboardInterrupt:
+        click.echo("worker stopped", err=True)
+    if once and runner.failures:
+        sys.exit(1)
+
+
+COMMANDS = [migrate_db, backup, worker]
