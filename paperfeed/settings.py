@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     )
     site_name: str = Field("paperfeed", description="Name shown in page titles and feeds.")
     page_size: int = Field(50, description="Papers per page in the feed and the API (HF default: 50).")
+    page_cache_seconds: float = Field(
+        5.0,
+        description="How long a web worker reuses a rendered feed page or /api/daily_papers answer for "
+        "readers without cookies (0 turns it off): new papers and votes show up to this much later.",
+    )
     arxiv_oai_endpoint: str = Field(
         "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH base URL used by 'ingest oai'."
     )

@@ -23,6 +23,7 @@ from paperfeed.search.query import search_papers as run_search
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.papers import Sort
+from paperfeed.web.cache import cached
 from paperfeed.web.serialize import (
     DailyPaperDoc,
     ErrorDoc,
@@ -134,6 +135,7 @@ def page_size(request: Request, limit: int | None) -> int:
 
 
 @route("List daily papers", "papers", model=list[DailyPaperDoc])
+@cached
 def daily_papers(
     request: Request,
     p: Annotated[int, Query(ge=0, le=100_000, description="Page number, from 0.")] = 0,

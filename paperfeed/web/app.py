@@ -16,6 +16,7 @@ from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import pages
+from paperfeed.web.cache import PageCache
 from paperfeed.web.routes import register
 
 HERE = Path(__file__).parent
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = open_database(settings.database_url)
     app.state.keywords = KeywordIndex(settings.resolved_index_dir())
+    app.state.page_cache = PageCache(settings.page_cache_seconds)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)
