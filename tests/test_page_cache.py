@@ -40,6 +40,11 @@ def test_anonymous_pages_are_reused_for_a_short_time_then_rendered_again(
     cached_page = client.get("/")
     assert "2608.00002" not in cached_page.text
     assert cached_page.headers["content-security-policy"] == page.headers["content-security-policy"]
+    # A fresh page is answered before routing: without touching the handler or the database at all.
+    state = client.app.state  # type: ignore[attr-defined]
+    state.db, database = None, state.db
+    assert client.get("/").content == cached_page.content
+    state.db = database
     # A reader with cookies (signed in, later) always gets a fresh page; other URLs have their own entries.
     assert len(client.get("/api/daily_papers", headers={"cookie": "session=x"}).json()) == 2
     assert len(client.get("/api/daily_papers?limit=10").json()) == 2

@@ -16,7 +16,7 @@ from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import pages
-from paperfeed.web.cache import PageCache
+from paperfeed.web.cache import CachedPages, PageCache
 from paperfeed.web.routes import register
 
 HERE = Path(__file__).parent
@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(CachedPages, cache=app.state.page_cache)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app)
     return app
