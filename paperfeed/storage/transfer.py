@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,11 +73,8 @@ def connect(url: str, role: str, must_exist: bool) -> Database:
         raise TransferError(
             f"{role}: unsupported database {backend!r} in {shown(url)} (sqlite or postgresql)"
         )
-    if backend == "sqlite" and must_exist:
-        from pathlib import Path
-
-        if not parsed.database or not Path(parsed.database).is_file():
-            raise TransferError(f"{role}: no SQLite database file at {parsed.database or '(empty path)'}")
+    if backend == "sqlite" and must_exist and not (parsed.database and Path(parsed.database).is_file()):
+        raise TransferError(f"{role}: no SQLite database file at {parsed.database or '(empty path)'}")
     try:
         db = Database(url)
         with db.read() as conn:
