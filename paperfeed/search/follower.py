@@ -25,6 +25,20 @@ log = logging.getLogger(__name__)
 MERGE_DELTA = 10_000  # vectors in the delta before the writer saves a new base file
 
 
+def take_node_lock(settings: Settings) -> IO[bytes] | None:
+    """The lock that makes one process per node the writer of its index folder (held while the returned
+    file stays open; the kernel drops it when the process dies), or None if another process holds it."""
+    lock = Path(settings.resolved_index_dir()) / ".writer.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 class IndexFollower:
     def __init__(self, searcher: Searcher, settings: Settings) -> None:
         self.searcher = searcher
@@ -44,16 +58,8 @@ class IndexFollower:
 
     def _is_writer(self) -> bool:
         if self._lock_file is None:
-            lock = Path(self.settings.resolved_index_dir()) / ".writer.lock"
-            lock.parent.mkdir(parents=True, exist_ok=True)
-            handle = lock.open("ab")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                return False
-            self._lock_file = handle
-        return True
+            self._lock_file = take_node_lock(self.settings)
+        return self._lock_file is not None
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.index_refresh_seconds):

@@ -45,6 +45,20 @@ def unfinished_harvest(
     return _harvest(row)
 
 
+def latest_harvest(db: Database, endpoint: str, metadata_prefix: str, set_spec: str) -> Harvest | None:
+    """The most recent harvest of any window from this endpoint, format and set."""
+    c = table.c
+    query = (
+        sa.select(table)
+        .where(c.endpoint == endpoint, c.metadata_prefix == metadata_prefix, c.set_spec == set_spec)
+        .order_by(c.id.desc())
+        .limit(1)
+    )
+    with db.read() as conn:
+        row = conn.execute(query).one_or_none()
+    return _harvest(row) if row else None
+
+
 def start_harvest(
     db: Database,
     endpoint: str,

@@ -236,3 +236,12 @@ rate_limits = sa.Table(
     sa.Column("window_start", UTCDateTime, nullable=False),
     sa.Column("hits", sa.Integer, nullable=False),
 )
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -22,6 +22,7 @@ from paperfeed.feed import BadPeriod, Period, feed_page, find_paper, parse_perio
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.papers import Sort
+from paperfeed.web.cache import cached
 from paperfeed.web.serialize import (
     DailyPaperDoc,
     ErrorDoc,
@@ -133,6 +134,7 @@ def page_size(request: Request, limit: int | None) -> int:
 
 
 @route("List daily papers", "papers", model=list[DailyPaperDoc])
+@cached
 def daily_papers(
     request: Request,
     p: Annotated[int, Query(ge=0, le=100_000, description="Page number, from 0.")] = 0,

@@ -20,6 +20,7 @@ from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import context, pages
+from paperfeed.web.cache import CachedPages, PageCache
 from paperfeed.web.csrf import CSRFCookie
 from paperfeed.web.routes import register
 
@@ -83,12 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.searcher = searcher
+    app.state.page_cache = PageCache(settings.page_cache_seconds)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["site_name"] = settings.site_name
     app.state.templates.env.filters.update(pages.FILTERS)
     app.state.templates.env.globals.update(context.GLOBALS)
     app.add_middleware(CSRFCookie)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(CachedPages, cache=app.state.page_cache)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app)
     return app

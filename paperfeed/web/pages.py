@@ -36,6 +36,7 @@ from paperfeed.models import Paper
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.papers import Sort
+from paperfeed.web.cache import cached
 
 SORT_LABELS: dict[Sort, str] = {"upvotes": "Most upvoted", "published": "Newest", "trending": "Trending"}
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
@@ -137,12 +138,14 @@ def _parse_page(value: str | None) -> int:
 # -- handlers ---------------------------------------------------------------------------------------
 
 
+@cached
 def home(request: Request, sort: Param = None, p: Param = None) -> Response:
     """The latest day that has papers."""
     db: Database = request.app.state.db
     return _feed(request, lambda: latest_period(db), sort, p)
 
 
+@cached
 def feed(
     request: Request,
     day: Annotated[str | None, Query(alias="date")] = None,

@@ -1,0 +1,111 @@
+"""Operator commands: ``paperfeed migrate-db`` (move an installation between SQLite and PostgreSQL),
+``paperfeed backup`` (an online copy of a SQLite database) and ``paperfeed worker`` (scheduled jobs).
+
+Commands take ``paperfeed.cli.Context`` as ``obj`` (typed Any: cli imports this module, not the reverse)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from paperfeed.jobs import JOBS
+from paperfeed.storage import transfer
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command(name="migrate-db")
+@click.option("--from", "source_url", required=True, metavar="URL", help="The installation to copy.")
+@click.option("--to", "dest_url", required=True, metavar="URL", help="Where to copy it (migrated first).")
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted copy into a destination that already has rows."
+)
+@click.option("--verify-only", is_flag=True, help="Only compare row counts and checksums; copy nothing.")
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows a transaction."
+)
+def migrate_db(source_url: str, dest_url: str, resume: bool, verify_only: bool, batch: int) -> None:
+    """Copy every table from one database to another (SQLite ⇄ PostgreSQL), then compare per-table row
+    counts and checksums. Stop the web nodes and workers first: writes made during the copy are not moved.
+    Exit 0 when every table matches, 1 otherwise."""
+    if source_url == dest_url:
+        _fail("--from and --to are the same database")
+    try:
+        source = transfer.connect(source_url, "--from", must_exist=True)
+        dest = transfer.connect(dest_url, "--to", must_exist=False)
+        if not verify_only:
+            transfer.prepare(source, dest, resume)
+            with click.progressbar(length=1, label="copying", file=sys.stderr, show_pos=True) as bar:
+
+                def progress(table: str, done: int) -> None:
+                    bar.label = f"copying {table}"
+                    bar.length = max(bar.length or 1, done)
+                    bar.update(done - bar.pos)
+
+                transfer.copy(source, dest, batch, progress)
+        checks = transfer.compare(source, dest)
+    except transfer.TransferError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{'table':<20} {'rows (from)':>12} {'rows (to)':>12}  {'checksum (from)':<32}  match")
+    for c in checks:
+        mark = "yes" if c.ok else f"NO (to: {c.dest_checksum})"
+        click.echo(f"{c.table:<20} {c.source_rows:>12,} {c.dest_rows:>12,}  {c.source_checksum}  {mark}")
+    bad = [c.table for c in checks if not c.ok]
+    if bad:
+        _fail(f"{len(bad)} table(s) differ: {', '.join(bad)}")
+    click.echo(f"{transfer.shown(dest_url)}: all {len(checks)} tables match")
+
+
+@click.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj  # paperfeed.cli.Context (not imported: cli imports this module)
+def backup(obj: Any, target: Path) -> None:
+    """Write a consistent copy of the SQLite database to TARGET while the site keeps running
+    (SQLite's online backup). For PostgreSQL use pg_dump."""
+    from paperfeed.storage.backup import BackupError, backup_sqlite
+
+    try:
+        pages = backup_sqlite(obj.settings.database_url, target)
+    except BackupError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"backed up {pages:,} pages to {target}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (cron); 1 if one failed.")
+@click.option("--job", "names", multiple=True, type=click.Choice([j.name for j in JOBS]), help="Only these.")
+@click.pass_obj  # paperfeed.cli.Context
+def worker(obj: Any, once: bool, names: tuple[str, ...]) -> None:
+    """Run the scheduled jobs (paperfeed/jobs.py): harvest arXiv, keep the keyword index current.
+    Start one or more per machine; they share the work through leases in the database."""
+    import signal
+
+    from paperfeed.worker import Worker
+
+    jobs = [j for j in JOBS if not names or j.name in names]
+    runner = Worker(obj.db, obj.settings, jobs, say=click.echo)
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # unwinds the job: its harvest row says so and its leases are released
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        if once:
+            runner.run_due()
+        else:
+            runner.run_forever()
+    except KeyboardInterrupt:
+        click.echo("worker stopped", err=True)
+    if once and runner.failures:
+        sys.exit(1)
+
+
+COMMANDS = [migrate_db, backup, worker]

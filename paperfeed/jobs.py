@@ -1,0 +1,105 @@
+"""The jobs ``paperfeed worker`` runs, in one list: a name, where it runs, how often, what it calls.
+
+Where a job runs decides its lease (``storage/leases.py``):
+- ``global`` jobs change the shared database and must run once for the whole installation, one worker at
+  a time across every machine: the OAI-PMH harvest, embedding new papers (and, to come, digests). Lease
+  ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
+  cannot harvest the same window alongside a worker.
+- ``node`` jobs keep something on one machine current: each web node reads its own search index folder
+  (keyword and vector indexes), derived from the database (``papers.rev``, ``paper_embeddings.rev``). Every node runs its own, one process at a time on that
+  node: lease ``job:<name>@<node name>``.
+
+Adding a job is one entry in ``JOBS``: a function taking a ``JobContext`` and returning a one-line summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from paperfeed.settings import Settings
+from paperfeed.storage import Database
+from paperfeed.storage.leases import Held
+
+Scope = Literal["global", "node"]
+
+
+class NotNow(RuntimeError):
+    """The job cannot start yet (what it works on is held elsewhere): try again at the next round."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    db: Database
+    settings: Settings
+    holder: str  # node:pid of this worker, for leases the job takes itself
+    lease: Held  # the job's own lease, renewed by its heartbeat while the job runs
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    scope: Scope
+    every: Callable[[Settings], float]  # seconds from the end of one run to the next
+    run: Callable[[JobContext], str]  # returns what it did, in one line
+
+
+def harvest_latest(ctx: JobContext) -> str:
+    """Harvest the next OAI-PMH window (or continue an unfinished one from its resumption token)."""
+    from paperfeed.ingest.http import PoliteClient
+    from paperfeed.ingest.oai import HarvestBusy, harvest, next_window
+
+    s = ctx.settings
+    today = datetime.now(UTC).date()
+    window = next_window(ctx.db, s.arxiv_oai_endpoint, "arXivRaw", s.harvest_set, s.harvest_from, today)
+    if window is None:
+        return "up to date"
+    with PoliteClient.from_settings(s) as client:
+        try:
+            result = harvest(
+                ctx.db, client, s.arxiv_oai_endpoint, window[0], window[1], s.harvest_set,
+                holder=ctx.holder, lease_seconds=s.lease_seconds,
+            )  # fmt: skip
+        except HarvestBusy as exc:  # a dead worker's window lease not yet expired, or 'ingest oai' by hand
+            raise NotNow(str(exc)) from None
+    report = result.report
+    return (
+        f"window {window[0]}..{window[1]}: {result.pages} pages, {report.inserted} new, "
+        f"{report.updated} updated, {len(report.errors)} rejected"
+    )
+
+
+def embed_papers(ctx: JobContext) -> str:
+    """Embed papers stored since the embedding job's position (kept in the database, so whichever worker
+    holds the lease next continues where the last one stopped), with their keyphrases."""
+    from paperfeed.search import indexer
+    from paperfeed.search.embed import Embedder
+
+    keywords, _ = indexer.open_indexes(ctx.settings)
+    keywords.sync(ctx.db)  # keyphrase scoring reads its word statistics
+    model = Embedder(ctx.settings.embedding_model)
+    embedded, kept = indexer.embed_new(ctx.db, model, keywords, batch_size=ctx.settings.embed_batch)
+    return f"{embedded} papers embedded, {kept} unchanged"
+
+
+def sync_search_indexes(ctx: JobContext) -> str:
+    """Bring this node's keyword and vector indexes up to date with the database's change logs."""
+    from paperfeed.search import indexer
+    from paperfeed.search.follower import take_node_lock
+
+    lock = take_node_lock(ctx.settings)
+    if lock is None:
+        return "skipped: a web worker on this node keeps its indexes current"
+    with lock:
+        keywords, vectors = indexer.open_indexes(ctx.settings)
+        keyword_count, vector_count = keywords.sync(ctx.db), vectors.sync(ctx.db)
+    return f"keyword index: {keyword_count} (re)indexed; vector index: {vector_count} added"
+
+
+JOBS: list[Job] = [
+    Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
+    Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
+    Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),
+]
