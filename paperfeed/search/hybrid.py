@@ -75,10 +75,18 @@ class Searcher:
         return [Scored(h.id, min(h.score / bound, 1.0) if bound else 0.0) for h in hits]
 
     def dense_ranking(self, vector: np.ndarray, depth: int, filters: Filters | None = None) -> list[Scored]:
+        """Nearest papers by cosine. The HNSW index holds int8 vectors, whose rounding reorders close
+        neighbours (recall@10 stalls near 0.92 at 100k whatever the search depth); the candidates are
+        therefore scored again with their stored float16 vectors, read with their ids in one query."""
         self.vectors.refresh_every(self.db, self.refresh_seconds)
         hits = self.vectors.search(vector, FILTERED_DEPTH if filters else depth)
-        ids = vectors_store.ids_for_keys(self.db, [h.key for h in hits], self.model)
-        return [Scored(ids[h.key], h.score) for h in hits if h.key in ids]
+        stored = vectors_store.stored_for_keys(self.db, [h.key for h in hits], self.model)
+        if not stored:
+            return []
+        ids = [paper_id for paper_id, _ in stored.values()]
+        scores = np.stack([v for _, v in stored.values()]) @ vector.astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        return [Scored(ids[i], float(scores[i])) for i in order]
 
     def rank(
         self,

@@ -165,15 +165,14 @@ def vector_of(db: Database, paper_id: str, model: str) -> np.ndarray | None:
     return None if blob is None else _decode(blob)
 
 
-def ids_for_keys(db: Database, keys: Sequence[int], model: str) -> dict[int, str]:
-    """Paper ids behind vector-index keys (recomputed from the ids: the key is a hash of the id)."""
+def stored_for_keys(db: Database, keys: Sequence[int], model: str) -> dict[int, tuple[str, np.ndarray]]:
+    """The paper ids and stored (unquantised) vectors behind vector-index keys."""
     if not keys:
         return {}
-    wanted = set(keys)
     e = paper_embeddings.c
+    query = sa.select(e.key, e.paper_id, e.vector).where(e.model == model, e.key.in_(list(set(keys))))
     with db.read() as conn:
-        ids = conn.execute(sa.select(e.paper_id).where(e.model == model, e.key.in_(list(wanted)))).scalars()
-        return {vector_key(i): i for i in ids}
+        return {int(r.key): (r.paper_id, _decode(r.vector)) for r in conn.execute(query)}
 
 
 def count_embedded(db: Database, model: str) -> int:
