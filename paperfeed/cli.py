@@ -16,6 +16,7 @@ from typing import NoReturn
 import click
 
 from paperfeed import settings as settings_module
+from paperfeed.commands.digest import digest, subscribers
 from paperfeed.models import ImportReport
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
@@ -357,6 +358,9 @@ def search(obj: Context, query: str, limit: int, as_json: bool) -> None:
         else:
             click.echo(f"{paper.id}\t{paper.title}")
 
+
+main.add_command(subscribers)
+main.add_command(digest)
 
 if __name__ == "__main__":
     main()
