@@ -5,6 +5,7 @@ Recipients listed in ``reject`` get a permanent 550 at RCPT TO, as a mailbox tha
 
 from __future__ import annotations
 
+import asyncio
 import email
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Received:
 class Handler:
     reject: set[str] = field(default_factory=set)
     keep: bool = True  # benches only count, to keep memory flat
+    delay: float = 0.0  # seconds before answering DATA: a slower server, to kill senders mid-run
     messages: list[Received] = field(default_factory=list)
     per_recipient: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,6 +47,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         data = envelope.original_content or b""
         with self.lock:
             for rcpt in envelope.rcpt_tos:

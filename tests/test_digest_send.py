@@ -188,7 +188,7 @@ def test_no_smtp_server_claims_nothing(tmp_path: Path) -> None:
     db = open_database(settings.database_url)
     store_papers(db)
     add_confirmed(db, [("reader@example.org", "daily", [])])
-    with pytest.raises(SendError, match="cannot reach the SMTP server 127.0.0.1:9"):
+    with pytest.raises(SendError, match=r"cannot reach the SMTP server 127\.0\.0\.1:9"):
         send_digests(db, settings, "daily", DAY_DATE)
     assert ledger.period_counts(db, "daily:2026-08-19") == {}
 

@@ -67,7 +67,13 @@ class _RateLimit:
             return True
 
 
-_subscribe_limit = _RateLimit(limit=10, window=600.0)
+def _subscribe_limit(request: Request) -> _RateLimit:
+    """Ten subscribe requests per client address per ten minutes, per app."""
+    state = request.app.state
+    if not hasattr(state, "subscribe_limit"):
+        state.subscribe_limit = _RateLimit(limit=10, window=600.0)
+    limit: _RateLimit = state.subscribe_limit
+    return limit
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -128,7 +134,7 @@ async def subscribe(request: Request) -> Response:
     if not csrf.check(request, _first(fields, csrf.FIELD)):
         return _error(request, 403, "Form expired", "Reload the page and send the form again.")
     client = request.client.host if request.client else "unknown"
-    if not _subscribe_limit.allow(client):
+    if not _subscribe_limit(request).allow(client):
         return _error(request, 429, "Too many requests", "Wait a few minutes, then try again.")
     raw_email = _first(fields, "email")
     try:
