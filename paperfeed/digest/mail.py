@@ -1,28 +1,29 @@
 """Messages and their delivery: MIME building, the bulk-sender headers, DKIM, and SMTP.
 
-The standard library's ``email`` builds the multipart text + HTML message and ``smtplib`` talks SMTP
+The standard library's ``email`` encoders build the multipart text + HTML message, ``smtplib`` talks SMTP
 (STARTTLS and AUTH included); ``dkimpy`` signs. What this module adds is policy:
 
 - headers a bulk sender owes receivers (Gmail/Yahoo 2024, RFC 8058): a stable ``Message-ID`` per
   (subscriber, period), ``List-Id``, ``List-Unsubscribe`` (https and mailto) and
   ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``, the latter two covered by the DKIM signature;
-- no header injection: every header value built from data has its line breaks collapsed first;
+- no header injection: every header value built from data has its line breaks collapsed first, and
+  headers stay on one line (a folded List-Unsubscribe would hide its URLs from mail clients);
 - what an SMTP answer means for the ledger (``deliver``): accepted, try again later, permanent (suppress
   the address), or unknown (the connection broke while the message was handed over: never resend).
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import hmac
+import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -32,9 +33,6 @@ import dkim
 from paperfeed.digest.render import Rendered
 from paperfeed.settings import Settings
 
-# Headers stay on one line up to RFC 5322's hard limit: folding a long List-Unsubscribe would turn its
-# URLs into encoded words that no mail client reads as links.
-_POLICY = SMTP.clone(max_line_length=998)
 Outcome = Literal["sent", "retry", "failed", "unknown"]
 _SIGNED_HEADERS = [
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
@@ -44,6 +42,24 @@ _SIGNED_HEADERS = [
 
 class MailConfigError(ValueError):
     """A mail setting that cannot work (no SMTP URL, an unreadable DKIM key …); the message says which."""
+
+
+def _encoded(value: str) -> str:
+    """An unstructured header value, RFC 2047-encoded when it is not plain ASCII."""
+    return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=998)
+
+
+def _part(boundary: str, subtype: str, body: str) -> bytes:
+    lines = body.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    return b"".join(
+        (
+            f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'.encode(),
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+            encoded,
+            b"" if encoded.endswith(b"\r\n") else b"\r\n",
+        )
+    )
 
 
 def header_text(value: str, limit: int = 200) -> str:
@@ -95,7 +111,7 @@ class Mailer:
 
     def list_id(self, site_name: str, frequency: str) -> str:
         label = "".join(ch if ch.isalnum() else "-" for ch in site_name.lower()).strip("-") or "paperfeed"
-        return f"{header_text(site_name, 60)} {frequency} digest <{frequency}.{label}.{self.domain}>"
+        return f"{_encoded(header_text(site_name, 60) + ' ' + frequency + ' digest')} <{frequency}.{label}.{self.domain}>"
 
     def message_id(self, period: str, subscriber_id: int) -> str:
         """The same id every time for one (subscriber, period): a receiver that sees it twice can
@@ -111,25 +127,43 @@ class Mailer:
         list_id: str | None = None,
         unsubscribe: str | None = None,
     ) -> bytes:
-        """The message as bytes for SMTP DATA, DKIM-signed when a key is configured."""
-        msg = EmailMessage(policy=_POLICY)
-        msg["From"] = Address(self.from_name, addr_spec=self.from_addr)
-        msg["To"] = Address(addr_spec=to)
-        msg["Subject"] = header_text(content.subject)
-        msg["Date"] = formatdate(localtime=False, usegmt=True)
-        msg["Message-ID"] = (
-            message_id or f"<{hashlib.sha256(content.text.encode()).hexdigest()[:24]}@{self.domain}>"
-        )
+        """The message as bytes for SMTP DATA (CRLF line ends), DKIM-signed when a key is configured.
+
+        Assembled from the standard library's encoders (formataddr, RFC 2047 ``Header``, quoted-printable)
+        rather than through ``EmailMessage``: that builds and re-parses every header object and took
+        three quarters of the time a digest costs. The tests parse every message with ``email`` to
+        check the result."""
+        headers = [
+            ("From", formataddr((self.from_name, self.from_addr), charset="utf-8")),
+            ("To", header_text(to, 320)),
+            ("Subject", _encoded(header_text(content.subject))),
+            ("Date", formatdate(localtime=False, usegmt=True)),
+            (
+                "Message-ID",
+                message_id or f"<{hashlib.sha256(content.text.encode()).hexdigest()[:24]}@{self.domain}>",
+            ),
+        ]
         if list_id:
-            msg["List-Id"] = list_id
+            headers.append(("List-Id", list_id))
         if unsubscribe:
             token = unsubscribe.rsplit("/", 1)[-1]
             mailto = f"mailto:{self.unsubscribe_mailto}?subject={quote('unsubscribe-' + token)}"
-            msg["List-Unsubscribe"] = f"<{unsubscribe}>, <{mailto}>"
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg.set_content(content.text, cte="quoted-printable")
-        msg.add_alternative(content.html, subtype="html", cte="quoted-printable")
-        data = msg.as_bytes()
+            headers.append(("List-Unsubscribe", f"<{unsubscribe}>, <{mailto}>"))
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        # '=_' never occurs in quoted-printable text (a literal '=' is written '=3D').
+        boundary = "=_" + secrets.token_hex(16)
+        headers.append(("MIME-Version", "1.0"))
+        headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+        data = b"".join(
+            (
+                head,
+                b"\r\n",
+                _part(boundary, "plain", content.text),
+                _part(boundary, "html", content.html),
+                f"--{boundary}--\r\n".encode(),
+            )
+        )
         if self.dkim_key is not None and self.dkim_selector and self.dkim_domain:
             present = [h for h in _SIGNED_HEADERS if h != b"list-id" or list_id]
             if not unsubscribe:
