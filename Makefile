@@ -57,8 +57,9 @@ lint: install-test
 	$(BIN)/ruff format --check paperfeed tests bench
 	$(BIN)/mypy
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/digest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) artifacts .bench .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paperfeed.digest.compose import load_period  # noqa: E402
+from paperfeed.digest.compose import choose, load_period, shortlist  # noqa: E402
+from paperfeed.digest.render import Renderer  # noqa: E402
 from paperfeed.digest.send import send_digests  # noqa: E402
 from paperfeed.digest.subscriptions import add_confirmed  # noqa: E402
 from paperfeed.ingest.cards import ingest_cards  # noqa: E402
@@ -50,9 +51,10 @@ from paperfeed.settings import Settings  # noqa: E402
 from paperfeed.storage import Database, open_database  # noqa: E402
 from paperfeed.storage import deliveries as ledger  # noqa: E402
 from paperfeed.storage import papers as paper_store  # noqa: E402
+from paperfeed.storage import subscribers as subscriber_store  # noqa: E402
 
 TOPICS = ["language model", "reinforcement learning", "diffusion", "graph", "benchmark", "agent"]
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway key for a throwaway database
 
 
 # -- the SMTP server, in its own process -------------------------------------------------------------
@@ -108,7 +110,9 @@ class Server:
 # -- data ----------------------------------------------------------------------------------------------
 
 
-def prepare(folder: Path, database: str | None, subscribers: int, concurrency: int, smtp_url: str) -> Settings:
+def prepare(
+    folder: Path, database: str | None, subscribers: int, concurrency: int, smtp_url: str
+) -> Settings:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -131,7 +135,9 @@ def prepare(folder: Path, database: str | None, subscribers: int, concurrency: i
 
 def busiest_day(db: Database) -> date:
     """The day of the bundled data with the most papers: a realistic daily digest."""
-    days = Counter(p.feed_day for p in paper_store.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6))
+    days = Counter(
+        p.feed_day for p in paper_store.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6)
+    )
     return max(days, key=lambda d: days[d])  # type: ignore[arg-type,return-value]
 
 
@@ -181,14 +187,16 @@ def throughput(args: argparse.Namespace, server: Server) -> None:
     day = busiest_day(db)
     add_subscribers(db, day, args.subscribers, "t")
     # One digest first, to size the bare loop's message like ours.
-    from paperfeed.digest.compose import choose, shortlist
-    from paperfeed.digest.render import Renderer
 
     pp = load_period(db, "daily", day)
-    sample = [s for s in __import__("paperfeed.storage.subscribers", fromlist=["x"]).sendable(db, "daily", 0, 3)][1]
+    sample = subscriber_store.sendable(db, "daily", 0, 3)[1]  # one that follows a topic
     items = choose(pp, shortlist(pp, sample, 5, 10), set(), 5, 10)
-    rendered = Renderer(settings.site_name, settings.base_url).digest(items, sample.email, "daily", "x", "u" * 80, "p" * 80)
-    print(f"period daily:{day}: {len(pp.papers)} papers; digest parts text {len(rendered.text)} B, html {len(rendered.html)} B")
+    rendered = Renderer(settings.site_name, settings.base_url).digest(
+        items, sample.email, "daily", "x", "u" * 80, "p" * 80
+    )
+    print(
+        f"period daily:{day}: {len(pp.papers)} papers; digest parts text {len(rendered.text)} B, html {len(rendered.html)} B"
+    )
     bare = bare_loop(server, args.bare, len(rendered.text), len(rendered.html))
     server.ask("reset")
     start = time.perf_counter()
@@ -215,7 +223,17 @@ def _sender(settings: Settings, day: date) -> subprocess.Popen[bytes]:
         "PAPERFEED_BASE_URL": settings.base_url,
         "PAPERFEED_INDEX_DIR": settings.index_dir,
     }
-    command = [sys.executable, "-m", "paperfeed.cli", "digest", "send", "--period", "daily", "--date", day.isoformat()]
+    command = [
+        sys.executable,
+        "-m",
+        "paperfeed.cli",
+        "digest",
+        "send",
+        "--period",
+        "daily",
+        "--date",
+        day.isoformat(),
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
 
 
@@ -234,8 +252,12 @@ def _tally(db: Database, server: Server, period: str, emails: list[str]) -> dict
         "subscribers": len(emails),
         "duplicate emails": sum(max(0, received.get(e, 0) - 1) for e in emails),
         "unknown": len(unknown),
-        "exactly one digest (of those not unknown)": sum(1 for e in emails if e not in unknown and received.get(e) == 1),
-        "not unknown and not exactly one": sum(1 for e in emails if e not in unknown and received.get(e) != 1),
+        "exactly one digest (of those not unknown)": sum(
+            1 for e in emails if e not in unknown and received.get(e) == 1
+        ),
+        "not unknown and not exactly one": sum(
+            1 for e in emails if e not in unknown and received.get(e) != 1
+        ),
         "unknown that did arrive": sum(1 for e in unknown if received.get(e)),
     }
 
@@ -258,11 +280,13 @@ def kill(args: argparse.Namespace, server: Server) -> None:
         process.wait()
         in_flight.append(ledger.period_counts(db, period).get("claimed", 0))
     final = _sender(settings, day)
-    out, err = final.communicate()
+    out, _ = final.communicate()
     rerun = _sender(settings, day)
     again, _ = rerun.communicate()
     tally = _tally(db, server, period, emails)
-    print(f"kill -9 at {args.kills} points (after {', '.join(map(str, points))} accepted), restarted each time:")
+    print(
+        f"kill -9 at {args.kills} points (after {', '.join(map(str, points))} accepted), restarted each time:"
+    )
     print(f"  left in flight per kill (≤ concurrency {args.concurrency}): {in_flight}")
     for key, value in tally.items():
         print(f"  {key}: {value}")
@@ -294,7 +318,9 @@ def two(args: argparse.Namespace, server: Server) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", choices=["all", "throughput", "kill", "two"], default="all")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--bare", type=int, default=3000, help="Messages the bare loop sends.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,9 +25,20 @@ DAY_DATE = DAY.date()
 
 
 @pytest.fixture
-def smtp() -> SmtpServer:
+def smtp() -> Iterator[SmtpServer]:
     with SmtpServer(reject={"gone@example.org"}) as server:
-        yield server  # type: ignore[misc]
+        yield server
+    for received in server.handler.messages:  # every message any test here received, parsed
+        message = received.parsed()
+        assert not message.defects and not any(p.defects for p in message.walk())
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Unsubscribe"].startswith("<https://papers.example.org/unsubscribe/")
+        assert message["Message-ID"] and message["Date"] and message["List-Id"]
+        assert message["To"] == received.rcpt_tos[0]
+        text, html = (message.get_body((kind,)) for kind in ("plain", "html"))
+        assert text is not None and html is not None
+        assert "Unsubscribe with one click: https://papers.example.org/unsubscribe/" in text.get_content()
+        assert "<script" not in html.get_content()
 
 
 def _open(tmp_path: Path, smtp: SmtpServer, **overrides: object) -> tuple[Database, object]:

@@ -193,5 +193,5 @@ def send(obj: Context, frequency: Frequency, day: datetime | None) -> None:
         f"already handled {report.skipped}, deferred {report.retry}, failed {report.failed}, "
         f"unknown {report.unknown}; in flight at a crash, now unknown: {report.recovered}"
     )
-    if report.retry:
+    if report.retry or report.interrupted:
         sys.exit(EXIT_REJECTED)

@@ -62,6 +62,7 @@ class SendReport:
     failed: int = 0  # permanent failures: the address is suppressed
     unknown: int = 0  # the connection broke mid-message: maybe delivered, never resent
     recovered: int = 0  # digests left in flight by dead senders, now 'unknown'
+    interrupted: int = 0  # sender threads that stopped early (server lost): a rerun sends the rest
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: dict[str, int]) -> None:
@@ -167,7 +168,13 @@ class _Run:
                 if outcome == "unknown":
                     smtp = self._reconnect(smtp)
         except (smtplib.SMTPException, OSError) as exc:
+            self.count(interrupted=1)
             self.error(f"a sender connection stopped: {exc}")
+        except (
+            Exception
+        ) as exc:  # a digest that cannot be built must not hang the run; its row ends 'unknown'
+            self.count(interrupted=1)
+            self.error(f"a sender thread stopped: {exc!r}")
         finally:
             if done is not None:
                 ledger.mark_sent(self.db, done[0], self.sender_id, done[1], _now())
