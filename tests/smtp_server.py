@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts, for tests and benches.
 
-Recipients listed in ``reject`` get a permanent 550 at RCPT TO, as a mailbox that does not exist would.
+Recipients listed in ``reject`` get a permanent 550 at RCPT TO, as a mailbox that does not exist would;
+those in ``defer`` a transient 451.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Received:
 @dataclass
 class Handler:
     reject: set[str] = field(default_factory=set)
+    defer: set[str] = field(default_factory=set)  # answered 451 (try again later) at RCPT TO
     keep: bool = True  # benches only count, to keep memory flat
     delay: float = 0.0  # seconds before answering DATA: a slower server, to kill senders mid-run
     messages: list[Received] = field(default_factory=list)
@@ -43,6 +45,8 @@ class Handler:
     ) -> str:
         if address in self.reject:
             return "550 5.1.1 No such mailbox"
+        if address in self.defer:
+            return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

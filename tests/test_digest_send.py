@@ -182,6 +182,24 @@ def test_permanent_failure_suppresses_and_others_still_get_theirs(tmp_path: Path
     assert ledger.papers_sent(db, gone.id) == {}, "what a bounced digest would have carried counts as unsent"
 
 
+def test_a_transient_failure_is_sent_by_the_next_run(tmp_path: Path, smtp: SmtpServer) -> None:
+    db, settings = _open(tmp_path, smtp)
+    store_papers(db)
+    add_confirmed(db, [("busy@example.org", "daily", []), ("here@example.org", "daily", [])])
+    smtp.handler.defer.add("busy@example.org")
+    first = send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    assert (first.sent, first.retry) == (1, 1)
+    busy = subscriber_store.subscriber_by_email(db, "busy@example.org")
+    assert busy is not None and busy.status == "active", "a 4xx suppresses nothing"
+    assert ledger.papers_sent(db, busy.id) == {}
+    smtp.handler.defer.clear()
+    second = send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    assert (second.sent, second.skipped) == (1, 1)
+    assert len(smtp.handler.to("busy@example.org")) == 1 and len(smtp.handler.to("here@example.org")) == 1
+    (row,) = [d for d in ledger.deliveries(db, "daily:2026-08-19") if d["email"] == "busy@example.org"]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
 def test_paused_pending_and_unsubscribed_get_nothing(tmp_path: Path, smtp: SmtpServer) -> None:
     db, settings = _open(tmp_path, smtp)
     store_papers(db)

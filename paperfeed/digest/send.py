@@ -170,9 +170,8 @@ class _Run:
         except (smtplib.SMTPException, OSError) as exc:
             self.count(interrupted=1)
             self.error(f"a sender connection stopped: {exc}")
-        except (
-            Exception
-        ) as exc:  # a digest that cannot be built must not hang the run; its row ends 'unknown'
+        except Exception as exc:
+            # A digest that cannot be built must not hang the run; its claimed row ends 'unknown'.
             self.count(interrupted=1)
             self.error(f"a sender thread stopped: {exc!r}")
         finally:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from paperfeed.digest import tokens
@@ -128,9 +129,14 @@ def subscribe_page(request: Request) -> Response:
 
 async def subscribe(request: Request) -> Response:
     """Record the request and email a confirmation link; the same answer for every address."""
+    fields = await _form(request)
+    # Storage and SMTP block: run them on the thread pool, as FastAPI does for plain ``def`` handlers.
+    return await run_in_threadpool(_subscribe, request, fields)
+
+
+def _subscribe(request: Request, fields: dict[str, list[str]]) -> Response:
     if missing := _secret_missing(request):
         return missing
-    fields = await _form(request)
     if not csrf.check(request, _first(fields, csrf.FIELD)):
         return _error(request, 403, "Form expired", "Reload the page and send the form again.")
     client = request.client.host if request.client else "unknown"
@@ -168,9 +174,12 @@ def confirm_page(request: Request, token: str = "") -> Response:
 
 
 async def confirm_subscription(request: Request) -> Response:
+    return await run_in_threadpool(_confirm, request, await _form(request))
+
+
+def _confirm(request: Request, fields: dict[str, list[str]]) -> Response:
     if missing := _secret_missing(request):
         return missing
-    fields = await _form(request)
     if not csrf.check(request, _first(fields, csrf.FIELD)):
         return _error(request, 403, "Form expired", "Reload the page and send the form again.")
     found = confirm(request.app.state.db, _first(fields, "token"))
@@ -203,9 +212,12 @@ def unsubscribe_page(request: Request, token: str) -> Response:
 async def unsubscribe_one_click(request: Request, token: str) -> Response:
     """RFC 8058 one-click: ``List-Unsubscribe=One-Click`` POSTed without cookies. No CSRF token by
     design (the signed token in the URL is the authority); 200 without redirect; repeatable."""
+    return await run_in_threadpool(_unsubscribe, request, token, await _form(request))
+
+
+def _unsubscribe(request: Request, token: str, fields: dict[str, list[str]]) -> Response:
     if _secret_missing(request):
         return PlainTextResponse("Unsubscribing is not available.\n", status_code=503)
-    fields = await _form(request)
     if _first(fields, "List-Unsubscribe") != "One-Click":
         return PlainTextResponse("Expected List-Unsubscribe=One-Click.\n", status_code=400)
     if not unsubscribe(request.app.state.db, request.app.state.settings, token):
@@ -238,10 +250,13 @@ def preferences_page(request: Request, token: str) -> Response:
 
 
 async def save_preferences(request: Request, token: str) -> Response:
+    return await run_in_threadpool(_save_preferences, request, token, await _form(request))
+
+
+def _save_preferences(request: Request, token: str, fields: dict[str, list[str]]) -> Response:
     found = _subscriber_or_error(request, token)
     if isinstance(found, Response):
         return found
-    fields = await _form(request)
     if not csrf.check(request, _first(fields, csrf.FIELD)):
         return _error(request, 403, "Form expired", "Reload the page and send the form again.")
     try:
