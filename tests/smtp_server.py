@@ -68,9 +68,11 @@ class Handler:
 class SmtpServer:
     """``with SmtpServer() as s: …`` — listening on 127.0.0.1:``s.port`` while inside."""
 
-    def __init__(self, port: int = 0, **handler: Any) -> None:
+    def __init__(self, port: int = 0, controller: dict[str, Any] | None = None, **handler: Any) -> None:
         self.handler = Handler(**handler)
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or _free_port())
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=port or _free_port(), **(controller or {})
+        )
 
     @property
     def port(self) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dkim
 import pytest
+from pydantic import SecretStr
 
 from paperfeed.digest import tokens
 from paperfeed.digest.latex import readable
@@ -218,7 +219,7 @@ def test_no_smtp_server_claims_nothing(tmp_path: Path) -> None:
     db = open_database(settings.database_url)
     store_papers(db)
     add_confirmed(db, [("reader@example.org", "daily", [])])
-    with pytest.raises(SendError, match=r"cannot reach the SMTP server 127\.0\.0\.1:9"):
+    with pytest.raises(SendError, match=r"cannot send through the SMTP server 127\.0\.0\.1:9"):
         send_digests(db, settings, "daily", DAY_DATE)
     assert ledger.period_counts(db, "daily:2026-08-19") == {}
 
@@ -236,3 +237,50 @@ def test_a_missing_period_sends_nothing(tmp_path: Path, smtp: SmtpServer) -> Non
     add_confirmed(db, [("reader@example.org", "daily", [])])
     report = send_digests(db, settings, "daily", date(2026, 8, 22))  # type: ignore[arg-type]
     assert (report.papers, report.sent) == (0, 0)
+
+
+def test_starttls_and_auth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A submission server that insists on STARTTLS before AUTH and on AUTH before mail; the client trusts
+    its certificate through SSL_CERT_FILE, as it would a private CA."""
+    import ssl
+    import subprocess
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    logins: list[bytes] = []
+
+    def authenticate(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"digest", b"p@ss word")
+        if ok:
+            logins.append(data.login)  # type: ignore[union-attr]
+        return AuthResult(success=ok, handled=False)
+
+    options = {
+        "tls_context": tls,
+        "require_starttls": True,
+        "authenticator": authenticate,
+        "auth_required": True,
+        "auth_require_tls": True,
+    }
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with SmtpServer(controller=options) as server:
+        url = f"smtp://digest:p%40ss%20word@127.0.0.1:{server.port}"
+        settings = digest_settings(tmp_path, url, send_concurrency=1)
+        db = open_database(settings.database_url)
+        store_papers(db)
+        add_confirmed(db, [("reader@example.org", "daily", [])])
+        assert send_digests(db, settings, "daily", DAY_DATE).sent == 1
+        assert logins == [b"digest"] and len(server.handler.to("reader@example.org")) == 1
+        wrong = settings.model_copy(update={"smtp_url": SecretStr(url.replace("p%40ss", "guess"))})
+        with pytest.raises(SendError, match="Authentication"):
+            send_digests(db, wrong, "daily", DAY_DATE)

@@ -250,7 +250,9 @@ def send_digests(
     except (smtplib.SMTPException, OSError) as exc:
         for smtp in connections:
             smtp.close()
-        raise SendError(f"cannot reach the SMTP server {run.target.host}:{run.target.port}: {exc}") from exc
+        raise SendError(
+            f"cannot send through the SMTP server {run.target.host}:{run.target.port}: {exc}"
+        ) from exc
     ledger.register_sender(db, sender, _now())
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(db, sender.id, settings, stop), daemon=True)
