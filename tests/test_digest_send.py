@@ -87,6 +87,25 @@ def test_a_digest_holds_top_papers_and_personal_picks_with_why(tmp_path: Path, s
     assert "<script>" not in html and "&lt;script&gt;" in html, "HTML part escaped, no scripts"
 
 
+def test_topic_search_is_pluggable(tmp_path: Path, smtp: SmtpServer) -> None:
+    """The lead's hybrid search can replace the word matching: a pick source asks ``topic_search``."""
+    db, settings = _open(tmp_path, smtp, digest_top_papers=3)
+    store_papers(db)
+    add_confirmed(db, [("reader@example.org", "daily", follows(("topic", "semantic thing")))])
+    asked: list[str] = []
+
+    def search(pp: object, terms: str) -> list[str]:
+        asked.append(terms)
+        return ["2608.00003", "not-in-this-period"]
+
+    send_digests(db, settings, "daily", DAY_DATE, topic_search=search)  # type: ignore[arg-type]
+    (message,) = smtp.handler.to("reader@example.org")
+    top, picks = message.get_body(("plain",)).get_content().split("PICKED FOR YOU")
+    assert asked == ["semantic thing"]
+    assert "Plain paper number 3" in picks and "Why: Matches your topic “semantic thing”" in picks
+    assert "Plain paper number 3" not in top and "Plain paper number 4" in top
+
+
 def test_headers_one_click_message_id_and_dkim(tmp_path: Path, smtp: SmtpServer) -> None:
     key, record = dkim_key(tmp_path)
     db, settings = _open(

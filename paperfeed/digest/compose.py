@@ -83,6 +83,26 @@ def words(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.casefold())]
 
 
+def match_words(pp: PeriodPapers, terms: str) -> list[str]:
+    """The default topic search: papers of the period whose title or abstract holds every word of
+    ``terms`` (plural-insensitive), in trending order. Simple matching over the period's papers; the
+    word index is built on first use, so a run without topic follows never pays for it."""
+    if pp._words is None:
+        index: dict[str, set[str]] = {}
+        for p in pp.papers:
+            for w in set(words(p.title + " " + p.abstract)):
+                index.setdefault(w, set()).add(p.id)
+        pp._words = index
+    wanted = words(terms)
+    ids = set.intersection(*(pp._words.get(w, set()) for w in wanted)) if wanted else set()
+    return sorted(ids, key=pp.rank.__getitem__)
+
+
+# Which papers of the period match a followed topic, best first. ``match_words`` by default; hybrid search
+# (issue #3) can take its place: ``load_period(…, topic_search=…)`` / ``send_digests(…, topic_search=…)``.
+TopicSearch = Callable[["PeriodPapers", str], list[str]]
+
+
 @dataclass
 class PeriodPapers:
     """The period's papers in trending order, and the lookups pick sources need."""
@@ -91,6 +111,7 @@ class PeriodPapers:
     period: Period
     key: str
     papers: list[Paper]  # best first
+    topic_search: TopicSearch = match_words
     rank: dict[str, int] = field(default_factory=dict)
     by_id: dict[str, Paper] = field(default_factory=dict)
     by_author: dict[str, list[str]] = field(default_factory=dict)
@@ -109,29 +130,26 @@ class PeriodPapers:
                     self.by_organization.setdefault(name, []).append(p.id)
 
     def topic(self, terms: str) -> list[str]:
-        """Papers of the period whose title or abstract holds every word of ``terms``, best first
-        (simple matching over the period's papers; cached per topic for the run)."""
+        """Papers of the period matching a followed topic, best first; asked once per topic and run."""
         found = self._topics.get(terms)
         if found is None:
-            if self._words is None:  # built on first use: a run without topic follows never pays for it
-                index: dict[str, set[str]] = {}
-                for p in self.papers:
-                    for w in set(words(p.title + " " + p.abstract)):
-                        index.setdefault(w, set()).add(p.id)
-                self._words = index
-            wanted = words(terms)
-            ids = set.intersection(*(self._words.get(w, set()) for w in wanted)) if wanted else set()
-            found = self._topics[terms] = sorted(ids, key=self.rank.__getitem__)
+            found = self._topics[terms] = [i for i in self.topic_search(self, terms) if i in self.by_id]
         return found
 
 
-def load_period(db: Database, frequency: Frequency, day: date, now: datetime | None = None) -> PeriodPapers:
+def load_period(
+    db: Database,
+    frequency: Frequency,
+    day: date,
+    now: datetime | None = None,
+    topic_search: TopicSearch | None = None,
+) -> PeriodPapers:
     period = digest_period(frequency, day)
     # Trending as it stood when the period ended (or now, for the current one).
     end = datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
     at = min(now or datetime.now(UTC), end)
     found = paper_store.feed_papers(db, period.start, period.end, "trending", _MAX_PERIOD_PAPERS, now=at)
-    return PeriodPapers(frequency, period, period_key(frequency, period), found)
+    return PeriodPapers(frequency, period, period_key(frequency, period), found, topic_search or match_words)
 
 
 # -- pick sources ------------------------------------------------------------------------------------

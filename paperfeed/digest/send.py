@@ -31,6 +31,7 @@ from paperfeed.digest.compose import (
     Item,
     PeriodPapers,
     Shortlist,
+    TopicSearch,
     choose,
     load_period,
     shortlist,
@@ -227,11 +228,12 @@ def send_digests(
     now: datetime | None = None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    topic_search: TopicSearch | None = None,
 ) -> SendReport:
     """Send the digests of the period of ``frequency`` that holds ``day``. Safe to run again (it sends
     only what was never claimed, or freed by a transient error) and from several processes at once."""
     log = log or (lambda _message: None)
-    pp = load_period(db, frequency, day, now)
+    pp = load_period(db, frequency, day, now, topic_search)
     report = SendReport(pp.key, papers=len(pp.papers))
     if not settings.secret_key.get_secret_value():
         raise SendError("set PAPERFEED_SECRET_KEY: unsubscribe links and Message-IDs are signed with it")
