@@ -73,6 +73,11 @@ def test_add_import_and_send(tmp_path: Path) -> None:
         assert "sent 0," in rerun.stdout and rerun.returncode == 0
         counts = run(settings, "subscribers", "count")
         assert "active\t2" in counts.stdout and "suppressed\t1" in counts.stdout
+        left = run(settings, "subscribers", "unsubscribe", "B@example.org")
+        assert left.returncode == 0 and "b@example.org: unsubscribed" in left.stdout
+        assert store.subscriber_by_email(db, "b@example.org").status == "suppressed"  # type: ignore[union-attr]
+        unknown = run(settings, "subscribers", "unsubscribe", "nobody@example.org")
+        assert unknown.returncode == 1 and "nobody@example.org is not a subscriber" in unknown.stderr
         db.close()
 
 

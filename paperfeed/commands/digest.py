@@ -154,6 +154,24 @@ def import_csv(obj: Context, path: Path) -> None:
 
 
 @subscribers.command()
+@click.argument("email")
+@pass_context
+def unsubscribe(obj: Context, email: str) -> None:
+    """Suppress EMAIL at once (e.g. for a request that came to the List-Unsubscribe mailto address)."""
+    try:
+        address = normalize_email(email)
+    except BadEmail as exc:
+        _fail(str(exc))
+        return
+    found = subscriber_store.subscriber_by_email(obj.db, address)
+    if found is None:
+        _fail(f"{address} is not a subscriber")
+        return
+    subscriber_store.suppress(obj.db, found.id, "unsubscribed", datetime.now(UTC))
+    click.echo(f"{address}: unsubscribed")
+
+
+@subscribers.command()
 @pass_context
 def count(obj: Context) -> None:
     """Subscribers per status."""
