@@ -69,6 +69,7 @@ bench: install-test
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/digest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) artifacts .bench .pytest_cache .mypy_cache .ruff_cache

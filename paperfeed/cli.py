@@ -16,6 +16,7 @@ import click
 
 from paperfeed import settings as settings_module
 from paperfeed.commands import search as search_commands
+from paperfeed.commands.digest import digest, subscribers
 from paperfeed.commands.search import update_indexes
 from paperfeed.models import ImportReport
 from paperfeed.search.keyword import KeywordIndex
@@ -346,6 +347,9 @@ from paperfeed.commands import ops  # noqa: E402  (its commands join the group d
 
 for _command in ops.COMMANDS:
     main.add_command(_command)
+
+main.add_command(subscribers)
+main.add_command(digest)
 
 if __name__ == "__main__":
     main()

@@ -159,3 +159,30 @@ class CollectionItem:
     paper: Paper
     note: str
     added_at: datetime
+
+
+# -- digests -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Something a digest subscriber follows: a topic (search terms), an author or an organization."""
+
+    kind: str  # topic | author | organization
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A digest subscription: an email address, double opt-in, with what it follows."""
+
+    id: int
+    email: str
+    frequency: str  # daily | weekly
+    status: str  # pending | active | suppressed
+    paused: bool
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    suppressed_reason: str | None = None  # unsubscribed | bounced
+    user_id: int | None = None
+    follows: tuple[Follow, ...] = ()

@@ -125,6 +125,56 @@ class Settings(BaseSettings):
         json_schema_extra={"secret": True},
     )
 
+    # -- email digests (paperfeed/digest) -------------------------------------------------------------
+    smtp_url: SecretStr = Field(
+        SecretStr(""),
+        description="Where mail goes: smtp://user:password@host:587 (STARTTLS when the server offers it; "
+        "?starttls=require insists, ?starttls=off never), smtps://…:465 for TLS from the start. Empty: "
+        "no mail can be sent. Secret (it may carry a password): set it from the environment only.",
+        json_schema_extra={"secret": True},
+    )
+    mail_from: str = Field(
+        "paperfeed <digest@localhost>",
+        description="From address of digests and confirmation emails; its domain names Message-IDs and "
+        "the List-Id.",
+    )
+    unsubscribe_mailto: str = Field(
+        "",
+        description="Address for mailto: unsubscribe requests in List-Unsubscribe (the From address "
+        "when empty).",
+    )
+    dkim_selector: str = Field(
+        "",
+        description="DKIM selector (s=); digests are signed when it, "
+        "dkim_domain and dkim_key_path are all set.",
+    )
+    dkim_domain: str = Field("", description="DKIM signing domain (d=), usually the From domain.")
+    dkim_key_path: str = Field(
+        "",
+        description="PEM file holding the DKIM private key (RSA or Ed25519). Keep it readable only "
+        "by paperfeed.",
+    )
+    send_concurrency: int = Field(
+        4,
+        description="SMTP connections one 'digest send' uses at once. Also the most digests a kill can "
+        "leave in the 'unknown' state (each connection has at most one message in flight).",
+    )
+    digest_top_papers: int = Field(5, description="Trending papers at the top of every digest.")
+    digest_max_picks: int = Field(10, description="Most personal picks (topics, authors, …) per digest.")
+    confirm_token_hours: float = Field(
+        48.0, description="Hours a subscription confirmation link stays valid."
+    )
+    confirm_resend_seconds: int = Field(
+        600,
+        description="Least time between two confirmation emails to one address (a subscribe form "
+        "cannot be used to flood an inbox).",
+    )
+    sender_heartbeat_seconds: float = Field(
+        5.0,
+        description="How often a digest sender records that it is alive. Another sender on a different "
+        "host takes it for dead after 6 missed beats and marks what it had in flight 'unknown'.",
+    )
+
     def node(self) -> str:
         """This machine's name: ``node_name`` or the host name."""
         import socket

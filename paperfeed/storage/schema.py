@@ -245,3 +245,73 @@ leases = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# -- email digests (migration 0005) ------------------------------------------------------------------
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("frequency", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("confirm_token_hash", sa.String(64), unique=True),
+    sa.Column("confirm_expires_at", UTCDateTime),
+    sa.Column("confirm_sent_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("suppressed_at", UTCDateTime),
+    sa.Column("suppressed_reason", sa.String(32)),
+)
+
+subscriber_follows = sa.Table(
+    "subscriber_follows",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(256), primary_key=True),
+)
+
+digest_senders = sa.Table(
+    "digest_senders",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("process_start", sa.String(32), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+)
+
+digest_deliveries = sa.Table(
+    "digest_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("period", sa.String(24), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("sender_id", sa.String(36)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("subscriber_id", "period", name="digest_deliveries_once"),
+)
+
+digest_papers = sa.Table(
+    "digest_papers",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("period", sa.String(24), nullable=False),
+)

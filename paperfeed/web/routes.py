@@ -9,7 +9,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from paperfeed.web import api, auth, collections, community, feeds, orgs, pages, profiles, search
+from paperfeed.web import (
+    api,
+    auth,
+    collections,
+    community,
+    feeds,
+    orgs,
+    pages,
+    profiles,
+    search,
+    subscribe,
+)
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
 # '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
@@ -61,6 +72,15 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/collections/{collection_id:int}/items", collections.items_form, "collection_items"),
     ("GET", "/admin/claims", profiles.claims_page, "claims"),
     ("POST", "/admin/claims/{claim_id:int}", profiles.decide_form, "decide_claim"),
+    # Email digests: double opt-in, RFC 8058 one-click unsubscribe, preferences by signed link
+    ("GET", "/subscribe", subscribe.subscribe_page, "subscribe_page"),
+    ("POST", "/subscribe", subscribe.subscribe, "subscribe"),
+    ("GET", "/subscribe/confirm", subscribe.confirm_page, "subscribe_confirm_page"),
+    ("POST", "/subscribe/confirm", subscribe.confirm_subscription, "subscribe_confirm"),
+    ("GET", "/unsubscribe/{token}", subscribe.unsubscribe_page, "unsubscribe_page"),
+    ("POST", "/unsubscribe/{token}", subscribe.unsubscribe_one_click, "unsubscribe"),
+    ("GET", "/subscription/{token}", subscribe.preferences_page, "preferences_page"),
+    ("POST", "/subscription/{token}", subscribe.save_preferences, "preferences"),
     # Feeds for readers: ?date=, ?week=, ?month= as on the pages
     ("GET", "/feed.xml", feeds.rss, "rss"),
     ("GET", "/feed.atom", feeds.atom, "atom"),

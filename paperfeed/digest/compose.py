@@ -1,0 +1,231 @@
+"""What one digest holds: the period's top papers by trending, then personal picks, each with a "why".
+
+The period's papers are read once per run (``PeriodPapers``); a digest is then chosen for each subscriber
+from lookups in memory. Personal picks come from an explicit list of *pick sources*, each a function
+``(period papers, subscriber) → [(paper id, why)]`` in its own order of preference. Adding a source (say,
+"similar to what you upvoted") is one function and one line in ``PICK_SOURCES``.
+
+A paper this subscriber was already sent is never chosen again: the sender passes the sent ones among
+the shortlist, read inside the claiming transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from paperfeed.feed import Period, period_of
+from paperfeed.models import Paper, Subscriber
+from paperfeed.storage import Database
+from paperfeed.storage import papers as paper_store
+
+Frequency = Literal["daily", "weekly"]
+FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
+_KIND = {"daily": "day", "weekly": "week"}
+# Enough candidates to refill the top list for a subscriber who was already sent the first ones.
+_TOP_SPARE = 3
+# The most papers a period loads; far beyond any one week of arXiv.
+_MAX_PERIOD_PAPERS = 100_000
+_WORD = re.compile(r"\w+")
+
+
+class BadFrequency(ValueError):
+    pass
+
+
+def parse_frequency(value: str) -> Frequency:
+    for f in FREQUENCIES:
+        if value == f:
+            return f
+    raise BadFrequency(f"frequency {value!r} is not one of: {', '.join(FREQUENCIES)}")
+
+
+def digest_period(frequency: Frequency, day: date) -> Period:
+    return period_of("day" if frequency == "daily" else "week", day)
+
+
+def period_key(frequency: Frequency, period: Period) -> str:
+    """The ledger's name for a period: 'daily:2026-08-20', 'weekly:2026-W34'."""
+    return f"{frequency}:{period.key}"
+
+
+def default_day(db: Database, frequency: Frequency, today: date) -> date:
+    """Which period 'digest send' means without --date: daily, the latest day with papers (so a cron
+    run on a day without new papers finds that period already sent); weekly, last week."""
+    if frequency == "weekly":
+        return today - timedelta(days=7)
+    return paper_store.latest_day(db) or today
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    paper: Paper
+    why: str
+    section: Literal["top", "pick"]
+
+
+def name_key(name: str) -> str:
+    """Author and organization names compare without case, accents or extra spaces."""
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return " ".join(plain.replace(".", ". ").casefold().split())
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def words(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text.casefold())]
+
+
+def match_words(pp: PeriodPapers, terms: str) -> list[str]:
+    """The default topic search: papers of the period whose title or abstract holds every word of
+    ``terms`` (plural-insensitive), in trending order. Simple matching over the period's papers; the
+    word index is built on first use, so a run without topic follows never pays for it."""
+    if pp._words is None:
+        index: dict[str, set[str]] = {}
+        for p in pp.papers:
+            for w in set(words(p.title + " " + p.abstract)):
+                index.setdefault(w, set()).add(p.id)
+        pp._words = index
+    wanted = words(terms)
+    ids = set.intersection(*(pp._words.get(w, set()) for w in wanted)) if wanted else set()
+    return sorted(ids, key=pp.rank.__getitem__)
+
+
+# Which papers of the period match a followed topic, best first. ``match_words`` by default; hybrid search
+# (issue #3) can take its place: ``load_period(…, topic_search=…)`` / ``send_digests(…, topic_search=…)``.
+TopicSearch = Callable[["PeriodPapers", str], list[str]]
+
+
+@dataclass
+class PeriodPapers:
+    """The period's papers in trending order, and the lookups pick sources need."""
+
+    frequency: Frequency
+    period: Period
+    key: str
+    papers: list[Paper]  # best first
+    topic_search: TopicSearch = match_words
+    rank: dict[str, int] = field(default_factory=dict)
+    by_id: dict[str, Paper] = field(default_factory=dict)
+    by_author: dict[str, list[str]] = field(default_factory=dict)
+    by_organization: dict[str, list[str]] = field(default_factory=dict)
+    _words: dict[str, set[str]] | None = None
+    _topics: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, p in enumerate(self.papers):
+            self.rank[p.id] = i
+            self.by_id[p.id] = p
+            for author in p.authors:
+                self.by_author.setdefault(name_key(author), []).append(p.id)
+            if p.organization:
+                for name in {name_key(p.organization.name), name_key(p.organization.fullname)}:
+                    self.by_organization.setdefault(name, []).append(p.id)
+
+    def topic(self, terms: str) -> list[str]:
+        """Papers of the period matching a followed topic, best first; asked once per topic and run."""
+        found = self._topics.get(terms)
+        if found is None:
+            found = self._topics[terms] = [i for i in self.topic_search(self, terms) if i in self.by_id]
+        return found
+
+
+def load_period(
+    db: Database,
+    frequency: Frequency,
+    day: date,
+    now: datetime | None = None,
+    topic_search: TopicSearch | None = None,
+) -> PeriodPapers:
+    period = digest_period(frequency, day)
+    # Trending as it stood when the period ended (or now, for the current one).
+    end = datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
+    at = min(now or datetime.now(UTC), end)
+    found = paper_store.feed_papers(db, period.start, period.end, "trending", _MAX_PERIOD_PAPERS, now=at)
+    return PeriodPapers(frequency, period, period_key(frequency, period), found, topic_search or match_words)
+
+
+# -- pick sources ------------------------------------------------------------------------------------
+
+PickSource = Callable[[PeriodPapers, Subscriber], Iterable[tuple[str, str]]]
+
+
+def topic_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
+    for f in sub.follows:
+        if f.kind == "topic":
+            for paper_id in pp.topic(f.value):
+                yield paper_id, f"Matches your topic “{f.value}”"
+
+
+def author_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
+    for f in sub.follows:
+        if f.kind == "author":
+            for paper_id in pp.by_author.get(name_key(f.value), []):
+                yield paper_id, f"By {f.value}, whom you follow"
+
+
+def organization_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
+    for f in sub.follows:
+        if f.kind == "organization":
+            for paper_id in pp.by_organization.get(name_key(f.value), []):
+                yield paper_id, f"From {f.value}, which you follow"
+
+
+# In order: where two sources pick the same paper, the first one's "why" is shown.
+PICK_SOURCES: list[tuple[str, PickSource]] = [
+    ("topics", topic_picks),
+    ("authors", author_picks),
+    ("organizations", organization_picks),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Shortlist:
+    """Every paper a subscriber's digest could hold, in order, before removing the already sent."""
+
+    top: list[tuple[str, str]]
+    picks: list[tuple[str, str]]
+
+    @property
+    def ids(self) -> set[str]:
+        return {i for i, _ in self.top} | {i for i, _ in self.picks}
+
+
+def shortlist(pp: PeriodPapers, sub: Subscriber, top_n: int, max_picks: int) -> Shortlist:
+    top = [(p.id, _trending_why(p)) for p in pp.papers[: top_n * _TOP_SPARE]]
+    # Round-robin over sources so one busy topic does not crowd out a followed author.
+    streams = [iter(source(pp, sub)) for _, source in PICK_SOURCES]
+    picks: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    limit = (top_n + max_picks) * _TOP_SPARE
+    while streams and len(picks) < limit:
+        for stream in list(streams):
+            for paper_id, why in stream:
+                if paper_id not in seen:
+                    seen.add(paper_id)
+                    picks.append((paper_id, why))
+                    break
+            else:
+                streams.remove(stream)
+    return Shortlist(top, picks)
+
+
+def choose(pp: PeriodPapers, short: Shortlist, sent: set[str], top_n: int, max_picks: int) -> list[Item]:
+    """The digest: ``top_n`` trending papers and up to ``max_picks`` picks, none already sent, none
+    twice. A pick that also trends is shown as a pick: its "why" is the personal one."""
+    pick_ids = {i for i, _ in short.picks}
+    top = [(i, w) for i, w in short.top if i not in sent and i not in pick_ids][:top_n]
+    picks = [(i, w) for i, w in short.picks if i not in sent][:max_picks]
+    return [Item(pp.by_id[i], w, "top") for i, w in top] + [Item(pp.by_id[i], w, "pick") for i, w in picks]
+
+
+def _trending_why(p: Paper) -> str:
+    comments = f", {p.num_comments} comment{'s' if p.num_comments != 1 else ''}" if p.num_comments else ""
+    return f"Trending: {p.upvotes} upvote{'s' if p.upvotes != 1 else ''}{comments}"
