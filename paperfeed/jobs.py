@@ -2,7 +2,7 @@
 
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
-  a time across every machine: the OAI-PMH harvest, embedding new papers (and, to come, digests). Lease
+  a time across every machine: the OAI-PMH harvest, embedding new papers, digests. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
@@ -84,6 +84,23 @@ def embed_papers(ctx: JobContext) -> str:
     return f"{embedded} papers embedded, {kept} unchanged"
 
 
+def digests(frequency: str) -> Callable[[JobContext], str]:
+    """The job that sends the latest period's digests: safe to repeat (each period's deliveries are
+    claimed under a unique constraint), so the worker can simply run it often."""
+
+    def send(ctx: JobContext) -> str:
+        from paperfeed.digest.compose import default_day, parse_frequency
+        from paperfeed.digest.send import send_digests
+
+        if not ctx.settings.smtp_url.get_secret_value():
+            return "skipped: PAPERFEED_SMTP_URL is not set"
+        freq = parse_frequency(frequency)
+        report = send_digests(ctx.db, ctx.settings, freq, default_day(ctx.db, freq, datetime.now(UTC).date()))
+        return f"{report.period}: {report.sent} sent, {report.skipped} already sent, {report.retry} to retry"
+
+    return send
+
+
 def sync_search_indexes(ctx: JobContext) -> str:
     """Bring this node's keyword and vector indexes up to date with the database's change logs."""
     from paperfeed.search import indexer
@@ -101,5 +118,7 @@ def sync_search_indexes(ctx: JobContext) -> str:
 JOBS: list[Job] = [
     Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
     Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
+    Job("digest-daily", "global", lambda s: s.digest_interval, digests("daily")),
+    Job("digest-weekly", "global", lambda s: s.digest_interval, digests("weekly")),
     Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),
 ]

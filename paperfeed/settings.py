@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     )
 
     # -- email digests (paperfeed/digest) -------------------------------------------------------------
+    digest_interval: float = Field(
+        900.0,
+        description="Seconds between two digest runs of the worker. A run sends only what the latest "
+        "period has not sent yet, so running often just means mail goes out soon after papers arrive.",
+    )
     smtp_url: SecretStr = Field(
         SecretStr(""),
         description="Where mail goes: smtp://user:password@host:587 (STARTTLS when the server offers it; "

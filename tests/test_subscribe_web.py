@@ -15,7 +15,9 @@ from paperfeed.digest.subscriptions import add_confirmed
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
 from paperfeed.storage import subscribers as store
+from paperfeed.storage import users as user_store
 from paperfeed.web.app import create_app
+from tests.community import sign_up
 from tests.digest_helpers import SECRET, digest_settings
 from tests.smtp_server import SmtpServer
 
@@ -178,3 +180,18 @@ def test_preferences(site: tuple[TestClient, Database, Settings]) -> None:
     assert client.post(path, data={**form, "csrf": "x.y"}).status_code == 403
     other = tokens.sign(SECRET, "unsubscribe", sub.id, sub.email)  # a token for another purpose
     assert client.get(f"/subscription/{other}").status_code == 404
+
+
+def test_a_member_who_confirms_while_signed_in_owns_the_subscription(
+    site: tuple[TestClient, Database, Settings], smtp: SmtpServer
+) -> None:
+    client, db, _ = site
+    _subscribe(client, "reader@example.org")
+    (mail,) = smtp.handler.to("reader@example.org")
+    token = re.search(r"confirm\?token=(\S+)", mail.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
+    sign_up(client, "reader")
+    csrf = _csrf(client, f"/subscribe/confirm?token={token}")
+    assert client.post("/subscribe/confirm", data={"token": token, "csrf": csrf}).status_code == 200
+    sub = store.subscriber_by_email(db, "reader@example.org")
+    member = user_store.user_by_name(db, "reader")
+    assert sub is not None and member is not None and sub.user_id == member.id

@@ -195,3 +195,11 @@ def test_the_next_window_continues_an_unfinished_harvest_then_moves_on(db: Datab
         harvests.finish_harvest(conn, started.id, 0, datetime.now(UTC))
     assert next_window(db, endpoint, "arXivRaw", "", "", today) is None  # up to date
     assert next_window(db, endpoint, "arXivRaw", "", "", date(2026, 8, 12)) == ("2026-08-10", "2026-08-11")
+
+
+def test_digest_jobs_wait_for_an_smtp_server(db: Database, settings: Settings) -> None:
+    lines: list[str] = []
+    digest_jobs = [j for j in JOBS if j.name.startswith("digest-")]
+    assert [j.scope for j in digest_jobs] == ["global", "global"]
+    assert Worker(db, settings, digest_jobs, say=lines.append).run_due() == 2
+    assert all("skipped: PAPERFEED_SMTP_URL is not set" in line for line in lines)

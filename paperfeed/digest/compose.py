@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+import numpy as np
+
 from paperfeed.feed import Period, period_of
 from paperfeed.models import Paper, Subscriber
 from paperfeed.storage import Database
+from paperfeed.storage import embeddings as embedding_store
 from paperfeed.storage import papers as paper_store
+from paperfeed.storage import votes as vote_store
 
 Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
@@ -118,6 +122,21 @@ class PeriodPapers:
     by_organization: dict[str, list[str]] = field(default_factory=dict)
     _words: dict[str, set[str]] | None = None
     _topics: dict[str, list[str]] = field(default_factory=dict)
+    db: Database | None = None  # for pick sources that read more than the period's papers
+    model: str = ""  # the embedding model whose vectors ``vectors`` reads
+    _vectors: dict[str, np.ndarray] | None = None
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """The period's papers' stored embeddings, read once per run."""
+        if self._vectors is None:
+            ids = list(self.by_id)
+            self._vectors = {}
+            if self.db is not None and self.model:
+                for start in range(0, len(ids), 1000):
+                    self._vectors.update(
+                        embedding_store.vectors_of(self.db, ids[start : start + 1000], self.model)
+                    )
+        return self._vectors
 
     def __post_init__(self) -> None:
         for i, p in enumerate(self.papers):
@@ -143,13 +162,22 @@ def load_period(
     day: date,
     now: datetime | None = None,
     topic_search: TopicSearch | None = None,
+    model: str = "",
 ) -> PeriodPapers:
     period = digest_period(frequency, day)
     # Trending as it stood when the period ended (or now, for the current one).
     end = datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
     at = min(now or datetime.now(UTC), end)
     found = paper_store.feed_papers(db, period.start, period.end, "trending", _MAX_PERIOD_PAPERS, now=at)
-    return PeriodPapers(frequency, period, period_key(frequency, period), found, topic_search or match_words)
+    return PeriodPapers(
+        frequency,
+        period,
+        period_key(frequency, period),
+        found,
+        topic_search or match_words,
+        db=db,
+        model=model,
+    )
 
 
 # -- pick sources ------------------------------------------------------------------------------------
@@ -178,11 +206,46 @@ def organization_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str,
                 yield paper_id, f"From {f.value}, which you follow"
 
 
+SIMILAR_AT_LEAST = 0.55  # cosine of two MiniLM abstracts on one narrow subject; looser reads as noise
+
+
+def similar_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
+    """Papers of the period close in meaning (stored embeddings) to what a member subscriber upvoted or
+    collected lately, closest first, each naming the paper it resembles."""
+    if sub.user_id is None or pp.db is None:
+        return
+    liked = vote_store.liked(pp.db, sub.user_id)
+    liked_vectors = embedding_store.vectors_of(pp.db, [i for i, _ in liked], pp.model)
+    if not liked_vectors:
+        return
+    how = dict(liked)
+    names = list(liked_vectors)
+    matrix = np.stack([liked_vectors[n] for n in names])
+    period = pp.vectors()
+    ids = [i for i in period if i not in how]
+    if not ids:
+        return
+    scores = np.stack([period[i] for i in ids]) @ matrix.T  # period papers × liked papers
+    best = scores.argmax(axis=1)
+    ranked = sorted(range(len(ids)), key=lambda n: -scores[n, best[n]])
+    titles = {p.id: p.title for p in paper_store.papers_by_ids(pp.db, names)}
+    for n in ranked:
+        if scores[n, best[n]] < SIMILAR_AT_LEAST:
+            break
+        like = names[best[n]]
+        yield ids[n], f"Close to “{_short(titles.get(like, like))}”, which you {how[like]}"
+
+
+def _short(title: str, width: int = 70) -> str:
+    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+
+
 # In order: where two sources pick the same paper, the first one's "why" is shown.
 PICK_SOURCES: list[tuple[str, PickSource]] = [
     ("topics", topic_picks),
     ("authors", author_picks),
     ("organizations", organization_picks),
+    ("similar to what you liked", similar_picks),
 ]
 
 

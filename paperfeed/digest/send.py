@@ -233,7 +233,7 @@ def send_digests(
     """Send the digests of the period of ``frequency`` that holds ``day``. Safe to run again (it sends
     only what was never claimed, or freed by a transient error) and from several processes at once."""
     log = log or (lambda _message: None)
-    pp = load_period(db, frequency, day, now, topic_search)
+    pp = load_period(db, frequency, day, now, topic_search, settings.embedding_model)
     report = SendReport(pp.key, papers=len(pp.papers))
     if not settings.secret_key.get_secret_value():
         raise SendError("set PAPERFEED_SECRET_KEY: unsubscribe links and Message-IDs are signed with it")

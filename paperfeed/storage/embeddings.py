@@ -165,6 +165,16 @@ def vector_of(db: Database, paper_id: str, model: str) -> np.ndarray | None:
     return None if blob is None else _decode(blob)
 
 
+def vectors_of(db: Database, paper_ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+    """Stored vectors of several papers (those that have one)."""
+    if not paper_ids:
+        return {}
+    e = paper_embeddings.c
+    query = sa.select(e.paper_id, e.vector).where(e.model == model, e.paper_id.in_(list(set(paper_ids))))
+    with db.read() as conn:
+        return {r.paper_id: _decode(r.vector) for r in conn.execute(query)}
+
+
 def stored_for_keys(db: Database, keys: Sequence[int], model: str) -> dict[int, tuple[str, np.ndarray]]:
     """The paper ids and stored (unquantised) vectors behind vector-index keys."""
     if not keys:

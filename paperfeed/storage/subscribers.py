@@ -231,3 +231,9 @@ def counts(db: Database) -> dict[str, int]:
             sa.select(sa.func.count()).where(c.status == "active", c.paused == sa.true())
         ).scalar_one()
     return {**{k: int(v) for k, v in found.items()}, "paused": int(paused)}
+
+
+def link_user(db: Database, subscriber_id: int, user_id: int) -> None:
+    """Tie a subscription to a member account (their upvotes and collections then shape its picks)."""
+    with db.write() as conn:
+        conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(user_id=user_id))

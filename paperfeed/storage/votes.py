@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import papers, votes
+from paperfeed.storage.schema import collection_items, collections, papers, votes
 
 
 def upvote(db: Database, user_id: int, paper_id: str, now: datetime) -> tuple[bool, int]:
@@ -63,3 +63,23 @@ def votes_since(db: Database, paper_id: str, since: datetime) -> int:
     with db.read() as conn:
         query = sa.select(sa.func.count()).where(votes.c.paper_id == paper_id, votes.c.created_at >= since)
         return int(conn.execute(query).scalar_one())
+
+
+def liked(db: Database, user_id: int, limit: int = 50) -> list[tuple[str, str]]:
+    """(paper id, 'upvoted' | 'collected') of a member's most recent upvotes and collected papers."""
+    upvoted = sa.select(
+        votes.c.paper_id, sa.literal("upvoted").label("how"), votes.c.created_at.label("at")
+    ).where(votes.c.user_id == user_id)
+    collected = (
+        sa.select(
+            collection_items.c.paper_id,
+            sa.literal("collected").label("how"),
+            collection_items.c.added_at.label("at"),
+        )
+        .join(collections, collections.c.id == collection_items.c.collection_id)
+        .where(collections.c.user_id == user_id)
+    )
+    both = sa.union_all(upvoted, collected).subquery()
+    query = sa.select(both.c.paper_id, both.c.how).order_by(both.c.at.desc()).limit(limit)
+    with db.read() as conn:
+        return [(r.paper_id, r.how) for r in conn.execute(query)]

@@ -40,6 +40,7 @@ from paperfeed.models import Follow, Subscriber
 from paperfeed.storage import Database
 from paperfeed.storage import subscribers as subscriber_store
 from paperfeed.web import csrf
+from paperfeed.web.auth import viewer
 
 log = logging.getLogger(__name__)
 _MAX_BODY = 64 * 1024
@@ -192,6 +193,10 @@ def _confirm(request: Request, fields: dict[str, list[str]]) -> Response:
     if missing := _secret_missing(request):
         return missing
     found = confirm(request.app.state.db, _first(fields, "token"))
+    if found is not None and (member := viewer(request)) is not None:
+        # Confirmed by a signed-in member: the address is theirs, so their upvotes and collections
+        # may choose "similar to what you liked" picks.
+        subscriber_store.link_user(request.app.state.db, found.id, member.id)
     if found is None:
         return _error(request, 400, "Link expired", "This confirmation link was used already or has expired.")
     return _render(
