@@ -36,9 +36,12 @@ load-demo: install
 	$(BIN)/paperfeed ingest snapshot data/arxiv-recent.jsonl
 	$(BIN)/paperfeed ingest cards data/seed-papers.jsonl
 
+# The demo signs its links with a key made for this run unless PAPERFEED_SECRET_KEY is set; mail needs
+# PAPERFEED_SMTP_URL (docs/digests.md).
 run: load-demo
 	@echo "paperfeed on http://127.0.0.1:$(PORT)"
-	$(BIN)/paperfeed serve --port $(PORT)
+	PAPERFEED_SECRET_KEY="$${PAPERFEED_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}" \
+		$(BIN)/paperfeed serve --port $(PORT)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
