@@ -16,6 +16,7 @@ from collections.abc import Callable
 _LATEX = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+\*?(\{[^}]*\})?")
 _CHUNKS = re.compile(r"[.,;:!?()\[\]{}\"'`|/<>=+]|\s-\s|\s–\s|\s—\s")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]|[A-Za-z]")
+_NAME_LIKE = re.compile(r"[A-Z0-9]")  # after the first letter: DeepSearch, RLVR, GPT-4
 
 # Function words plus the verbs and nouns every abstract uses to talk about itself.
 STOP_WORDS = frozenset(
@@ -80,8 +81,10 @@ def extract(
     chosen: list[str] = []
     for _score, key in sorted(scored, reverse=True):
         words_of = set(key.split())
-        if len(words_of) == 1 and len(key) < 3:
-            continue  # "TI", "UE": stray abbreviations read badly on their own
+        if (len(words_of) == 1 and not _NAME_LIKE.search(surface[key][1:])) or len(key) < 3:
+            # Alone, a plain word ("ideas", "videos") says little; a name or acronym does (RLVR,
+            # DeepSearch). Two-letter words are stray abbreviations.
+            continue
         # Skip a phrase that repeats half a chosen one's words: "delta memory" after "sparse delta memory".
         if any(len(words_of & set(c.split())) * 2 >= min(len(words_of), len(c.split())) for c in chosen):
             continue
