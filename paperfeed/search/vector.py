@@ -33,7 +33,11 @@ _STATE = "vectors.state"
 _PAGE = 20_000
 CONNECTIVITY = 16  # HNSW M
 EXPANSION_ADD = 64  # efConstruction
-EXPANSION_SEARCH = 96  # ef: recall@10 ≥ 0.97 against exact search at 1M (bench/search.py)
+EXPANSION_SEARCH = 96  # ef (bench/search.py prints the recall this gives at 1M)
+# Below this many vectors a brute-force scan of the int8 vectors costs about a millisecond, and unlike a
+# graph walk it cannot miss: a query far from everything (a lone topic in a small corpus) once lost its
+# nearest paper to a graph whose multi-threaded build happened to leave it poorly linked.
+EXACT_BELOW = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,7 @@ class VectorIndex:
         base, delta_keys, delta = self._base, self._delta_keys, self._delta
         hits: dict[int, float] = {}
         if base is not None and len(base):
-            found = base.search(vector, min(k, len(base)))
+            found = base.search(vector, min(k, len(base)), exact=len(base) < EXACT_BELOW)
             for key, distance in zip(found.keys, found.distances, strict=True):
                 hits[int(key)] = 1.0 - float(distance)
         if len(delta_keys):
