@@ -2,8 +2,8 @@
 
 The texts are the bundled real papers (304 recent arXiv abstracts and 200 snapshot lines), repeated
 under new ids to --n papers. Measured in this order:
-  1. naive loop: the tokenizer and onnxruntime session alone, batches of 32 in input order, mean
-     pooling — the loop anyone would write around the model first;
+  1. naive loop: the tokenizer and onnxruntime session alone (``Embedder.embed`` with
+     ``by_length=False``), batches of 32 in input order — the loop anyone would write first;
   2. bare model: the same, with batches of similar lengths (``Embedder.embed``): the model's own best
      throughput on these texts, and the figure paperfeed is held to;
   3. paperfeed: `indexer.bring_up_to_date` on a fresh database holding those papers — reading them back,
@@ -23,8 +23,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from paperfeed.ingest.normalize import paper_from_snapshot
 from paperfeed.search import indexer
 from paperfeed.search.embed import Embedder, paper_text
@@ -36,22 +34,9 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def naive(model: Embedder, texts: list[str], batch: int = 32) -> float:
-    """Seconds a naive loop around the model takes for the texts (no sorting, no database)."""
-    tokenizer, session = model.tokenizer, model.session
+    """Seconds the model takes for the texts in batches of input order (no sorting, no database)."""
     started = time.perf_counter()
-    for start in range(0, len(texts), batch):
-        encodings = tokenizer.encode_batch(texts[start : start + batch])
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
-        (hidden,) = session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )
-        pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    model.embed(texts, batch, by_length=False)
     return time.perf_counter() - started
 
 

@@ -74,12 +74,16 @@ def harvest_latest(ctx: JobContext) -> str:
 def embed_papers(ctx: JobContext) -> str:
     """Embed papers stored since the embedding job's position (kept in the database, so whichever worker
     holds the lease next continues where the last one stopped), with their keyphrases."""
-    from paperfeed.search import indexer
-    from paperfeed.search.embed import Embedder
+    from paperfeed.search import embed, indexer
+    from paperfeed.search.follower import take_node_lock
 
     keywords, _ = indexer.open_indexes(ctx.settings)
-    keywords.sync(ctx.db)  # keyphrase scoring reads its word statistics
-    model = Embedder(ctx.settings.embedding_model)
+    # Keyphrase scoring reads the keyword index's word statistics: bring it up to date first, unless a
+    # web worker on this node holds the index (it keeps it current, and tantivy allows one writer).
+    if (lock := take_node_lock(ctx.settings)) is not None:
+        with lock:
+            keywords.sync(ctx.db)
+    model = embed.shared(ctx.settings.embedding_model)
     embedded, kept = indexer.embed_new(ctx.db, model, keywords, batch_size=ctx.settings.embed_batch)
     return f"{embedded} papers embedded, {kept} unchanged"
 

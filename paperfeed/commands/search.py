@@ -35,8 +35,6 @@ def update_indexes(obj: Context, embed: bool | None = None) -> None:
     from paperfeed.storage import embeddings
 
     db, settings = obj.db, obj.settings
-    keywords, _ = indexer.open_indexes(settings)
-    click.echo(f"keyword index: {keywords.sync(db)} papers (re)indexed")
     if embed is None:
         after = embeddings.position(db, indexer.job_name(settings.embedding_model))
         waiting = embeddings.count_after(db, after)
@@ -45,9 +43,13 @@ def update_indexes(obj: Context, embed: bool | None = None) -> None:
             click.echo(
                 f"{waiting} papers wait to be embedded: run 'paperfeed index' (or leave it to the worker)"
             )
-    if embed:
-        report = indexer.bring_up_to_date(db, settings)
-        click.echo(f"embedded {report.embedded} papers; vector index: {report.vectors} added")
+    if not embed:
+        keywords, _ = indexer.open_indexes(settings)
+        click.echo(f"keyword index: {keywords.sync(db)} papers (re)indexed")
+        return
+    report = indexer.bring_up_to_date(db, settings)
+    click.echo(f"keyword index: {report.keyword} papers (re)indexed")
+    click.echo(f"embedded {report.embedded} papers; vector index: {report.vectors} added")
 
 
 class _Progress:

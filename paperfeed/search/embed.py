@@ -68,13 +68,15 @@ class Embedder:
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in _providers()]
         self.session = ort.InferenceSession(str(self.spec.weights()), options, providers=providers)
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """One L2-normalised float32 row per text, in the order given."""
+    def embed(self, texts: Sequence[str], batch_size: int = 32, by_length: bool = True) -> np.ndarray:
+        """One L2-normalised float32 row per text, in the order given. ``by_length`` batches texts of
+        similar length together (less padding); off, batches follow the input order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        lengths = [len(e.ids) for e in encodings]
+        order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(texts))
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             out[chosen] = self._run([encodings[i] for i in chosen])
@@ -97,6 +99,13 @@ class Embedder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled
+
+
+@cache
+def shared(model: str) -> Embedder:
+    """One loaded model per process and name: the web node's searches, its index follower and the
+    worker's embedding job use the same session (onnxruntime runs it from several threads)."""
+    return Embedder(model)
 
 
 @cache

@@ -71,13 +71,14 @@ class IndexFollower:
     def step(self) -> None:
         """One round: writes if this worker holds the node's lock, then refreshes what it reads."""
         searcher, db = self.searcher, self.searcher.db
-        if self._is_writer():
+        writer = self._is_writer()
+        if writer:
             searcher.keywords.sync(db)
             if self.settings.embed_in_web:
                 indexer.embed_new(
                     db, searcher.embedder, searcher.keywords, batch_size=self.settings.embed_batch
                 )
-            searcher.vectors.refresh(db)
-            if searcher.vectors.delta_size() >= MERGE_DELTA:
-                searcher.vectors.sync(db)
         searcher.vectors.refresh(db)
+        if writer and searcher.vectors.delta_size() >= MERGE_DELTA:
+            searcher.vectors.sync(db)
+            searcher.vectors.refresh(db)  # map the new base; the delta empties

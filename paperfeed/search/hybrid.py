@@ -20,6 +20,7 @@ import numpy as np
 
 from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
 from paperfeed.models import Paper
+from paperfeed.search import embed
 from paperfeed.search.embed import Embedder
 from paperfeed.search.keyword import Filters, KeywordIndex
 from paperfeed.search.vector import VectorIndex
@@ -64,7 +65,7 @@ class Searcher:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.model)
+        return embed.shared(self.model)
 
     # -- retrieval ----------------------------------------------------------------------------------
 

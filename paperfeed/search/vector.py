@@ -100,7 +100,7 @@ class VectorIndex:
         while rows := store.vectors_since(db, self.model, (rev, last_id), _PAGE):
             keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
             vectors = np.stack([r.vector for r in rows])
-            present = np.array([index.contains(int(k)) for k in keys]) if len(index) else None
+            present = np.asarray(index.contains(keys)) if len(index) else None
             if present is not None and present.any():
                 index.remove(keys[present])  # a changed paper: its new vector replaces the old one
             index.add(keys, vectors, threads=os.cpu_count() or 1)
