@@ -143,11 +143,7 @@ def fusion_weights(
     halves = [queries[0::2], queries[1::2]]
     depth = hybrid.DEPTH
     candidates = {
-        q["_id"]: (
-            searcher.keyword_ranking(q["text"], depth),
-            searcher.dense_ranking(query_vectors[n], depth),
-        )
-        for n, q in enumerate(queries)
+        q["_id"]: searcher.candidates(q["text"], query_vectors[n], depth) for n, q in enumerate(queries)
     }
     print(
         f"\nfusion weight of the dense score (shipped: {hybrid.DENSE_WEIGHT}); nDCG@10 on each half of the claims"

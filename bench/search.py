@@ -11,7 +11,10 @@ Then, in one run:
 - dense recall@10 of the HNSW index against an exact scan, on 500 held-out query vectors;
 - latency of `Searcher.search` — query embedding by the real model, BM25, HNSW, fusion, reading the shown
   papers from the database — p50/p99 over 400 queries of 2–4 words (a fifth made of common words);
-- the searching process's resident memory.
+- the searching process's resident memory;
+- the same searches over HTTP (`/api/papers/search`) against `paperfeed serve` started on the same
+  database and indexes, and that server's resident memory after them (its own memory and the index
+  pages it has mapped, read from /proc).
 
     .venv/bin/python bench/search.py [--n 1000000] [--dir .bench/search]
 
@@ -23,10 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from paperfeed.models import Paper
@@ -212,8 +219,53 @@ def main() -> None:
     statm = Path(f"/proc/{os.getpid()}/statm").read_text()
     current = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     print(f"resident memory now (the searcher alone): {current:,.0f} MB")
+    over_http(settings, texts)
     print(f"on disk: database {(folder / 'papers.db').stat().st_size / 2**20:,.0f} MB, "
           f"index folder {sum(f.stat().st_size for f in Path(settings.index_dir).rglob('*') if f.is_file()) / 2**20:,.0f} MB")  # fmt: skip
+
+
+def over_http(settings: Settings, texts: list[str]) -> None:
+    """The searches through `paperfeed serve` (one worker, not embedding: a query node), timed end to end."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_INDEX_DIR": str(settings.index_dir),
+        "PAPERFEED_EMBED_IN_WEB": "false",
+        "PAPERFEED_SECRET_KEY": "bench-search-not-a-secret",
+    }
+    paperfeed = Path(sys.executable).with_name("paperfeed")
+    server = subprocess.Popen([paperfeed, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client.get("/api/papers/search", params={"q": texts[0], "limit": 10}).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("paperfeed serve did not start") from None
+                    time.sleep(0.5)
+            took = []
+            for text in texts:
+                t = time.perf_counter()
+                client.get("/api/papers/search", params={"q": text, "limit": 10}).raise_for_status()
+                took.append((time.perf_counter() - t) * 1000)
+        memory = {}
+        for line in Path(f"/proc/{server.pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value, _unit = line.split()
+            memory[name.rstrip(":")] = int(value) / 1024
+        print(f"over HTTP (/api/papers/search, paperfeed serve, {len(texts)} queries): "
+              f"p50 {percentile(took, 50):.1f} ms, p99 {percentile(took, 99):.1f} ms")  # fmt: skip
+        print(f"server resident memory after them: {memory['Rss']:,.0f} MB "
+              f"({memory['Anonymous']:,.0f} MB its own, {memory['Rss'] - memory['Anonymous']:,.0f} MB mapped "
+              f"files: index pages and libraries)")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperfeed.search.embed import Embedder
+from paperfeed.search.embed import RECIPE, Embedder
 
 CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "paperfeed-embeddings"
 
@@ -24,7 +24,8 @@ CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "paperfeed-em
 class CachedEmbedder(Embedder):
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         CACHE.mkdir(parents=True, exist_ok=True)
-        keys = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
+        # The recipe is in the key: vectors cached under an older recipe are not this model's any more.
+        keys = [hashlib.blake2b(f"{RECIPE}\n{t}".encode(), digest_size=16).hexdigest() for t in texts]
         with (CACHE / f"{self.name}.lock").open("ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             with sqlite3.connect(CACHE / f"{self.name}.db") as conn:

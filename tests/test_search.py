@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from paperfeed.ingest.normalize import paper_from_snapshot
 from paperfeed.models import Paper
 from paperfeed.search import hybrid, indexer, keyphrases
-from paperfeed.search.embed import Embedder
+from paperfeed.search.embed import Embedder, paper_text
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
 from paperfeed.settings import Settings
@@ -52,6 +52,13 @@ def recent_papers(n: int) -> list[Paper]:
 # -- ranking ----------------------------------------------------------------------------------------
 
 
+def test_the_vector_index_and_the_model_runtime_load_in_either_order() -> None:
+    # usearch 2.26.2–2.26.6 killed the process with SIGSEGV when onnxruntime was imported after it.
+    for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        done = subprocess.run([sys.executable, "-c", f"import {first}, {second}"], timeout=120)
+        assert done.returncode == 0, f"importing {first} then {second} exited with {done.returncode}"
+
+
 def test_embeddings_are_unit_vectors_and_independent_of_batching() -> None:
     model = Embedder("all-MiniLM-L6-v2-int8")
     texts = ["sparse attention for long documents", "cows getting heavier on pasture", "x"]
@@ -60,6 +67,25 @@ def test_embeddings_are_unit_vectors_and_independent_of_batching() -> None:
     assert together.shape == (3, 384) and np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert np.allclose(together, alone, atol=1e-4)
     assert float(together[0] @ together[1]) < 0.3  # unrelated topics are far apart
+
+
+def test_a_long_abstract_is_embedded_whole_in_two_windows_that_each_carry_the_title() -> None:
+    model = Embedder("all-MiniLM-L6-v2-int8")
+    title = "Sparse attention for long documents"
+    short = "We make attention sparse."
+    sentences = [
+        f"Finding number {i} concerns layer {i} of the encoder and its memory use." for i in range(40)
+    ]
+    long = " ".join(sentences)
+    assert model.windows(title, short) == [paper_text(title, short)]  # fits: one window, as before
+    head, tail = model.windows(title, long)
+    assert head == paper_text(title, long)  # read up to the model's window, as a short paper is
+    assert tail.startswith(f"{title}. ") and long.endswith(tail.removeprefix(f"{title}. "))
+    assert len(model._whole.encode(tail).ids) == 256  # the end, as much as fits, nothing cut off
+    vectors = model.embed_papers([(title, short), (title, long)])
+    assert np.allclose(vectors[0], model.embed([paper_text(title, short)])[0], atol=1e-6)
+    mean = model.embed([head, tail]).sum(axis=0)
+    assert np.allclose(vectors[1], mean / np.linalg.norm(mean), atol=1e-5)
 
 
 def test_meaning_finds_a_paper_that_shares_no_words_with_the_query(searcher: Searcher) -> None:
@@ -77,6 +103,24 @@ def test_an_exact_title_or_arxiv_id_comes_first(searcher: Searcher) -> None:
     for query in (SDM, f"arXiv:{SDM}", f"{SDM}v2"):
         assert searcher.search(query, 3)[0].paper.id == SDM
     assert searcher.search("   ", 3) == []
+
+
+def test_hybrid_scores_every_candidate_with_both_retrievers(searcher: Searcher) -> None:
+    query = "language model agents that learn skills by reinforcement"
+    vector = searcher.embedder.embed_query(query)
+    keyword, dense = searcher.candidates(query, vector, depth=5)
+    found = {s.id for s in keyword} | {s.id for s in dense}
+    assert len(found) > 5  # the two top fives differ, so each retriever had papers to score for the other
+    assert {s.id for s in dense} == found  # every candidate has its cosine …
+    stored = store.vectors_of(searcher.db, list(found), searcher.model)
+    assert {s.id: s.score for s in dense} == pytest.approx(
+        {i: float(v @ vector) for i, v in stored.items()}, abs=1e-5
+    )
+    # … and its BM25 share, the same as a search over the whole index gives it (0 if no word matches)
+    everything = {s.id: s.score for s in searcher.keyword_ranking(query, 10_000)}
+    assert {s.id: s.score for s in keyword} == pytest.approx(
+        {i: everything[i] for i in found if i in everything}
+    )
 
 
 def test_fusion_keeps_what_either_retriever_found() -> None:

