@@ -28,6 +28,10 @@ class BadRecord(ValueError):
 
 def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     """'2607.01234v2' → ('2607.01234', 2); 'hep-th/9901001' → ('hep-th/9901001', None)."""
+    match = _NEW_ID.match(raw)  # the common spelling, without stripping or prefixes
+    if match:
+        version = match.group("v")
+        return match.group("id"), int(version) if version else None
     text = raw.strip()
     for prefix in _ID_PREFIXES:
         if text.startswith(prefix):
@@ -87,9 +91,26 @@ def split_authors(authors: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _names(parsed: list[Any]) -> list[str]:
+    """authors_parsed entries are [last, first, suffix]; display as "first last suffix". clean_text drops
+    the spaces that empty parts leave. One loop rather than a call per author: a bulk import runs this
+    for every author of every paper."""
+    names = []
+    for entry in parsed:
+        if type(entry) is list and len(entry) == 3:
+            last, first, suffix = entry
+            if type(last) is str and type(first) is str and type(suffix) is str:
+                name = clean_text(f"{first} {last} {suffix}")
+            else:
+                name = _name(entry)
+        else:
+            name = _name(entry)
+        if name:
+            names.append(name)
+    return names
+
+
 def _name(parsed: Any) -> str:
-    # authors_parsed entries are [last, first, suffix]; display as "first last suffix".
-    # clean_text drops the spaces that empty parts leave (one call per author of every paper imported).
     if not isinstance(parsed, list) or not parsed or not all(isinstance(p, str) for p in parsed):
         return ""
     last, first, suffix = (*parsed, "", "")[:3]
@@ -125,7 +146,7 @@ def paper_from_snapshot(record: Mapping[str, Any]) -> Paper:
     versions = _versions(record.get("versions"), paper_id)
     parsed = record.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
-        authors = [n for n in (_name(a) for a in parsed) if n]
+        authors = _names(parsed)
     else:
         authors = split_authors(_required(record, "authors", paper_id))
     if not authors:
