@@ -46,7 +46,7 @@ def import_file(
     errors: list[str] = []
     read = 0
     last_line = start_line
-    with path.open("rb") as raw:
+    with path.open("rb") as raw, db.bulk():
         for line_no, line in _lines(raw, path, start_line):
             last_line = line_no
             if not line or line.isspace():

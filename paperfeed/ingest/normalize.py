@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from paperfeed.models import Paper, Version
@@ -20,6 +22,9 @@ _ID_PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "arxiv:", "ar
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Spelled out rather than calendar.month_abbr, which follows the process locale.
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+
+
+_VERSION_NUMBER = attrgetter("version")
 
 
 class BadRecord(ValueError):
@@ -67,6 +72,10 @@ def parse_arxiv_date(value: str) -> datetime:
     except (TypeError, ValueError, IndexError) as exc:
         raise BadRecord(f"unreadable date '{value}'") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# update_date is a day, and a snapshot has a few thousand distinct ones: parse each once.
+_parse_day = lru_cache(maxsize=8192)(parse_arxiv_date)
 
 
 def _rfc2822_gmt(value: str) -> datetime | None:
@@ -153,10 +162,11 @@ def paper_from_snapshot(record: Mapping[str, Any]) -> Paper:
         raise BadRecord(f"{paper_id}: missing field 'authors'")
     categories = (_optional(record, "categories") or "").split()
     update_date = _optional(record, "update_date")
-    latest = versions[-1].created if versions else None
-    updated_at = max(
-        filter(None, [latest, parse_arxiv_date(update_date) if update_date else None]), default=None
-    )
+    updated_at = versions[-1].created if versions else None  # the later of this and update_date
+    if update_date:
+        updated = _parse_day(update_date)
+        if updated_at is None or updated > updated_at:
+            updated_at = updated
     return Paper(
         id=paper_id,
         title=title,
@@ -192,4 +202,4 @@ def _versions(raw: Any, paper_id: str) -> list[Version]:
             versions.append(Version(number, parse_arxiv_date(created)))
         except BadRecord as exc:
             raise BadRecord(f"{paper_id}: field 'versions': {exc}") from exc
-    return sorted(versions, key=lambda v: v.version)
+    return sorted(versions, key=_VERSION_NUMBER)

@@ -36,6 +36,10 @@ _STEMMER = Stemmer.Stemmer("english")
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
 _K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
+_HEAP = 256_000_000
+# Beside an import, one indexing thread keeps up with the importer (it spends ~50 µs a paper, the
+# importer more) and leaves it the other core; 2 measured no faster on 2 cores.
+_ALONGSIDE_THREADS = 1
 
 
 def _schema() -> tantivy.Schema:
@@ -108,8 +112,8 @@ class KeywordIndex:
             return self._catch_up(db, writer, progress)
 
     @contextmanager
-    def _writing(self) -> Iterator[tantivy.IndexWriter]:
-        writer = self._index.writer(heap_size=256_000_000)
+    def _writing(self, threads: int = 0) -> Iterator[tantivy.IndexWriter]:
+        writer = self._index.writer(heap_size=_HEAP, num_threads=threads)
         self._pending = 0
         self._position = self._state()[1:]
         # Deleting before adding is only needed when the index may already hold the paper; skipping it
@@ -183,7 +187,7 @@ class KeywordIndex:
         were not simply inserted (a newer version: its feed day and organization are the stored ones),
         or a batch that another writer's change precedes (a gap in rev), are read back instead.
         """
-        with self._writing() as writer:
+        with self._writing(_ALONGSIDE_THREADS) as writer:
             self._catch_up(db, writer, None)  # what an interrupted import left unindexed, first
 
             def stored(counts: paper_store.UpsertCounts) -> None:
