@@ -20,8 +20,10 @@ _NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
 _OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
 _ID_PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "arxiv:", "arXiv:", "oai:arXiv.org:")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ASCII_WHITESPACE = "\n\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits on in ASCII, but " "
 # Spelled out rather than calendar.month_abbr, which follows the process locale.
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+_MONTHS_2D = {m: f"{i:02d}" for m, i in _MONTHS.items()}
 
 
 _VERSION_NUMBER = attrgetter("version")
@@ -51,11 +53,20 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
 def clean_text(value: str) -> str:
     """Collapse the hard line breaks and indentation arXiv keeps in titles and abstracts; drop control
     characters (invalid in XML feeds). LaTeX stays as written: the browser renders it."""
-    # str.split() collapses every kind of whitespace; it is several times faster than a regex, and the
-    # import of a 2.7M-line snapshot runs this on every field.
-    if not value.isascii():  # ASCII is already NFC, and most of arXiv is ASCII
-        value = unicodedata.normalize("NFC", value)
-    text = " ".join(value.split())
+    # This runs on every field of every paper a bulk import reads (2.7M for the whole arXiv). ASCII text
+    # (most of arXiv, and already NFC) whose line breaks are not indented, as in abstracts, needs no
+    # splitting into words: replacing the few whitespace characters present gives the same as
+    # " ".join(value.split()), three times faster on a 200-word abstract.
+    if value.isascii():
+        text = value
+        for space in _ASCII_WHITESPACE:
+            if space in text:
+                text = text.replace(space, " ")
+        text = text.strip(" ")
+        if "  " in text:
+            text = " ".join(text.split())
+    else:
+        text = " ".join(unicodedata.normalize("NFC", value).split())
     return text if text.isprintable() else _CONTROL.sub("", text)
 
 
@@ -84,8 +95,17 @@ def _rfc2822_gmt(value: str) -> datetime | None:
     parts = value.split()
     if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
         return None
+    clock = parts[4]
+    if len(clock) == 8 and clock[2] == ":" and clock[5] == ":":
+        # Rearranged as ISO 8601 for the C parser, which checks every digit; anything else it refuses
+        # goes the slower way below.
+        iso = f"{parts[3]}-{_MONTHS_2D[parts[2]]}-{parts[1].zfill(2)}T{clock}+00:00"
+        try:
+            return datetime.fromisoformat(iso)
+        except ValueError:
+            pass
     try:
-        hour, minute, second = parts[4].split(":")
+        hour, minute, second = clock.split(":")
         return datetime(
             int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hour), int(minute), int(second), tzinfo=UTC
         )
