@@ -290,3 +290,22 @@ def test_kill_minus_nine_while_indexing_alongside(settings: Settings, db: Databa
         assert sorted(h.id for h in index.search(query, 10_000)) == sorted(
             h.id for h in rebuilt.search(query, 10_000)
         ), query
+
+
+def test_clean_text_is_whitespace_collapsed_and_control_free() -> None:
+    """clean_text's fast path for ASCII must give what the plain definition gives, on any input."""
+    import random
+    import re
+    import unicodedata
+
+    from paperfeed.ingest.normalize import clean_text
+
+    def reference(value: str) -> str:
+        text = " ".join(unicodedata.normalize("NFC", value).split())
+        return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + [" "] * 20 + ["\n"] * 5 + ["é", "\u00a0", "\u2028", "e\u0301"]
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    samples += [r["abstract"] for r in snapshot_lines()] + [r["title"] for r in snapshot_lines()]
+    assert [clean_text(s) for s in samples] == [reference(s) for s in samples]
