@@ -250,7 +250,7 @@ from pathlib import Path
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.search import keyword
 from paperfeed.storage import open_database
-keyword._COMMIT_EVERY = 1000  # commit the index often, so a kill finds part of it committed
+keyword._ALONGSIDE_COMMIT_EVERY = 1000  # commit the index often, so a kill finds part of it committed
 db = open_database(sys.argv[1])
 index = keyword.KeywordIndex(Path(sys.argv[2]))
 with index.alongside(db) as stored:
