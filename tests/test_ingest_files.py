@@ -242,3 +242,70 @@ def test_kill_minus_nine_then_rerun_gives_the_same_end_state(
     reference = open_database(fresh_database_url(tmp_path / "reference"))
     ingest_snapshot(reference, path)
     assert _table(db) == _table(reference)
+
+
+_IMPORT_WITH_INDEX = """
+import sys
+from pathlib import Path
+from paperfeed.ingest.snapshot import ingest_snapshot
+from paperfeed.search import keyword
+from paperfeed.storage import open_database
+keyword._ALONGSIDE_COMMIT_EVERY = 1000  # commit the index often, so a kill finds part of it committed
+db = open_database(sys.argv[1])
+index = keyword.KeywordIndex(Path(sys.argv[2]))
+with index.alongside(db) as stored:
+    report = ingest_snapshot(db, Path(sys.argv[3]), stored=stored)
+print("read", report.read, "indexed", len(index))
+"""
+
+
+def test_kill_minus_nine_while_indexing_alongside(settings: Settings, db: Database, tmp_path: Path) -> None:
+    """The keyword index built from each batch, as a large `ingest snapshot` does: after a kill -9 and a
+    rerun it holds every paper once, as a sync from the database would."""
+    from paperfeed.search.keyword import KeywordIndex
+
+    base = snapshot_lines() + [json.loads(line) for line in RECENT.read_text().splitlines()]
+    rows = [r | {"id": f"0801.{i:05d}"} for i, r in enumerate(base * 12)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    index_dir = Path(settings.index_dir)
+    command = [sys.executable, "-c", _IMPORT_WITH_INDEX, settings.database_url, str(index_dir), str(path)]
+
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while store.count_papers(db) < 3000 or not (index_dir / "paperfeed-state").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.count_papers(db) < len(rows), "killed before the end"
+
+    rerun = subprocess.run(command, capture_output=True, timeout=120, check=True)
+    assert rerun.stdout.split()[-1] == str(len(rows)).encode()
+    index = KeywordIndex(index_dir)
+    assert len(index) == len(rows) and index.sync(db) == 0
+    rebuilt = KeywordIndex(tmp_path / "rebuilt")
+    rebuilt.sync(db)
+    for query in ("diphoton", "Sparse Delta Memory", "quantum", "Balázs"):
+        assert sorted(h.id for h in index.search(query, 10_000)) == sorted(
+            h.id for h in rebuilt.search(query, 10_000)
+        ), query
+
+
+def test_clean_text_is_whitespace_collapsed_and_control_free() -> None:
+    """clean_text's fast path for ASCII must give what the plain definition gives, on any input."""
+    import random
+    import re
+    import unicodedata
+
+    from paperfeed.ingest.normalize import clean_text
+
+    def reference(value: str) -> str:
+        text = " ".join(unicodedata.normalize("NFC", value).split())
+        return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + [" "] * 20 + ["\n"] * 5 + ["é", "\u00a0", "\u2028", "e\u0301"]
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    samples += [r["abstract"] for r in snapshot_lines()] + [r["title"] for r in snapshot_lines()]
+    assert [clean_text(s) for s in samples] == [reference(s) for s in samples]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+
+import tantivy
 
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.models import Paper
@@ -85,10 +88,51 @@ def test_rebuild_from_the_database(settings: Settings, db: Database) -> None:
 
 def test_indexing_alongside_an_import(settings: Settings, db: Database) -> None:
     index = fresh(settings)
-    with index.alongside(db):
-        ingest_snapshot(db, RECENT)
+    with index.alongside(db) as stored:
+        ingest_snapshot(db, RECENT, stored=stored)
     assert len(index) == 304 and index.sync(db) == 0
     assert ids(index, "Sparse Delta Memory")[0] == "2607.07386"
+
+
+def _documents(index: KeywordIndex) -> list[str]:
+    """The ids of every document the index holds (the other fields are not stored: searches compare them)."""
+    index._index.reload()
+    searcher = index._index.searcher()
+    every = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1))
+    return sorted(searcher.doc(address)["id"][0] for _, address in every.hits)
+
+
+def _same_index(a: KeywordIndex, b: KeywordIndex, queries: list[str]) -> None:
+    assert len(a) == len(b) and _documents(a) == _documents(b)
+    for query in queries:  # the same papers match (scores differ: replaced documents count until merged)
+        assert sorted(h.id for h in a.search(query, 1000)) == sorted(h.id for h in b.search(query, 1000))
+
+
+def test_alongside_gives_the_index_a_sync_gives(settings: Settings, db: Database, tmp_path: Path) -> None:
+    """Batches indexed from memory (inserts), read back (a newer version; a batch another writer's
+    change precedes), in any mix: the same documents as a sync from the database."""
+    lines = RECENT.read_text().splitlines()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("\n".join(lines[:200]) + "\n")
+    newer = [json.loads(line) for line in lines[150:]]
+    for record in newer[:50]:  # papers of the first file, in a newer version with a new title
+        record["versions"].append({"version": "v9", "created": "Mon, 3 Aug 2026 10:00:00 GMT"})
+        record["title"] = "Wombat " + record["title"]
+    second.write_text("".join(json.dumps(r) + "\n" for r in newer))
+    index = fresh(settings)
+    with index.alongside(db) as stored:
+        report = ingest_snapshot(db, first, stored=stored)
+        assert report.inserted == 200
+        store.upsert_papers(db, [Paper(id="2608.99999", title="Quokka", abstract="Q.", authors=["Q. U."])])
+        report = ingest_snapshot(db, second, stored=stored)  # after another writer's change
+        assert (report.inserted, report.updated) == (104, 50)
+    index._reloaded = -1e9
+    assert len(index) == 305 and index.sync(db) == 0
+    assert ids(index, "quokka") == ["2608.99999"] and len(ids(index, "wombat", 100)) == 50
+
+    synced = KeywordIndex(tmp_path / "synced")
+    synced.sync(db)
+    _same_index(index, synced, ["wombat", "sparse delta memory", "language model", "Cabannes", "quokka"])
 
 
 def test_any_text_is_a_query(settings: Settings, db: Database) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -143,3 +144,91 @@ def test_every_write_takes_a_new_rev(db: Database) -> None:
     store.mark_submitted(db, "2608.00001", None, T0)
     assert store.last_rev(db) == first + 1
     assert [r.id for r in store.changed_since(db, first, "2608.00001", 10)] == ["2608.00001"]
+
+
+def test_bulk_rows_store_what_sqlalchemy_would(db: Database) -> None:
+    """upsert_papers builds its rows itself (positional on SQLite, for speed): every column must hold
+    what SQLAlchemy's own column types write, for the awkward values too."""
+    from zoneinfo import ZoneInfo
+
+    from paperfeed.models import Version
+
+    paris = ZoneInfo("Europe/Paris")
+    full = Paper(
+        id="2608.00001",
+        title="T",
+        abstract="A",
+        authors=["Ünï Çödé", "B. Two"],
+        categories=["cs.LG", "math.AG"],
+        versions=[Version(1, T0), Version(2, datetime(2026, 8, 4, 9, 30, 1, 250, tzinfo=paris))],
+        version=2,
+        published_at=T0,
+        updated_at=datetime(2026, 8, 4, 9, 30, 1, 250, tzinfo=paris),
+        comments="c",
+        journal_ref="j",
+        doi="d",
+        report_no="r",
+        license="l",
+        submitter="s",
+        organization=Organization("org", "The Org"),
+        submitted_at=T0 + timedelta(days=1),
+        submitted_by="someone",
+        upvotes=3,
+        num_comments=1,
+    )
+    sparse = Paper(id="2608.00002", title="T", abstract="A", authors=["C. Three"])
+    now = T0 + timedelta(days=9, microseconds=7)
+    store.upsert_papers(db, [full, sparse], now)
+    columns = [c for c in schema.papers.c if c.name not in ("id", "keywords")]
+    with db.write() as conn:
+        stored = {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(schema.papers.c.id, *columns))}
+        org_id = conn.execute(sa.select(schema.organizations.c.id)).scalar_one()
+        for p in (full, sparse):  # the same papers through SQLAlchemy's Core insert
+            conn.execute(
+                schema.papers.insert().values(
+                    id="copy-" + p.id,
+                    title=p.title,
+                    abstract=p.abstract,
+                    authors=p.authors,
+                    num_authors=p.num_authors,
+                    categories=p.categories,
+                    primary_category=p.primary_category,
+                    versions=[{"version": v.version, "created": v.created.isoformat()} for v in p.versions],
+                    version=p.version,
+                    published_at=p.published_at,
+                    updated_at=p.updated_at,
+                    comments=p.comments,
+                    journal_ref=p.journal_ref,
+                    doi=p.doi,
+                    report_no=p.report_no,
+                    license=p.license,
+                    submitter=p.submitter,
+                    organization_id=org_id if p.organization else None,
+                    feed_day=store.feed_day_of(p.published_at, p.submitted_at, now),
+                    submitted_at=p.submitted_at,
+                    submitted_by=p.submitted_by,
+                    upvotes=p.upvotes,
+                    num_comments=p.num_comments,
+                    ingested_at=now,
+                    rev=stored[p.id][-1],
+                )
+            )
+        raw = (
+            "SELECT * FROM papers WHERE id = ?"
+            if db.dialect == "sqlite"
+            else "SELECT * FROM papers WHERE id = %s"
+        )
+        for p in (full, sparse):
+            assert stored[p.id] == tuple(
+                conn.execute(sa.select(*columns).where(schema.papers.c.id == "copy-" + p.id)).one()
+            )
+            # and the same text on disk (timestamps are compared as text), not only the same values read back
+            ours, theirs = (conn.exec_driver_sql(raw, (i,)).one() for i in (p.id, "copy-" + p.id))
+            json_at = [i for i, c in enumerate(schema.papers.c) if isinstance(c.type, sa.JSON)]
+            assert [
+                json.loads(ours[i]) if i in json_at and isinstance(ours[i], str) else ours[i]
+                for i in range(1, len(ours))
+            ] == [
+                json.loads(theirs[i]) if i in json_at and isinstance(theirs[i], str) else theirs[i]
+                for i in range(1, len(theirs))
+            ]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from paperfeed.ingest.jsonlines import Progress, import_file
+from paperfeed.ingest.jsonlines import Progress, Stored, import_file
 from paperfeed.ingest.normalize import BadRecord, clean_text
 from paperfeed.models import ImportReport, Organization, Paper
 
@@ -68,5 +68,7 @@ def _organization(value: Any, paper_id: str) -> Organization | None:
     return Organization(name, clean_text(value.get("fullname") or name))
 
 
-def ingest_cards(db: Any, path: Path, progress: Progress | None = None) -> ImportReport:
-    return import_file(db, path, paper_from_card, progress)
+def ingest_cards(
+    db: Any, path: Path, progress: Progress | None = None, stored: Stored | None = None
+) -> ImportReport:
+    return import_file(db, path, paper_from_card, progress, stored=stored)

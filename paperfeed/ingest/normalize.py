@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from paperfeed.models import Paper, Version
@@ -18,8 +20,13 @@ _NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
 _OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
 _ID_PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "arxiv:", "arXiv:", "oai:arXiv.org:")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ASCII_WHITESPACE = "\n\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits on in ASCII, but " "
 # Spelled out rather than calendar.month_abbr, which follows the process locale.
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+_MONTHS_2D = {m: f"{i:02d}" for m, i in _MONTHS.items()}
+
+
+_VERSION_NUMBER = attrgetter("version")
 
 
 class BadRecord(ValueError):
@@ -28,6 +35,10 @@ class BadRecord(ValueError):
 
 def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     """'2607.01234v2' → ('2607.01234', 2); 'hep-th/9901001' → ('hep-th/9901001', None)."""
+    match = _NEW_ID.match(raw)  # the common spelling, without stripping or prefixes
+    if match:
+        version = match.group("v")
+        return match.group("id"), int(version) if version else None
     text = raw.strip()
     for prefix in _ID_PREFIXES:
         if text.startswith(prefix):
@@ -42,11 +53,20 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
 def clean_text(value: str) -> str:
     """Collapse the hard line breaks and indentation arXiv keeps in titles and abstracts; drop control
     characters (invalid in XML feeds). LaTeX stays as written: the browser renders it."""
-    # str.split() collapses every kind of whitespace; it is several times faster than a regex, and the
-    # import of a 2.7M-line snapshot runs this on every field.
-    if not value.isascii():  # ASCII is already NFC, and most of arXiv is ASCII
-        value = unicodedata.normalize("NFC", value)
-    text = " ".join(value.split())
+    # This runs on every field of every paper a bulk import reads (2.7M for the whole arXiv). ASCII text
+    # (most of arXiv, and already NFC) whose line breaks are not indented, as in abstracts, needs no
+    # splitting into words: replacing the few whitespace characters present gives the same as
+    # " ".join(value.split()), three times faster on a 200-word abstract.
+    if value.isascii():
+        text = value
+        for space in _ASCII_WHITESPACE:
+            if space in text:
+                text = text.replace(space, " ")
+        text = text.strip(" ")
+        if "  " in text:
+            text = " ".join(text.split())
+    else:
+        text = " ".join(unicodedata.normalize("NFC", value).split())
     return text if text.isprintable() else _CONTROL.sub("", text)
 
 
@@ -65,14 +85,27 @@ def parse_arxiv_date(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+# update_date is a day, and a snapshot has a few thousand distinct ones: parse each once.
+_parse_day = lru_cache(maxsize=8192)(parse_arxiv_date)
+
+
 def _rfc2822_gmt(value: str) -> datetime | None:
     """The snapshot's own spelling, 'Mon, 2 Apr 2007 19:18:42 GMT', without email.utils' generality
     (this runs once per version of every paper in a bulk import)."""
     parts = value.split()
     if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
         return None
+    clock = parts[4]
+    if len(clock) == 8 and clock[2] == ":" and clock[5] == ":":
+        # Rearranged as ISO 8601 for the C parser, which checks every digit; anything else it refuses
+        # goes the slower way below.
+        iso = f"{parts[3]}-{_MONTHS_2D[parts[2]]}-{parts[1].zfill(2)}T{clock}+00:00"
+        try:
+            return datetime.fromisoformat(iso)
+        except ValueError:
+            pass
     try:
-        hour, minute, second = parts[4].split(":")
+        hour, minute, second = clock.split(":")
         return datetime(
             int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hour), int(minute), int(second), tzinfo=UTC
         )
@@ -87,9 +120,26 @@ def split_authors(authors: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _names(parsed: list[Any]) -> list[str]:
+    """authors_parsed entries are [last, first, suffix]; display as "first last suffix". clean_text drops
+    the spaces that empty parts leave. One loop rather than a call per author: a bulk import runs this
+    for every author of every paper."""
+    names = []
+    for entry in parsed:
+        if type(entry) is list and len(entry) == 3:
+            last, first, suffix = entry
+            if type(last) is str and type(first) is str and type(suffix) is str:
+                name = clean_text(f"{first} {last} {suffix}")
+            else:
+                name = _name(entry)
+        else:
+            name = _name(entry)
+        if name:
+            names.append(name)
+    return names
+
+
 def _name(parsed: Any) -> str:
-    # authors_parsed entries are [last, first, suffix]; display as "first last suffix".
-    # clean_text drops the spaces that empty parts leave (one call per author of every paper imported).
     if not isinstance(parsed, list) or not parsed or not all(isinstance(p, str) for p in parsed):
         return ""
     last, first, suffix = (*parsed, "", "")[:3]
@@ -125,17 +175,18 @@ def paper_from_snapshot(record: Mapping[str, Any]) -> Paper:
     versions = _versions(record.get("versions"), paper_id)
     parsed = record.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
-        authors = [n for n in (_name(a) for a in parsed) if n]
+        authors = _names(parsed)
     else:
         authors = split_authors(_required(record, "authors", paper_id))
     if not authors:
         raise BadRecord(f"{paper_id}: missing field 'authors'")
     categories = (_optional(record, "categories") or "").split()
     update_date = _optional(record, "update_date")
-    latest = versions[-1].created if versions else None
-    updated_at = max(
-        filter(None, [latest, parse_arxiv_date(update_date) if update_date else None]), default=None
-    )
+    updated_at = versions[-1].created if versions else None  # the later of this and update_date
+    if update_date:
+        updated = _parse_day(update_date)
+        if updated_at is None or updated > updated_at:
+            updated_at = updated
     return Paper(
         id=paper_id,
         title=title,
@@ -171,4 +222,4 @@ def _versions(raw: Any, paper_id: str) -> list[Version]:
             versions.append(Version(number, parse_arxiv_date(created)))
         except BadRecord as exc:
             raise BadRecord(f"{paper_id}: field 'versions': {exc}") from exc
-    return sorted(versions, key=lambda v: v.version)
+    return sorted(versions, key=_VERSION_NUMBER)

@@ -9,7 +9,6 @@ only reads what changed since; deleting the folder and syncing rebuilds it from 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import re
 import threading
@@ -19,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import Stemmer
 import tantivy
@@ -38,6 +36,13 @@ _STEMMER = Stemmer.Stemmer("english")
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
 _K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
+_HEAP = 256_000_000
+# Beside an import, one indexing thread keeps up with the importer (it spends ~50 µs a paper, the
+# importer more) and leaves it the other core; 2 measured no faster on 2 cores. A commit stops the
+# importer until tantivy has caught up, so it commits less often (1M papers: 77 s instead of 80 s); a
+# kill loses at most that much index work, which the rerun reads back from the database.
+_ALONGSIDE_THREADS = 1
+_ALONGSIDE_COMMIT_EVERY = 500_000
 
 
 def _schema() -> tantivy.Schema:
@@ -84,6 +89,7 @@ class KeywordIndex:
         self._pending = 0  # documents added since the last commit
         self._position = (0, "")  # (rev, id) of the last document added
         self._empty = False  # the index held nothing when this writer opened
+        self._commit_every = _COMMIT_EVERY
 
     # -- keeping up with the database -------------------------------------------------------------
 
@@ -110,9 +116,11 @@ class KeywordIndex:
             return self._catch_up(db, writer, progress)
 
     @contextmanager
-    def _writing(self) -> Iterator[tantivy.IndexWriter]:
-        writer = self._index.writer(heap_size=256_000_000)
+    def _writing(self, threads: int = 0, commit_every: int = _COMMIT_EVERY) -> Iterator[tantivy.IndexWriter]:
+        writer = self._index.writer(heap_size=_HEAP, num_threads=threads)
+        self._commit_every = commit_every
         self._pending = 0
+        self._position = self._state()[1:]
         # Deleting before adding is only needed when the index may already hold the paper; skipping it
         # while building an empty index makes a first build faster.
         self._index.reload()
@@ -132,59 +140,74 @@ class KeywordIndex:
         db: Database,
         writer: tantivy.IndexWriter,
         progress: Callable[[int], None] | None,
-        max_pages: int | None = None,
+        new: bool = True,
     ) -> int:
-        _, rev, last_id = self._state()
-        if self._pending:
-            rev, last_id = self._position
-        done = pages = 0
-        while (max_pages is None or pages < max_pages) and (
-            rows := paper_store.changed_since(db, rev, last_id, _PAGE)
-        ):
-            pages += 1
-            for row in rows:
-                if not self._empty:
-                    writer.delete_documents_by_term("id", row.id)
-                writer.add_document(
-                    tantivy.Document(
-                        id=row.id,
-                        text=f"{row.title}\n{row.abstract}",
-                        authors=" ; ".join(row.authors),
-                        category=row.categories,
-                        day=row.feed_day.toordinal(),
-                        organization=row.organization or "",
-                    )
-                )
-            rev, last_id = rows[-1].rev, rows[-1].id
-            self._position = (rev, last_id)
+        """Index what was written after the position. ``new``: no paper read can have been added since
+        the writer opened (one pass over the changes sees each paper once)."""
+        done = 0
+        while rows := paper_store.changed_since(db, *self._position, _PAGE):
+            self._add(writer, rows, (rows[-1].rev, rows[-1].id), new)
             done += len(rows)
-            self._pending += len(rows)
-            if self._pending >= _COMMIT_EVERY:
-                writer.commit()
-                self._save_state(rev, last_id)
-                self._pending = 0
             if progress:
                 progress(done)
         return done
 
-    @contextmanager
-    def alongside(self, db: Database) -> Iterator[None]:
-        """Index in a second process while the body writes papers (a bulk import), then finish.
+    def _add(
+        self,
+        writer: tantivy.IndexWriter,
+        rows: list[paper_store.IndexRow],
+        position: tuple[int, str],
+        new: bool,
+    ) -> None:
+        """Add papers written up to ``position`` (rev, id), committing every ``_commit_every`` documents.
+        ``new``: none of them can be in the index yet if it was empty when the writer opened."""
+        replace = not (self._empty and new)
+        for row in rows:
+            if replace:
+                writer.delete_documents_by_term("id", row.id)
+            writer.add_document(
+                tantivy.Document(
+                    id=row.id,
+                    text=f"{row.title}\n{row.abstract}",
+                    authors=" ; ".join(row.authors),
+                    category=row.categories,
+                    day=row.feed_day.toordinal(),
+                    organization=row.organization or "",
+                )
+            )
+        self._position = position
+        self._pending += len(rows)
+        if self._pending >= self._commit_every:
+            writer.commit()
+            self._save_state(*position)
+            self._pending = 0
 
-        A process rather than a thread: reading rows back and building documents is Python work, and on
-        a thread it fought the import for the GIL (measured: slower than importing, then syncing).
+    @contextmanager
+    def alongside(self, db: Database) -> Iterator[Callable[[paper_store.UpsertCounts], None]]:
+        """Index a bulk import as it goes: the body calls the function it is given with what each batch
+        stored, and the papers are indexed from memory; on exit the index is complete.
+
+        Reading each batch back from the database cost as much as storing it, and tantivy's indexing
+        threads do the tokenising without the GIL, so this runs in the importer's process. Papers that
+        were not simply inserted (a newer version: its feed day and organization are the stored ones),
+        or a batch that another writer's change precedes (a gap in rev), are read back instead.
         """
-        context = multiprocessing.get_context("spawn")  # no fork: tantivy and the engine hold threads
-        stop = context.Event()
-        worker = context.Process(target=_follow, args=(str(self.path), db.url, stop), name="keyword-index")
-        worker.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            worker.join()
-        if worker.exitcode != 0:
-            raise RuntimeError(f"the keyword indexer stopped with exit code {worker.exitcode}")
+        with self._writing(_ALONGSIDE_THREADS, _ALONGSIDE_COMMIT_EVERY) as writer:
+            self._catch_up(db, writer, None)  # what an interrupted import left unindexed, first
+
+            def stored(counts: paper_store.UpsertCounts) -> None:
+                if not counts.rev:
+                    return  # nothing written
+                if counts.written and counts.rev == self._position[0] + 1:
+                    # The position's id is the last in the database's order (PostgreSQL's collation
+                    # may differ from Python's), which only the database can say.
+                    position = (counts.rev, paper_store.last_id(db, counts.rev))
+                    self._add(writer, counts.written, position, new=True)  # inserts: new papers
+                else:  # may hold papers this import indexed already, in an older version
+                    self._catch_up(db, writer, None, new=False)
+
+            yield stored
+            self._catch_up(db, writer, None, new=False)  # whatever was written since the last batch
         self._reloaded = 0.0  # look at the new commits on the next search
 
     def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
@@ -269,20 +292,6 @@ class KeywordIndex:
             with self._lock:
                 self._index.reload()
                 self._reloaded = now
-
-
-def _follow(index_path: str, database_url: str, stop: Any) -> None:
-    """The indexer process of ``alongside``: index pages as they are committed, until told to stop."""
-    db = Database(database_url)
-    index = KeywordIndex(Path(index_path))
-    parent = multiprocessing.parent_process()
-    with index._writing() as writer:
-        # Also stop when the importer died (kill -9): nothing would ever tell this process to stop.
-        while not stop.is_set() and (parent is None or parent.is_alive()):
-            if not index._catch_up(db, writer, None, max_pages=1):
-                stop.wait(0.1)
-        index._catch_up(db, writer, None)
-    db.close()
 
 
 _SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')

@@ -24,10 +24,29 @@ _SOURCE_COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What a derived index needs of a paper, read without building a whole Paper."""
+
+    rev: int
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    feed_day: date
+    organization: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertCounts:
     inserted: int
     updated: int
     unchanged: int
+    rev: int = 0  # the change number this batch's writes carry; 0 when nothing was written
+    # What a derived index needs of each paper written, when every write was an insert (the bulk
+    # import's case): the keyword index takes them from here instead of reading them back. None when
+    # some paper was updated, since its feed day and organization are the stored ones.
+    written: list[IndexRow] | None = None
 
 
 def next_rev(conn: sa.Connection, name: str = "papers") -> int:
@@ -59,6 +78,15 @@ def upsert_papers(
     return counts
 
 
+# Every column a stored paper's row sets, in the order _row builds it.
+_COLUMNS = (
+    "id", "title", "abstract", "authors", "num_authors", "categories", "primary_category", "versions",
+    "version", "published_at", "updated_at", "comments", "journal_ref", "doi", "report_no", "license",
+    "submitter", "organization_id", "feed_day", "submitted_at", "submitted_by", "upvotes", "num_comments",
+    "ingested_at", "rev",
+)  # fmt: skip
+
+
 def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> UpsertCounts:
     latest: dict[str, Paper] = {}
     for p in batch:  # a source may repeat an id inside one batch: keep its newest version
@@ -72,62 +100,120 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
         return UpsertCounts(0, 0, len(batch))
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
     rev = next_rev(conn)
-    rows = [_row(p, rev, now, org_ids) for p in fresh]
+    days = [p.feed_day or feed_day_of(p.published_at, p.submitted_at, now) for p in fresh]
+    if conn.dialect.name == "sqlite":
+        # Values converted here, by position, instead of by SQLAlchemy's per-value processors: bulk
+        # imports spent a third of their time in those. The conversions are the ones they make.
+        ingested = _sqlite_timestamp(now)
+        rows = [_row(p, day, rev, ingested, org_ids, _SQLITE) for p, day in zip(fresh, days, strict=True)]
+        conn.exec_driver_sql(_sqlite_upsert(conn), rows)
+    else:
+        rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
+        conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    inserted = sum(1 for p in fresh if p.id not in stored)
+    written = None
+    if inserted == len(fresh):
+        written = [
+            IndexRow(
+                rev, p.id, p.title, p.abstract, p.authors, p.categories, day,
+                p.organization.name if p.organization else None,
+            )
+            for p, day in zip(fresh, days, strict=True)
+        ]  # fmt: skip
+    return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh), rev, written)
+
+
+def _upsert(conn: sa.Connection) -> Any:
     stmt = upsert(conn, papers)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["id"],
         set_={c: stmt.excluded[c] for c in (*_SOURCE_COLUMNS, "rev")},
         where=papers.c.version < stmt.excluded.version,
     )
-    if conn.dialect.name == "sqlite":
-        _execute_sqlite_bulk(conn, stmt, rows)
-    else:
-        conn.execute(stmt, rows)
-    inserted = sum(1 for p in fresh if p.id not in stored)
-    return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh))
 
 
-def _execute_sqlite_bulk(conn: sa.Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    """The same statement, with values converted here instead of by SQLAlchemy's per-value processors.
-
-    Bulk imports spent a third of their time in those processors; converting only the columns that need
-    it, by position, does exactly what they do for SQLite: UTC timestamps as naive ISO text, dates as
-    ISO text, JSON as text.
-    """
-    columns = list(rows[0])
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
-    order = [columns.index(name) for name in compiled.positiontup]
-    convert = [
-        (at, _SQLITE_CONVERT[columns[i]]) for at, i in enumerate(order) if columns[i] in _SQLITE_CONVERT
-    ]
-    values = []
-    for row in rows:
-        fields = list(row.values())
-        ordered = [fields[i] for i in order]
-        for at, fn in convert:
-            if ordered[at] is not None:
-                ordered[at] = fn(ordered[at])
-        values.append(tuple(ordered))
-    conn.exec_driver_sql(compiled.string, values)
+_SQLITE_SQL: list[str] = []  # the upsert compiled for SQLite, once per process
 
 
-def _sqlite_timestamp(value: datetime) -> str:
+def _sqlite_upsert(conn: sa.Connection) -> str:
+    """The same upsert as SQLite text, its positional parameters in _COLUMNS order."""
+    if not _SQLITE_SQL:
+        compiled = _upsert(conn).compile(dialect=conn.dialect, column_keys=list(_COLUMNS))
+        if tuple(compiled.positiontup or ()) != _COLUMNS:
+            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+        _SQLITE_SQL.append(compiled.string)
+    return _SQLITE_SQL[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Binds:
+    """How a dialect takes the values that are not plain strings and numbers."""
+
+    timestamp: Callable[[datetime | None], Any]
+    json: Callable[[list[str]], Any]
+    versions: Callable[[list[Version]], Any]
+    day: Callable[[date], Any]
+
+
+def _row(
+    p: Paper, day: date, rev: int, ingested: Any, org_ids: dict[str, int], bind: _Binds
+) -> tuple[Any, ...]:
+    ts = bind.timestamp
+    return (
+        p.id,
+        p.title,
+        p.abstract,
+        bind.json(p.authors),
+        p.num_authors,
+        bind.json(p.categories),
+        p.categories[0] if p.categories else None,
+        bind.versions(p.versions),
+        p.version,
+        ts(p.published_at),
+        ts(p.updated_at),
+        p.comments,
+        p.journal_ref,
+        p.doi,
+        p.report_no,
+        p.license,
+        p.submitter,
+        org_ids.get(p.organization.name) if p.organization else None,
+        bind.day(day),
+        ts(p.submitted_at),
+        p.submitted_by,
+        p.upvotes,
+        p.num_comments,
+        ingested,
+        rev,
+    )
+
+
+def _sqlite_timestamp(value: datetime | None) -> str | None:
+    """UTC as naive ISO text, what SQLAlchemy's DateTime stores in SQLite."""
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # what every source produces: drop the "+00:00" rather than convert
+        return value.isoformat(" ", "microseconds")[:-6]
     if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
         raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
-    if value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _json_text(value: Any) -> str:
+    # orjson writes a Version as {"version": 1, "created": "<isoformat>"}, the same text as _versions.
     return orjson.dumps(value).decode()
 
 
-_SQLITE_CONVERT: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(("authors", "categories", "versions"), _json_text),
-    **dict.fromkeys(("published_at", "updated_at", "submitted_at", "ingested_at"), _sqlite_timestamp),
-    "feed_day": date.isoformat,
-}
+def _versions(versions: list[Version]) -> list[dict[str, Any]]:
+    return [{"version": v.version, "created": v.created.isoformat()} for v in versions]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_SQLITE = _Binds(timestamp=_sqlite_timestamp, json=_json_text, versions=_json_text, day=date.isoformat)
+_AS_IS = _Binds(timestamp=_same, json=_same, versions=_versions, day=_same)
 
 
 def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str, int]:
@@ -142,38 +228,10 @@ def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str
     return dict(found.all())
 
 
-def _row(p: Paper, rev: int, now: datetime, org_ids: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "title": p.title,
-        "abstract": p.abstract,
-        "authors": p.authors,
-        "num_authors": p.num_authors,
-        "categories": p.categories,
-        "primary_category": p.primary_category,
-        "versions": [{"version": v.version, "created": v.created.isoformat()} for v in p.versions],
-        "version": p.version,
-        "published_at": p.published_at,
-        "updated_at": p.updated_at,
-        "comments": p.comments,
-        "journal_ref": p.journal_ref,
-        "doi": p.doi,
-        "report_no": p.report_no,
-        "license": p.license,
-        "submitter": p.submitter,
-        "organization_id": org_ids.get(p.organization.name) if p.organization else None,
-        "feed_day": p.feed_day or feed_day_of(p.published_at, p.submitted_at, now),
-        "submitted_at": p.submitted_at,
-        "submitted_by": p.submitted_by,
-        "upvotes": p.upvotes,
-        "num_comments": p.num_comments,
-        "ingested_at": now,
-        "rev": rev,
-    }
-
-
 def feed_day_of(published_at: datetime | None, submitted_at: datetime | None, now: datetime) -> date:
     """A paper belongs to the day it was first published on arXiv, or the day it was submitted if later."""
+    if submitted_at is None and published_at is not None:  # every paper of an import
+        return published_at.astimezone(UTC).date()
     days = [t.astimezone(UTC).date() for t in (published_at, submitted_at) if t is not None]
     return max(days) if days else now.astimezone(UTC).date()
 
@@ -351,20 +409,6 @@ def count_papers(db: Database) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """What a derived index needs of a paper, read without building a whole Paper."""
-
-    rev: int
-    id: str
-    title: str
-    abstract: str
-    authors: list[str]
-    categories: list[str]
-    feed_day: date
-    organization: str | None
-
-
 def changed_since(db: Database, rev: int, after_id: str, limit: int) -> list[IndexRow]:
     """Papers written after position (rev, id) in change order: derived indexes page through this to
     catch up. Keyset paging on (rev, id), since one batch shares one rev."""
@@ -381,6 +425,12 @@ def changed_since(db: Database, rev: int, after_id: str, limit: int) -> list[Ind
             IndexRow(r.rev, r.id, r.title, r.abstract, r.authors, r.categories, _as_date(r.feed_day), r.name)
             for r in conn.execute(query)
         ]
+
+
+def last_id(db: Database, rev: int) -> str:
+    """The last paper of change ``rev`` in (rev, id) order: where keyset paging resumes after it."""
+    with db.read() as conn:
+        return str(conn.execute(sa.select(sa.func.max(papers.c.id)).where(papers.c.rev == rev)).scalar_one())
 
 
 def last_rev(db: Database) -> int:
