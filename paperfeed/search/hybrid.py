@@ -12,7 +12,9 @@ miss a paper, never show one that does not match.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -69,6 +71,12 @@ class Searcher:
     def embedder(self) -> Embedder:
         return embed.shared(self.model)
 
+    @cached_property
+    def _embedding(self) -> ThreadPoolExecutor:
+        # A query is embedded on one of these threads while BM25 runs on the caller's (onnxruntime lets
+        # go of the GIL): at 1M papers that saved 1 ms at p50 and 3 ms at p90 (common words) here.
+        return ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="query-embedding")
+
     # -- retrieval ----------------------------------------------------------------------------------
 
     def keyword_ranking(
@@ -86,15 +94,22 @@ class Searcher:
         return self._by_cosine(self._nearest(vector, depth, filters), vector)
 
     def candidates(
-        self, query: str, vector: np.ndarray, depth: int = DEPTH, filters: Filters | None = None
+        self,
+        query: str,
+        vector: np.ndarray,
+        depth: int = DEPTH,
+        filters: Filters | None = None,
+        keyword: list[Scored] | None = None,
     ) -> tuple[list[Scored], list[Scored]]:
         """Each retriever's top ``depth``, then both scores for every paper either one found.
 
         A paper one retriever missed is not a zero for it: its cosine comes from its stored vector
         (read with the vector index's hits, in the same query) and its BM25 from the keyword index,
         asked about just those papers. Scoring the union completely gains 0.004 nDCG@10 on SciFact
-        over counting a miss as 0, and makes the depth matter little (the same score at 50 as at 200)."""
-        keyword = self.keyword_ranking(query, depth, filters)
+        over counting a miss as 0, and makes the depth matter little (the same score at 50 as at 200).
+        ``keyword`` is the BM25 top ``depth`` when the caller has it already."""
+        if keyword is None:
+            keyword = self.keyword_ranking(query, depth, filters)
         nearest = self._nearest(vector, depth, filters)
         dense = self._by_cosine(nearest | {vectors_store.vector_key(s.id) for s in keyword}, vector)
         found = {s.id for s in keyword}
@@ -129,11 +144,16 @@ class Searcher:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if mode == "keyword":
             return self.keyword_ranking(query, depth, filters)
-        if vector is None:
-            vector = self.embedder.embed_query(query)
         if mode == "dense":
+            vector = self.embedder.embed_query(query) if vector is None else vector
             return self.dense_ranking(vector, depth, filters)
-        return fuse(*self.candidates(query, vector, depth, filters))
+        if vector is None:
+            embedding = self._embedding.submit(self.embedder.embed_query, query)
+            keyword = self.keyword_ranking(query, depth, filters)
+            vector = embedding.result()
+        else:
+            keyword = self.keyword_ranking(query, depth, filters)
+        return fuse(*self.candidates(query, vector, depth, filters, keyword))
 
     def search(
         self,
