@@ -114,8 +114,7 @@ class Searcher:
         dense = self._by_cosine(nearest | {vectors_store.vector_key(s.id) for s in keyword}, vector)
         found = {s.id for s in keyword}
         no_bm25 = [s.id for s in dense if s.id not in found]
-        keyword += self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25)
-        return keyword, dense
+        return keyword + self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25), dense
 
     def _nearest(self, vector: np.ndarray, depth: int, filters: Filters | None) -> set[int]:
         """Vector-index keys of the nearest papers (deeper when filtered: the index cannot filter)."""
