@@ -117,12 +117,14 @@ class Embedder:
         end, and, when that leaves part of the abstract unread, the title with as much of the
         abstract's end as fits in one window."""
         whole = paper_text(title, abstract)
-        if len(self._whole.encode(whole).ids) <= self.spec.max_tokens:
-            return [whole]
         body = self._whole.encode(abstract, add_special_tokens=False)
+        # Words split into pieces on their own, so the whole text's length is the title part's plus the
+        # abstract's; the room is what a window leaves the abstract beside the title.
         room = self.spec.max_tokens - 2  # [CLS] and [SEP]
         if title:
             room -= len(self._whole.encode(paper_text(title, ""), add_special_tokens=False).ids)
+        if len(body.ids) <= room:
+            return [whole]
         if room < self.spec.max_tokens // 4:
             return [whole]  # a title that long leaves too little of the abstract to be worth a window
         start = len(body.ids) - room
