@@ -273,12 +273,21 @@ def _tally(db: Database, server: Server, period: str, emails: list[str]) -> dict
     }
 
 
-def kill(args: argparse.Namespace, server: Server) -> None:
+def _installation(
+    args: argparse.Namespace, server: Server, prefix: str
+) -> tuple[Settings, Database, date, list[str]]:
+    """A fresh installation whose busiest day has ``args.subscribers`` confirmed subscribers (their
+    addresses start with ``prefix``), and a mail server that has received nothing yet."""
     settings = prepare(Path(args.dir), args.database, args.concurrency, server.url)
     db = open_database(settings.database_url)
     day = busiest_day(db)
-    emails = add_subscribers(db, day, args.subscribers, "k")
+    emails = add_subscribers(db, day, args.subscribers, prefix)
     server.ask("reset")
+    return settings, db, day, emails
+
+
+def kill(args: argparse.Namespace, server: Server) -> None:
+    settings, db, day, emails = _installation(args, server, "k")
     period = f"daily:{day}"
     rng = random.Random(7)
     points = sorted(rng.sample(range(args.subscribers // 20, args.subscribers * 19 // 20), args.kills))
@@ -307,11 +316,7 @@ def kill(args: argparse.Namespace, server: Server) -> None:
 
 
 def two(args: argparse.Namespace, server: Server) -> None:
-    settings = prepare(Path(args.dir), args.database, args.concurrency, server.url)
-    db = open_database(settings.database_url)
-    day = busiest_day(db)
-    emails = add_subscribers(db, day, args.subscribers, "w")
-    server.ask("reset")
+    settings, db, day, emails = _installation(args, server, "w")
     period = f"daily:{day}"
     first, second = _sender(settings, day), _sender(settings, day)
     _wait_for(server, args.subscribers // 3, [first, second])
