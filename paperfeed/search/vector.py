@@ -14,6 +14,9 @@ Two parts, so web workers stay cheap and current:
 - the *delta*: vectors written to the database after the base's position, which each reader pulls
   every few seconds and scans exactly. A paper embedded anywhere is found on every node after at most
   one refresh interval, before any base file is rewritten.
+
+Beside the base, its vectors at full precision with their paper ids (``rescore``), which searches score
+their candidates with.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
+from paperfeed.search import rescore
 from paperfeed.storage import Database
 from paperfeed.storage import embeddings as store
 
 _FILE = "vectors.usearch"
 _STATE = "vectors.state"
+_RECORDS = "vectors"  # rescore's files: vectors.records and vectors.keys
 _PAGE = 20_000
 # Measured at 1M papers (bench/search.py's vectors, top-100 rescored): the build's search depth decides the
 # graph's quality. With efConstruction 64, recall@10 was 0.86 (M=16, ef 200) and stalled at 0.96 (M=24,
@@ -54,6 +59,18 @@ class VectorHit:
     score: float  # cosine similarity
 
 
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What the saved base holds: the model, the (rev, id) of its last vector, its int8 scale (0 before
+    the first vector) and how many full-precision records go with it."""
+
+    model: str
+    rev: int = 0
+    last_id: str = ""
+    scale: float = 0.0
+    rows: int = 0
+
+
 class VectorIndex:
     def __init__(self, folder: Path, model: str, dim: int) -> None:
         self.folder = folder
@@ -61,23 +78,24 @@ class VectorIndex:
         self.dim = dim
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._base: tuple[Index, float] | None = None  # the mapped base and its int8 scale, swapped as one
-        self._base_state: tuple[str, int, str, float] | None = None
+        # The mapped base, its int8 scale and its records, swapped as one.
+        self._base: tuple[Index, float, rescore.Reader] | None = None
+        self._base_state: _State | None = None
         self._delta_keys = np.zeros(0, dtype=np.uint64)
+        self._delta_ids: list[str] = []
         self._delta = np.zeros((0, dim), dtype=np.float32)
         self._delta_position = (0, "")
         self._refreshed = -math.inf
 
     # -- state on disk ----------------------------------------------------------------------------
 
-    def _state(self) -> tuple[str, int, str, float]:
-        """(model, rev, id) of the last vector the saved base holds, and the base's int8 scale
-        (0 before the first vector). A state file of an older layout reads as no base: rebuilt."""
+    def _state(self) -> _State:
+        """The saved base's state; a state file of an older layout reads as no base: rebuilt."""
         try:
-            model, rev, scale, last_id = (self.folder / _STATE).read_text().split("\n", 3)
-            return model, int(rev), last_id, float(scale)
+            model, rev, scale, rows, last_id = (self.folder / _STATE).read_text().split("\n", 4)
+            return _State(model, int(rev), last_id, float(scale), int(rows))
         except (FileNotFoundError, ValueError):
-            return self.model, 0, "", 0.0
+            return _State(self.model)
 
     def _new_index(self) -> Index:
         return Index(
@@ -98,13 +116,16 @@ class VectorIndex:
         The state file is replaced after the index file, atomically: a kill in between means the next
         sync adds some vectors again, which replaces them by key — harmless.
         """
-        model, rev, last_id, scale = self._state()
+        state = self._state()
         path = self.folder / _FILE
         index = self._new_index()
-        if model == self.model and scale and path.exists():
+        if state.model == self.model and state.scale and path.exists():
             index.load(str(path))
         else:
-            rev, last_id, scale = 0, "", 0.0  # another model's vectors (or none): start over
+            state = _State(self.model)  # another model's vectors (or none): start over
+            rescore.remove(self.folder, _RECORDS)  # new files: readers keep the old ones open
+        rev, last_id, scale = state.rev, state.last_id, state.scale
+        records = rescore.Appender(self.folder, _RECORDS, self.dim, state.rows)
         done = 0
         while rows := store.vectors_since(db, self.model, (rev, last_id), _PAGE):
             keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
@@ -114,22 +135,25 @@ class VectorIndex:
             if present is not None and present.any():
                 index.remove(keys[present])  # a changed paper: its new vector replaces the old one
             index.add(keys, quantize(vectors, scale), threads=os.cpu_count() or 1)
+            records.add(keys, [r.paper_id for r in rows], vectors)
             rev, last_id = rows[-1].rev, rows[-1].paper_id
             done += len(rows)
             if progress:
                 progress(done)
         if done or not path.exists():
+            records.flush()
             tmp = self.folder / (_FILE + ".tmp")
             index.save(str(tmp))
             os.replace(tmp, path)
             state_tmp = self.folder / (_STATE + ".tmp")
-            state_tmp.write_text(f"{self.model}\n{rev}\n{scale!r}\n{last_id}")
+            state_tmp.write_text(f"{self.model}\n{rev}\n{scale!r}\n{records.rows}\n{last_id}")
             os.replace(state_tmp, self.folder / _STATE)
         return done
 
     def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
         for name in (_FILE, _STATE):
             (self.folder / name).unlink(missing_ok=True)
+        rescore.remove(self.folder, _RECORDS)
         return self.sync(db, progress)
 
     # -- readers ----------------------------------------------------------------------------------
@@ -141,13 +165,14 @@ class VectorIndex:
             if state != self._base_state:
                 path = self.folder / _FILE
                 base = None
-                if state[0] == self.model and state[3] and path.exists():
+                if state.model == self.model and state.scale and path.exists():
                     mapped = self._new_index()
                     mapped.view(str(path))  # memory-mapped: workers on a node share the pages
-                    base = (mapped, state[3])
+                    base = (mapped, state.scale, rescore.Reader(self.folder, _RECORDS, self.dim, state.rows))
                 self._base, self._base_state = base, state
-                start = state[1:3] if base is not None else (0, "")
+                start = (state.rev, state.last_id) if base is not None else (0, "")
                 self._delta_keys = np.zeros(0, dtype=np.uint64)
+                self._delta_ids = []
                 self._delta = np.zeros((0, self.dim), dtype=np.float32)
                 self._delta_position = start
             rows: list[store.VectorRow] = []
@@ -158,6 +183,9 @@ class VectorIndex:
                 keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
                 keep = ~np.isin(self._delta_keys, keys)  # a newer vector for the same paper wins
                 self._delta_keys = np.concatenate([self._delta_keys[keep], keys])
+                self._delta_ids = [i for i, k in zip(self._delta_ids, keep, strict=True) if k] + [
+                    r.paper_id for r in rows
+                ]
                 self._delta = np.concatenate([self._delta[keep], np.stack([r.vector for r in rows])])
 
     def refresh_every(self, db: Database, seconds: float) -> None:
@@ -172,7 +200,7 @@ class VectorIndex:
         base, delta_keys, delta = self._base, self._delta_keys, self._delta
         hits: dict[int, float] = {}
         if base is not None and len(base[0]):
-            graph, scale = base
+            graph, scale, _ = base
             size = len(graph)
             found = graph.search(quantize(vector, scale), min(k, size), exact=size < EXACT_BELOW)
             for key, distance in zip(found.keys, found.distances, strict=True):
@@ -184,6 +212,24 @@ class VectorIndex:
                 hits[int(delta_keys[i])] = float(scores[i])  # the delta's vector is the newer one
         ranked = sorted(hits.items(), key=lambda kv: -kv[1])[:k]
         return [VectorHit(key, score) for key, score in ranked]
+
+    def stored(self, keys: set[int]) -> tuple[list[str], np.ndarray]:
+        """The paper ids behind these keys and their full-precision vectors (those the index holds):
+        what searches score their candidates with. A key in the delta has its newer vector there."""
+        base, delta_keys, delta_ids, delta = self._base, self._delta_keys, self._delta_ids, self._delta
+        wanted = np.fromiter(keys, dtype=np.uint64, count=len(keys))
+        ids: list[str] = []
+        parts = [np.zeros((0, self.dim), dtype=np.float32)]
+        if len(delta_keys):
+            newer = np.flatnonzero(np.isin(delta_keys, wanted))
+            ids += [delta_ids[i] for i in newer]
+            parts.append(delta[newer])
+            wanted = wanted[~np.isin(wanted, delta_keys)]
+        if base is not None and len(wanted):
+            base_ids, vectors = base[2].read(wanted)
+            ids += base_ids
+            parts.append(vectors)
+        return ids, np.concatenate(parts)
 
     def delta_size(self) -> int:
         return len(self._delta_keys)

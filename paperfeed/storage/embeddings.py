@@ -9,7 +9,7 @@ paging exactly as the keyword index does on ``papers.rev``. Rows are keyed in th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -173,28 +173,6 @@ def vectors_of(db: Database, paper_ids: Sequence[str], model: str) -> dict[str, 
     query = sa.select(e.paper_id, e.vector).where(e.model == model, e.paper_id.in_(list(set(paper_ids))))
     with db.read() as conn:
         return {r.paper_id: _decode(r.vector) for r in conn.execute(query)}
-
-
-# Built once: every search runs it, and building the statement each time cost more than running it.
-_BY_KEYS = sa.select(paper_embeddings.c.paper_id, paper_embeddings.c.vector).where(
-    paper_embeddings.c.model == sa.bindparam("model"),
-    paper_embeddings.c.key.in_(sa.bindparam("keys", expanding=True)),
-)
-
-
-def stored_for_keys(db: Database, keys: Iterable[int], model: str) -> tuple[list[str], np.ndarray]:
-    """The paper ids behind vector-index keys and their stored (unquantised) vectors, one row each, in
-    one read: a search scores every candidate with these."""
-    wanted = list(set(keys))
-    if not wanted:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    with db.read() as conn:
-        # fetched at once: row by row cost a search ~1 ms more here
-        rows = conn.execute(_BY_KEYS, {"model": model, "keys": wanted}).all()
-    if not rows:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    matrix = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f2").reshape(len(rows), -1)
-    return [r.paper_id for r in rows], matrix.astype(np.float32)
 
 
 def count_embedded(db: Database, model: str) -> int:
