@@ -14,14 +14,15 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from paperfeed.ingest.normalize import paper_from_snapshot
 from paperfeed.models import Paper
-from paperfeed.search import hybrid, indexer, keyphrases
-from paperfeed.search.embed import Embedder, paper_text
+from paperfeed.search import hybrid, indexer, keyphrases, quantize
+from paperfeed.search.embed import MODELS, Embedder, paper_text
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
 from paperfeed.settings import Settings
@@ -67,6 +68,30 @@ def test_embeddings_are_unit_vectors_and_independent_of_batching() -> None:
     assert together.shape == (3, 384) and np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert np.allclose(together, alone, atol=1e-4)
     assert float(together[0] @ together[1]) < 0.3  # unrelated topics are far apart
+
+
+def test_the_int8_products_model_is_built_once_and_agrees_with_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = MODELS["all-MiniLM-L6-v2-int8"]
+    built = quantize.dynamic_int8(spec.weights(), spec.name)
+    assert built.parent == tmp_path / "paperfeed" / "models" and built.exists()
+    stamp = built.stat().st_mtime_ns
+    assert quantize.dynamic_int8(spec.weights(), spec.name) == built
+    assert built.stat().st_mtime_ns == stamp and os.listdir(built.parent) == [built.name]  # kept, not rebuilt
+    model = Embedder(spec.name)
+    assert model.session._model_path == str(built)
+    packaged = ort.InferenceSession(str(spec.weights()), providers=["CPUExecutionProvider"])
+    papers = recent_papers(20)
+    texts = [paper_text(p.title, p.abstract) for p in papers] + [p.title for p in papers]
+    ours = model.embed(texts)
+    for text, vector in zip(texts, ours, strict=True):
+        ids = np.array([model.tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = packaged.run(None, feed)
+        reference = hidden[0].mean(axis=0)
+        assert float(vector @ reference) / np.linalg.norm(reference) > 0.98, text
 
 
 def test_a_long_abstract_is_embedded_whole_in_two_windows_that_each_carry_the_title() -> None:
