@@ -167,10 +167,11 @@ class Embedder:
 
 
 @cache
-def shared(model: str) -> Embedder:
-    """One loaded model per process and name: the web node's searches, its index follower and the
-    worker's embedding job use the same session (onnxruntime runs it from several threads)."""
-    return Embedder(model)
+def shared(model: str, threads: int | None = None) -> Embedder:
+    """One loaded model per process, name and thread count (onnxruntime runs a session from several
+    threads): a web node's searches and its index follower share a one-thread session, which leaves
+    the other cores to requests; the worker's embedding job uses every core."""
+    return Embedder(model, threads)
 
 
 @cache

@@ -69,13 +69,16 @@ class Searcher:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return embed.shared(self.model)
+        # One thread: a query of a few words gains nothing from a second one (measured here), which is
+        # better left to the BM25 side of the same search, or to another request.
+        return embed.shared(self.model, threads=1)
 
     @cached_property
-    def _embedding(self) -> ThreadPoolExecutor:
-        # A query is embedded on one of these threads while BM25 runs on the caller's (onnxruntime lets
-        # go of the GIL): at 1M papers that saved 1 ms at p50 and 3 ms at p90 (common words) here.
-        return ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="query-embedding")
+    def _dense_side(self) -> ThreadPoolExecutor:
+        # A search's dense side (embed the query, walk the graph, read the hits' vectors) runs on one of
+        # these threads while its keyword side runs on the caller's: onnxruntime, usearch and the reads
+        # let go of the GIL. At 1M papers this saved about 1.5 ms at p50 and 5 ms at p90.
+        return ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="search-dense")
 
     # -- retrieval ----------------------------------------------------------------------------------
 
@@ -90,46 +93,48 @@ class Searcher:
 
     def dense_ranking(self, vector: np.ndarray, depth: int, filters: Filters | None = None) -> list[Scored]:
         """Nearest papers by cosine. The HNSW index holds int8 vectors, whose rounding reorders close
-        neighbours; the candidates are therefore scored again with their stored float16 vectors."""
-        return self._by_cosine(self._nearest(vector, depth, filters), vector)
+        neighbours; the candidates are therefore scored again with their stored float16 vectors (kept
+        beside the vector index: reading them from the database cost a search 2–3 ms)."""
+        return by_cosine(*self.vectors.stored(self._nearest(vector, depth, filters)), vector)
 
     def candidates(
         self,
         query: str,
-        vector: np.ndarray,
+        vector: np.ndarray | None = None,
         depth: int = DEPTH,
         filters: Filters | None = None,
-        keyword: list[Scored] | None = None,
     ) -> tuple[list[Scored], list[Scored]]:
         """Each retriever's top ``depth``, then both scores for every paper either one found.
 
         A paper one retriever missed is not a zero for it: its cosine comes from its stored vector
-        (read with the vector index's hits) and its BM25 from the keyword index,
-        asked about just those papers. Scoring the union completely gains 0.004 nDCG@10 on SciFact
-        over counting a miss as 0, and makes the depth matter little (the same score at 50 as at 200).
-        ``keyword`` is the BM25 top ``depth`` when the caller has it already."""
-        if keyword is None:
-            keyword = self.keyword_ranking(query, depth, filters)
-        nearest = self._nearest(vector, depth, filters)
-        dense = self._by_cosine(nearest | {vectors_store.vector_key(s.id) for s in keyword}, vector)
-        found = {s.id for s in keyword}
-        no_bm25 = [s.id for s in dense if s.id not in found]
+        and its BM25 from the keyword index, asked about just those papers. Scoring the union
+        completely gains 0.004 nDCG@10 on SciFact over counting a miss as 0, and makes the depth
+        matter little (the same score at 50 as at 200). The query is embedded here unless ``vector``
+        is given; the dense side runs beside the keyword side."""
+        dense_side = self._dense_side.submit(self._nearest_stored, query, vector, depth, filters)
+        keyword = self.keyword_ranking(query, depth, filters)
+        ids, matrix = self.vectors.stored({vectors_store.vector_key(s.id) for s in keyword})
+        vector, (near_ids, near_matrix) = dense_side.result()
+        known = set(ids)
+        new = [i for i, paper_id in enumerate(near_ids) if paper_id not in known]
+        dense = by_cosine(
+            [*ids, *(near_ids[i] for i in new)], np.concatenate([matrix, near_matrix[new]]), vector
+        )
+        no_bm25 = [s.id for s in dense if s.id not in known]
         return keyword + self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25), dense
+
+    def _nearest_stored(
+        self, query: str, vector: np.ndarray | None, depth: int, filters: Filters | None
+    ) -> tuple[np.ndarray, tuple[list[str], np.ndarray]]:
+        """The query's vector, and the ids and stored vectors of its nearest papers."""
+        if vector is None:
+            vector = self.embedder.embed_query(query)
+        return vector, self.vectors.stored(self._nearest(vector, depth, filters))
 
     def _nearest(self, vector: np.ndarray, depth: int, filters: Filters | None) -> set[int]:
         """Vector-index keys of the nearest papers (deeper when filtered: the index cannot filter)."""
         self.vectors.refresh_every(self.db, self.refresh_seconds)
         return {h.key for h in self.vectors.search(vector, FILTERED_DEPTH if filters else depth)}
-
-    def _by_cosine(self, keys: set[int], vector: np.ndarray) -> list[Scored]:
-        """The papers behind these keys, ranked by the cosine of their full-precision vectors with
-        ``vector`` (kept beside the vector index: reading them from the database cost 2–3 ms)."""
-        ids, matrix = self.vectors.stored(keys)
-        if not ids:
-            return []
-        scores = matrix @ vector.astype(np.float32)
-        order = np.argsort(-scores, kind="stable")
-        return [Scored(ids[i], float(scores[i])) for i in order]
 
     def rank(
         self,
@@ -147,13 +152,7 @@ class Searcher:
         if mode == "dense":
             vector = self.embedder.embed_query(query) if vector is None else vector
             return self.dense_ranking(vector, depth, filters)
-        if vector is None:
-            embedding = self._embedding.submit(self.embedder.embed_query, query)
-            keyword = self.keyword_ranking(query, depth, filters)
-            vector = embedding.result()
-        else:
-            keyword = self.keyword_ranking(query, depth, filters)
-        return fuse(*self.candidates(query, vector, depth, filters, keyword))
+        return fuse(*self.candidates(query, vector, depth, filters))
 
     def search(
         self,
@@ -205,6 +204,15 @@ class Searcher:
             return parse_arxiv_id(query.removeprefix("arXiv:").removeprefix("arxiv:"))[0]
         except BadRecord:
             return None
+
+
+def by_cosine(ids: Sequence[str], matrix: np.ndarray, vector: np.ndarray) -> list[Scored]:
+    """These papers ranked by the cosine of their vectors (rows of ``matrix``) with ``vector``."""
+    if not len(ids):
+        return []
+    scores = matrix @ vector.astype(np.float32)
+    order = np.argsort(-scores, kind="stable")
+    return [Scored(ids[i], float(scores[i])) for i in order]
 
 
 def fuse(
