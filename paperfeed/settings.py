@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_core import to_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RATE = r"^[1-9][0-9]*/[1-9][0-9]*$"  # HITS/SECONDS
@@ -206,6 +207,34 @@ class Settings(BaseSettings):
             )
             rows.append((f"PAPERFEED_{name.upper()}", str(shown), field.description or ""))
         return rows
+
+    def environment(self) -> dict[str, str]:
+        """The settings given explicitly (``model_fields_set``), as the ``PAPERFEED_<NAME>`` variables that
+        make ``Settings()`` read them back equal: for handing these settings to a child process.
+
+        Secrets are written in the clear (the child needs them): never print or log the result; ``describe``
+        is for showing settings. A None is left out when None is the field's default (pydantic-settings reads
+        no environment value as None) and refused otherwise; lists, dicts and models are written as JSON,
+        as pydantic-settings reads them.
+        """
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            if name not in self.model_fields_set:
+                continue
+            key = f"PAPERFEED_{name.upper()}"
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is None:
+                if field.default is not None:
+                    raise ValueError(f"{key}: None cannot be read back from the environment")
+            elif isinstance(value, str | bool | int | float):
+                env[key] = str(value)  # str(float) is its shortest exact form: it reads back equal
+            elif isinstance(value, list | tuple | set | frozenset | dict | BaseModel):
+                env[key] = to_json(value).decode()
+            else:
+                raise TypeError(f"{key}: cannot write a {type(value).__name__} to the environment")
+        return env
 
 
 def load() -> Settings:
