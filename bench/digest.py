@@ -224,15 +224,7 @@ def throughput(args: argparse.Namespace, server: Server) -> None:
 
 
 def _sender(settings: Settings, day: date) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_SMTP_URL": settings.smtp_url.get_secret_value(),
-        "PAPERFEED_SECRET_KEY": SECRET,
-        "PAPERFEED_SEND_CONCURRENCY": str(settings.send_concurrency),
-        "PAPERFEED_MAIL_FROM": settings.mail_from,
-        "PAPERFEED_BASE_URL": settings.base_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-    }
+    env = os.environ | settings.environment()
     command = [
         sys.executable,
         "-m",

@@ -124,7 +124,7 @@ def test_bearer_tokens_authenticate_the_api(settings: Settings, db: Database) ->
 
 def test_cli_creates_users_and_tokens(settings: Settings, db: Database) -> None:
     runner = CliRunner()
-    env = {"PAPERFEED_DATABASE_URL": settings.database_url}
+    env = settings.environment()
     made = runner.invoke(
         main,
         ["users", "create", "root", "--email", "root@example.org", "--admin"],

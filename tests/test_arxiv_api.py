@@ -155,21 +155,13 @@ def test_requests_are_spaced_by_the_interval(db: Database, server: ReplayServer,
     assert min(b.at - a.at for a, b in pairwise(server.log)) >= 0.2 - TOL
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0.05",
-    }
-
-
 def test_cli_listing_summary_and_index(tmp_path: Path, server: ReplayServer) -> None:
     script_listing(server)
     endpoint = f"{server.url}/api/query"
     result = CliRunner().invoke(
         main,
         ["ingest", "arxiv-api", "--query", QUERY, "--page-size", "2", "--endpoint", endpoint],
-        env=_env(make_settings(tmp_path)),
+        env=make_settings(tmp_path).environment(),
     )
     assert result.exit_code == 0, result.stderr
     assert "read 5, new 5, updated 0, unchanged 0, rejected 0" in result.stdout
@@ -182,7 +174,7 @@ def test_cli_error_entry_exits_1_with_arxivs_words(tmp_path: Path, server: Repla
     result = CliRunner().invoke(
         main,
         ["ingest", "arxiv-api", "--id", "foo-bar/0701001", "--endpoint", endpoint],
-        env=_env(make_settings(tmp_path)),
+        env=make_settings(tmp_path).environment(),
     )
     assert result.exit_code == 1
     assert "incorrect id format for foo-bar/0701001" in result.stderr
@@ -190,6 +182,6 @@ def test_cli_error_entry_exits_1_with_arxivs_words(tmp_path: Path, server: Repla
 
 
 def test_cli_needs_a_query_or_ids(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["ingest", "arxiv-api"], env=_env(make_settings(tmp_path)))
+    result = CliRunner().invoke(main, ["ingest", "arxiv-api"], env=make_settings(tmp_path).environment())
     assert result.exit_code == 2
     assert "give --query and/or --id" in result.stderr

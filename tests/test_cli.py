@@ -16,12 +16,8 @@ from tests.conftest import CARDS, RECENT
 def run(
     settings: Settings, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = os.environ | {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        # Imports here leave embedding to 'paperfeed index' (tests/test_search.py runs it on purpose).
-        "PAPERFEED_EMBED_ON_INGEST_MAX": "0",
-    }
+    # Imports here leave embedding to 'paperfeed index' (tests/test_search.py runs it on purpose).
+    base = os.environ | settings.environment() | {"PAPERFEED_EMBED_ON_INGEST_MAX": "0"}
     return subprocess.run(
         [sys.executable, "-m", "paperfeed.cli", *args],
         env=base | (env or {}),

@@ -15,13 +15,7 @@ from tests.smtp_server import SmtpServer
 
 
 def run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        "PAPERFEED_SMTP_URL": settings.smtp_url.get_secret_value(),
-        "PAPERFEED_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAPERFEED_BASE_URL": settings.base_url,
-    }
+    env = os.environ | settings.environment()
     return subprocess.run(
         [sys.executable, "-m", "paperfeed.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )

@@ -23,14 +23,7 @@ CONCURRENCY = 3
 
 
 def _sender(settings: Settings) -> subprocess.Popen[str]:
-    env = os.environ | {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        "PAPERFEED_SMTP_URL": settings.smtp_url.get_secret_value(),
-        "PAPERFEED_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAPERFEED_SEND_CONCURRENCY": str(CONCURRENCY),
-        "PAPERFEED_MAIL_FROM": settings.mail_from,
-    }
+    env = os.environ | settings.environment() | {"PAPERFEED_SEND_CONCURRENCY": str(CONCURRENCY)}
     command = [
         sys.executable,
         "-m",

@@ -189,13 +189,9 @@ def test_cards(db: Database) -> None:
 
 
 def _paperfeed(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-    }
     return subprocess.Popen(
         [sys.executable, "-m", "paperfeed.cli", *args],
-        env=env,
+        env=os.environ | settings.environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -255,7 +255,7 @@ def test_cli_failure_is_one_clear_line_and_exit_1(tmp_path: Path, server: Replay
     settings = make_settings(tmp_path)
     script_list(server, p2=page("oai/list-p2-malformed.xml"))
     result = CliRunner().invoke(
-        main, ["ingest", "oai", "--from", FROM, "--endpoint", f"{server.url}/oai"], env=_env(settings)
+        main, ["ingest", "oai", "--from", FROM, "--endpoint", f"{server.url}/oai"], env=settings.environment()
     )
     assert result.exit_code == 1
     assert result.stderr.count("error: page 2 (") == 1 and "malformed XML" in result.stderr
@@ -266,7 +266,7 @@ def test_cli_failure_is_one_clear_line_and_exit_1(tmp_path: Path, server: Replay
 def test_cli_rejects_a_bad_date(tmp_path: Path, server: ReplayServer) -> None:
     result = CliRunner().invoke(
         main, ["ingest", "oai", "--from", "2007-13-01", "--endpoint", f"{server.url}/oai"],
-        env=_env(make_settings(tmp_path)),
+        env=make_settings(tmp_path).environment(),
     )  # fmt: skip
     assert result.exit_code == 1
     assert "--from must be a date as YYYY-MM-DD, got '2007-13-01'" in result.stderr
@@ -368,14 +368,6 @@ def test_retry_after_values() -> None:
 # -- kill -9 ----------------------------------------------------------------------------------------------
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0.05",
-    }
-
-
 def test_kill_9_mid_harvest_then_a_rerun_continues_from_the_last_committed_token(
     tmp_path: Path, server: ReplayServer
 ) -> None:
@@ -384,7 +376,7 @@ def test_kill_9_mid_harvest_then_a_rerun_continues_from_the_last_committed_token
     release = threading.Event()
     # Page 3 is held until the harvester is dead; afterwards it is served normally.
     script_list(server, p3=[page("oai/list-p3.xml", hold=release), page("oai/list-p3.xml")])
-    env = {**os.environ, **_env(settings)}
+    env = os.environ | settings.environment()
     command = [str(PAPERFEED), "ingest", "oai", "--from", FROM, "--endpoint", f"{server.url}/oai"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -320,11 +320,10 @@ def test_index_resumes_after_a_kill_without_redoing_batches(settings: Settings, 
     few.write_text("\n".join(RECENT.read_text().splitlines()[:40]) + "\n")
     assert run(settings, "ingest", "snapshot", str(few)).returncode == 0
     db = open_database(settings.database_url)
-    env = {"PAPERFEED_DATABASE_URL": settings.database_url, "PAPERFEED_INDEX_DIR": settings.index_dir}
     job = indexer.job_name(settings.embedding_model)
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed.cli", "index"],
-        env=os.environ | env | {"PAPERFEED_EMBED_BATCH": "4"},
+        env=os.environ | settings.environment() | {"PAPERFEED_EMBED_BATCH": "4"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -104,12 +104,7 @@ def test_an_id_arxiv_does_not_know(db: Database, server: ReplayServer, api: Arxi
 
 def test_the_cli(tmp_path: Path, server: ReplayServer) -> None:
     settings = make_settings(tmp_path)
-    env = {
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": settings.index_dir,
-        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0.05",
-        "PAPERFEED_ARXIV_API_ENDPOINT": f"{server.url}/api/query",
-    }
+    env = settings.environment() | {"PAPERFEED_ARXIV_API_ENDPOINT": f"{server.url}/api/query"}
     runner = CliRunner()
     first = runner.invoke(main, ["submit", PAPER, "--by", "alice"], env=env)
     assert first.exit_code == 0, first.stderr

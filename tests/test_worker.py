@@ -43,10 +43,9 @@ def server() -> Iterator[ReplayServer]:
 def worker_env(settings: Settings, server: ReplayServer, node: str, index: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "PAPERFEED_DATABASE_URL": settings.database_url,
+        **settings.environment(),
         "PAPERFEED_INDEX_DIR": str(index),
         "PAPERFEED_ARXIV_OAI_ENDPOINT": f"{server.url}/oai",
-        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0.05",
         "PAPERFEED_NODE_NAME": node,  # two nodes, as if on two machines: no shortcut for dead local pids
         "PAPERFEED_LEASE_SECONDS": str(LEASE),
         "PAPERFEED_WORKER_POLL_SECONDS": "0.1",
@@ -166,7 +165,7 @@ def test_ingest_oai_refuses_a_window_another_process_is_harvesting(
     script_list(server)
     endpoint = f"{server.url}/oai"
     assert leases.claim(db, f"harvest:arXivRaw::{FROM}:@{endpoint}", "other-node:4242", 60)
-    env = {"PAPERFEED_DATABASE_URL": settings.database_url, "PAPERFEED_INDEX_DIR": settings.index_dir}
+    env = settings.environment()
     result = CliRunner().invoke(main, ["ingest", "oai", "--from", FROM, "--endpoint", endpoint], env=env)
     assert result.exit_code == 1
     assert "another process is harvesting this window" in result.output and "other-node:4242" in result.output
