@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from pydantic import SecretStr
 
 from paperfeed.models import Paper
 from paperfeed.search import indexer
@@ -229,13 +230,9 @@ def over_http(settings: Settings, texts: list[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_INDEX_DIR": str(settings.index_dir),
-        "PAPERFEED_EMBED_IN_WEB": "false",
-        "PAPERFEED_SECRET_KEY": "bench-search-not-a-secret",
-    }
+    secret = SecretStr("bench-search-not-a-secret")
+    query_node = settings.model_copy(update={"embed_in_web": False, "secret_key": secret})
+    env = os.environ | query_node.environment()
     paperfeed = Path(sys.executable).with_name("paperfeed")
     server = subprocess.Popen([paperfeed, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
     try:
