@@ -7,11 +7,12 @@ under new ids to --n papers. Every measurement embeds the same texts: each paper
      32. Not what paperfeed runs on a CPU: the int8 model quantises its activations with one scale per
      batch, so a vector would depend on the other texts in its batch (``embed.Embedder``);
   2. bare model: the tokenizer and session alone as paperfeed must run them (``Embedder.embed``: one
-     window at a time for that model on a CPU, batches on a GPU) — the figure paperfeed is held to;
+     window at a time for that model on a CPU, batches on a GPU) — the figure paperfeed is held to,
+     measured before and after 3 (this machine's speed drifts by up to 10% between minutes);
   3. paperfeed: `indexer.bring_up_to_date` on a fresh database holding those papers — reading them back,
      embedding, keyphrases, storing vectors in batches with the job position, and building the keyword
      and vector indexes.
-Prints papers/s for each and the ratio of 3 to 2.
+Prints papers/s for each and the ratio of 3 to 2 (the mean of its two times).
 
     .venv/bin/python bench/embed.py [--n 2000] [--dir .bench/embed]
 """
@@ -33,6 +34,13 @@ from paperfeed.storage import open_database
 from paperfeed.storage import papers as paper_store
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def bare(model: Embedder, texts: list[str]) -> float:
+    """Seconds the tokenizer and session alone take for the texts, as paperfeed runs the model."""
+    started = time.perf_counter()
+    model.embed(texts)
+    return time.perf_counter() - started
 
 
 def batched(model: Embedder, texts: list[str]) -> float:
@@ -69,9 +77,7 @@ def main() -> None:
     model.embed(texts[:64])  # warm up
 
     batched_s = batched(model, texts)
-    started = time.perf_counter()
-    model.embed(texts)
-    bare_s = time.perf_counter() - started
+    bare_before = bare(model, texts)
     db = open_database(settings.database_url)
     for start in range(0, len(papers), 1000):
         paper_store.upsert_papers(db, papers[start : start + 1000])
@@ -79,16 +85,18 @@ def main() -> None:
     report = indexer.bring_up_to_date(db, settings, embedder=model)
     ours_s = time.perf_counter() - started
     assert report.embedded == len(papers), report
+    bare_after = bare(model, texts)
+    bare_s = (bare_before + bare_after) / 2
 
     n = len(papers)
     print(
         f"{n} papers (the bundled real abstracts, repeated) in {len(texts)} windows, model {settings.embedding_model}"
     )
     print(f"batched (32 a batch; not used: vectors would depend on the batch): {n / batched_s:7.1f} papers/s")
-    print(f"bare model ({'one window at a time' if model.batch_limit == 1 else 'length-sorted batches'}): "
-          f"{n / bare_s:7.1f} papers/s")  # fmt: skip
+    print(f"bare model ({'one window at a time' if model.batch_limit == 1 else 'length-sorted batches'}), "
+          f"before and after: {n / bare_before:7.1f} and {n / bare_after:.1f} papers/s")  # fmt: skip
     print(f"paperfeed index (read, embed, keyphrases, store, indexes): {n / ours_s:7.1f} papers/s")
-    print(f"ratio paperfeed / bare model: {bare_s / ours_s:.2f}")
+    print(f"ratio paperfeed / bare model (the mean of its two times): {bare_s / ours_s:.2f}")
 
 
 if __name__ == "__main__":

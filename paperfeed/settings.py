@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     embed_on_ingest_max: int = Field(
         5000,
         description="'ingest' embeds what it stored when at most this many papers wait; a bigger import "
-        "leaves it to 'paperfeed index' or the worker (about 30 papers/s per 2 CPU cores).",
+        "leaves it to 'paperfeed index' or the worker (about 25 papers/s per 2 CPU cores).",
     )
     embed_batch: int = Field(
         256,
