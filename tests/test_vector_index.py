@@ -41,6 +41,18 @@ def index_of(settings: Settings) -> VectorIndex:
     return indexer.open_indexes(settings)[1]
 
 
+def with_base(
+    settings: Settings, db: Database, ids: list[str], seed: int
+) -> tuple[np.random.Generator, dict[str, np.ndarray], VectorIndex]:
+    """Random vectors stored for these papers and folded into a base by a writer."""
+    rng = np.random.default_rng(seed)
+    vectors = dict(zip(ids, unit(rng, len(ids)), strict=True))
+    store_vectors(db, settings.embedding_model, vectors)
+    writer = index_of(settings)
+    assert writer.sync(db) == len(ids)
+    return rng, vectors, writer
+
+
 def as_dict(found: tuple[list[str], np.ndarray]) -> dict[str, np.ndarray]:
     ids, matrix = found
     assert len(ids) == len(set(ids)) == len(matrix)
@@ -50,17 +62,12 @@ def as_dict(found: tuple[list[str], np.ndarray]) -> dict[str, np.ndarray]:
 def test_stored_vectors_come_from_the_base_and_the_delta_newest_first(
     settings: Settings, db: Database, ids: list[str]
 ) -> None:
-    rng = np.random.default_rng(1)
-    model = settings.embedding_model
-    first = dict(zip(ids[:20], unit(rng, 20), strict=True))
-    store_vectors(db, model, first)
-    writer = index_of(settings)
-    assert writer.sync(db) == 20
+    rng, first, writer = with_base(settings, db, ids[:20], seed=1)
     reader = index_of(settings)
     reader.refresh(db)
     # a paper re-embedded and two new ones, written after the base: the reader's delta has them
     later = dict(zip([ids[3], *ids[20:22]], unit(rng, 3), strict=True))
-    store_vectors(db, model, later)
+    store_vectors(db, settings.embedding_model, later)
     reader.refresh(db)
     assert reader.delta_size() == 3
     keys = {store.vector_key(i) for i in ids}  # eight papers have no vector: they are left out
@@ -82,12 +89,7 @@ def test_stored_vectors_come_from_the_base_and_the_delta_newest_first(
 def test_records_a_killed_writer_appended_past_its_base_are_cut_off(
     settings: Settings, db: Database, ids: list[str]
 ) -> None:
-    rng = np.random.default_rng(2)
-    model = settings.embedding_model
-    vectors = dict(zip(ids[:10], unit(rng, 10), strict=True))
-    store_vectors(db, model, vectors)
-    writer = index_of(settings)
-    writer.sync(db)
+    rng, vectors, writer = with_base(settings, db, ids[:10], seed=2)
     folder = writer.folder
     # A writer killed after appending records, before it saved the graph and its state: the records
     # are not the base's (wrong vectors for real papers, under their real keys).
@@ -99,7 +101,7 @@ def test_records_a_killed_writer_appended_past_its_base_are_cut_off(
     for paper_id in ids[:2]:
         np.testing.assert_allclose(got[paper_id], vectors[paper_id], atol=1e-3)
     more = dict(zip(ids[10:12], unit(rng, 2), strict=True))
-    store_vectors(db, model, more)
+    store_vectors(db, settings.embedding_model, more)
     assert writer.sync(db) == 2  # cuts the stray records off, then appends after the base's rows
     size = rescore.record_type(DIM).itemsize
     assert (folder / "vectors.records").stat().st_size == 12 * size
@@ -114,11 +116,7 @@ def test_records_a_killed_writer_appended_past_its_base_are_cut_off(
 def test_a_base_of_the_older_layout_is_rebuilt_with_its_records(
     settings: Settings, db: Database, ids: list[str]
 ) -> None:
-    rng = np.random.default_rng(3)
-    vectors = dict(zip(ids[:5], unit(rng, 5), strict=True))
-    store_vectors(db, settings.embedding_model, vectors)
-    writer = index_of(settings)
-    writer.sync(db)
+    _, vectors, writer = with_base(settings, db, ids[:5], seed=3)
     state = writer.folder / "vectors.state"
     model, rev, scale, _rows, last_id = state.read_text().split("\n", 4)
     state.write_text(f"{model}\n{rev}\n{scale}\n{last_id}")  # the layout before records existed
@@ -126,3 +124,16 @@ def test_a_base_of_the_older_layout_is_rebuilt_with_its_records(
     reader = index_of(settings)
     reader.refresh(db)
     assert set(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == set(vectors)
+
+
+def test_a_missing_records_file_is_named_with_the_fix(
+    settings: Settings, db: Database, ids: list[str]
+) -> None:
+    _, _, writer = with_base(settings, db, ids[:5], seed=4)
+    (writer.folder / "vectors.records").unlink()
+    with pytest.raises(FileNotFoundError, match=r"vectors\.records is missing; .*paperfeed index --rebuild"):
+        index_of(settings).refresh(db)
+    assert writer.rebuild(db) == 5
+    reader = index_of(settings)
+    reader.refresh(db)
+    assert len(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == 5

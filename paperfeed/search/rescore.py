@@ -68,13 +68,20 @@ class Reader:
     def __init__(self, folder: Path, name: str, dim: int, rows: int) -> None:
         self.dtype = record_type(dim)
         self.size = self.dtype.itemsize
-        keys = np.fromfile(folder / f"{name}.keys", dtype="<u8", count=rows) if rows else np.zeros(0, "<u8")
+        fix = "the vector index is damaged: run 'paperfeed index --rebuild'"
+        try:
+            keys = np.fromfile(folder / f"{name}.keys", dtype="<u8", count=rows)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{folder / name}.keys is missing; {fix}") from None
         if len(keys) < rows:
-            raise FileNotFoundError(f"{folder / name}.keys holds {len(keys)} keys, its base {rows}")
+            raise FileNotFoundError(f"{folder / name}.keys holds {len(keys)} keys, its base {rows}; {fix}")
         self._order = np.argsort(keys, kind="stable").astype(np.uint32)
         self._sorted = keys[self._order]
         # Closed when the last search holding this reader lets go of it, not when a refresh swaps it.
-        self._file = (folder / f"{name}.records").open("rb", buffering=0)
+        try:
+            self._file = (folder / f"{name}.records").open("rb", buffering=0)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{folder / name}.records is missing; {fix}") from None
 
     def read(self, keys: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The paper ids and float32 vectors of those of ``keys`` this base holds."""
