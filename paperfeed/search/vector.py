@@ -60,6 +60,31 @@ class VectorHit:
 
 
 @dataclass(frozen=True, slots=True)
+class _Delta:
+    """Vectors stored after the base's position, held in memory: keys, paper ids, float32 rows."""
+
+    keys: np.ndarray
+    ids: list[str]
+    vectors: np.ndarray
+
+    @staticmethod
+    def empty(dim: int) -> _Delta:
+        return _Delta(np.zeros(0, dtype=np.uint64), [], np.zeros((0, dim), dtype=np.float32))
+
+    def plus(self, rows: list[store.VectorRow]) -> _Delta:
+        keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
+        keep = ~np.isin(self.keys, keys)  # a newer vector for the same paper wins
+        return _Delta(
+            np.concatenate([self.keys[keep], keys]),
+            [i for i, k in zip(self.ids, keep, strict=True) if k] + [r.paper_id for r in rows],
+            np.concatenate([self.vectors[keep], np.stack([r.vector for r in rows])]),
+        )
+
+
+_Base = tuple[Index, float, rescore.Reader]  # the mapped graph, its int8 scale, its records
+
+
+@dataclass(frozen=True, slots=True)
 class _State:
     """What the saved base holds: the model, the (rev, id) of its last vector, its int8 scale (0 before
     the first vector) and how many full-precision records go with it."""
@@ -78,12 +103,11 @@ class VectorIndex:
         self.dim = dim
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # The mapped base, its int8 scale and its records, swapped as one.
-        self._base: tuple[Index, float, rescore.Reader] | None = None
+        # What searches read: the mapped base (its graph, int8 scale and records) and the delta. A
+        # refresh replaces the pair in one assignment, so a search on another thread sees one whole
+        # state, never a delta's keys with another delta's vectors.
+        self._now: tuple[_Base | None, _Delta] = (None, _Delta.empty(dim))
         self._base_state: _State | None = None
-        self._delta_keys = np.zeros(0, dtype=np.uint64)
-        self._delta_ids: list[str] = []
-        self._delta = np.zeros((0, dim), dtype=np.float32)
         self._delta_position = (0, "")
         self._refreshed = -math.inf
 
@@ -162,6 +186,8 @@ class VectorIndex:
         """Map the newest saved base and pull the vectors written after it into the delta."""
         with self._lock:
             state = self._state()
+            base, delta = self._now
+            position = self._delta_position
             if state != self._base_state:
                 path = self.folder / _FILE
                 base = None
@@ -169,24 +195,14 @@ class VectorIndex:
                     mapped = self._new_index()
                     mapped.view(str(path))  # memory-mapped: workers on a node share the pages
                     base = (mapped, state.scale, rescore.Reader(self.folder, _RECORDS, self.dim, state.rows))
-                self._base, self._base_state = base, state
-                start = (state.rev, state.last_id) if base is not None else (0, "")
-                self._delta_keys = np.zeros(0, dtype=np.uint64)
-                self._delta_ids = []
-                self._delta = np.zeros((0, self.dim), dtype=np.float32)
-                self._delta_position = start
+                delta = _Delta.empty(self.dim)
+                position = (state.rev, state.last_id) if base is not None else (0, "")
             rows: list[store.VectorRow] = []
-            while page := store.vectors_since(db, self.model, self._delta_position, _PAGE):
+            while page := store.vectors_since(db, self.model, position, _PAGE):
                 rows.extend(page)
-                self._delta_position = (page[-1].rev, page[-1].paper_id)
-            if rows:
-                keys = np.fromiter((r.key for r in rows), dtype=np.uint64, count=len(rows))
-                keep = ~np.isin(self._delta_keys, keys)  # a newer vector for the same paper wins
-                self._delta_keys = np.concatenate([self._delta_keys[keep], keys])
-                self._delta_ids = [i for i, k in zip(self._delta_ids, keep, strict=True) if k] + [
-                    r.paper_id for r in rows
-                ]
-                self._delta = np.concatenate([self._delta[keep], np.stack([r.vector for r in rows])])
+                position = (page[-1].rev, page[-1].paper_id)
+            self._now = (base, delta.plus(rows) if rows else delta)
+            self._base_state, self._delta_position = state, position
 
     def refresh_every(self, db: Database, seconds: float) -> None:
         """``refresh`` at most once per ``seconds``: searches call this, so a reader needs no thread."""
@@ -197,7 +213,7 @@ class VectorIndex:
 
     def search(self, vector: np.ndarray, k: int) -> list[VectorHit]:
         """The ``k`` nearest papers by cosine similarity, from the base and the delta together."""
-        base, delta_keys, delta = self._base, self._delta_keys, self._delta
+        base, delta = self._now
         hits: dict[int, float] = {}
         if base is not None and len(base[0]):
             graph, scale, _ = base
@@ -205,26 +221,26 @@ class VectorIndex:
             found = graph.search(quantize(vector, scale), min(k, size), exact=size < EXACT_BELOW)
             for key, distance in zip(found.keys, found.distances, strict=True):
                 hits[int(key)] = 1.0 - float(distance)
-        if len(delta_keys):
-            scores = delta @ vector
+        if len(delta.keys):
+            scores = delta.vectors @ vector
             top = np.argsort(-scores)[:k]
             for i in top:
-                hits[int(delta_keys[i])] = float(scores[i])  # the delta's vector is the newer one
+                hits[int(delta.keys[i])] = float(scores[i])  # the delta's vector is the newer one
         ranked = sorted(hits.items(), key=lambda kv: -kv[1])[:k]
         return [VectorHit(key, score) for key, score in ranked]
 
     def stored(self, keys: set[int]) -> tuple[list[str], np.ndarray]:
         """The paper ids behind these keys and their full-precision vectors (those the index holds):
         what searches score their candidates with. A key in the delta has its newer vector there."""
-        base, delta_keys, delta_ids, delta = self._base, self._delta_keys, self._delta_ids, self._delta
+        base, delta = self._now
         wanted = np.fromiter(keys, dtype=np.uint64, count=len(keys))
         ids: list[str] = []
         parts = [np.zeros((0, self.dim), dtype=np.float32)]
-        if len(delta_keys):
-            newer = np.flatnonzero(np.isin(delta_keys, wanted))
-            ids += [delta_ids[i] for i in newer]
-            parts.append(delta[newer])
-            wanted = wanted[~np.isin(wanted, delta_keys)]
+        if len(delta.keys):
+            newer = np.flatnonzero(np.isin(delta.keys, wanted))
+            ids += [delta.ids[i] for i in newer]
+            parts.append(delta.vectors[newer])
+            wanted = wanted[~np.isin(wanted, delta.keys)]
         if base is not None and len(wanted):
             base_ids, vectors = base[2].read(wanted)
             ids += base_ids
@@ -232,11 +248,11 @@ class VectorIndex:
         return ids, np.concatenate(parts)
 
     def delta_size(self) -> int:
-        return len(self._delta_keys)
+        return len(self._now[1].keys)
 
     def __len__(self) -> int:
-        base = self._base
-        return (len(base[0]) if base is not None else 0) + len(self._delta_keys)
+        base, delta = self._now
+        return (len(base[0]) if base is not None else 0) + len(delta.keys)
 
 
 def quantize(vectors: np.ndarray, scale: float) -> np.ndarray:
