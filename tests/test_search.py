@@ -107,7 +107,7 @@ def test_a_long_abstract_is_embedded_whole_in_two_windows_that_each_carry_the_ti
     assert head == paper_text(title, long)  # read up to the model's window, as a short paper is
     assert tail.startswith(f"{title}. ") and long.endswith(tail.removeprefix(f"{title}. "))
     assert len(model._whole.encode(tail).ids) == 256  # the end, as much as fits, nothing cut off
-    vectors = model.embed_papers([(title, short), (title, long)])
+    vectors = model.embed_windows([model.windows(title, short), model.windows(title, long)])
     assert np.allclose(vectors[0], model.embed([paper_text(title, short)])[0], atol=1e-6)
     mean = model.embed([head, tail]).sum(axis=0)
     assert np.allclose(vectors[1], mean / np.linalg.norm(mean), atol=1e-5)

@@ -116,12 +116,9 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
-    def embed_papers(self, papers: Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
-        """One L2-normalised row per (title, abstract): the normalised mean of its windows' vectors."""
-        return self.embed_windows([self.windows(title, abstract) for title, abstract in papers], batch_size)
-
     def embed_windows(self, papers: Sequence[list[str]], batch_size: int = 32) -> np.ndarray:
-        """``embed_papers`` for papers already cut into their ``windows``."""
+        """One L2-normalised row per paper, given as its ``windows``: the normalised mean of their
+        vectors."""
         texts = [text for windows in papers for text in windows]
         owners = [i for i, windows in enumerate(papers) for _ in windows]
         out = np.zeros((len(papers), self.dim), dtype=np.float32)

@@ -29,13 +29,17 @@ def record_type(dim: int) -> np.dtype:
     return np.dtype([("id", f"S{ID_BYTES}"), ("vector", "<f2", (dim,))])
 
 
+def files(folder: Path, name: str) -> tuple[Path, Path]:
+    """The records file and the keys file (the graph keys, in the records' order)."""
+    return folder / f"{name}.records", folder / f"{name}.keys"
+
+
 class Appender:
-    """Adds records to the end of the files; ``start`` cuts them back to the rows that count first."""
+    """Adds records to the end of the files, after first cutting them back to the ``rows`` that count."""
 
     def __init__(self, folder: Path, name: str, dim: int, rows: int) -> None:
         self.dtype = record_type(dim)
-        self.records = folder / f"{name}.records"
-        self.keys = folder / f"{name}.keys"
+        self.records, self.keys = files(folder, name)
         for path, size in ((self.records, self.dtype.itemsize), (self.keys, 8)):
             with path.open("ab") as f:
                 f.truncate(rows * size)
@@ -58,8 +62,8 @@ class Appender:
 
 
 def remove(folder: Path, name: str) -> None:
-    for suffix in ("records", "keys"):
-        (folder / f"{name}.{suffix}").unlink(missing_ok=True)
+    for path in files(folder, name):
+        path.unlink(missing_ok=True)
 
 
 class Reader:
@@ -68,20 +72,21 @@ class Reader:
     def __init__(self, folder: Path, name: str, dim: int, rows: int) -> None:
         self.dtype = record_type(dim)
         self.size = self.dtype.itemsize
+        records, keys_file = files(folder, name)
         fix = "the vector index is damaged: run 'paperfeed index --rebuild'"
         try:
-            keys = np.fromfile(folder / f"{name}.keys", dtype="<u8", count=rows)
+            keys = np.fromfile(keys_file, dtype="<u8", count=rows)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{folder / name}.keys is missing; {fix}") from None
+            raise FileNotFoundError(f"{keys_file} is missing; {fix}") from None
         if len(keys) < rows:
-            raise FileNotFoundError(f"{folder / name}.keys holds {len(keys)} keys, its base {rows}; {fix}")
+            raise FileNotFoundError(f"{keys_file} holds {len(keys)} keys, its base {rows}; {fix}")
         self._order = np.argsort(keys, kind="stable").astype(np.uint32)
         self._sorted = keys[self._order]
         # Closed when the last search holding this reader lets go of it, not when a refresh swaps it.
         try:
-            self._file = (folder / f"{name}.records").open("rb", buffering=0)
+            self._file = records.open("rb", buffering=0)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{folder / name}.records is missing; {fix}") from None
+            raise FileNotFoundError(f"{records} is missing; {fix}") from None
 
     def read(self, keys: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The paper ids and float32 vectors of those of ``keys`` this base holds."""
