@@ -1,8 +1,7 @@
 """The feed: which papers a day, week or month shows, in which order, and where navigation leads.
 
-One function, ``feed_page``, feeds the HTML pages, the JSON API and the RSS/Atom feeds alike.
-Sort orders: ``upvotes`` (the default, as on the Daily Papers page), ``published`` (newest first) and
-``trending`` (``storage.papers.trending_score``: votes and comments against age; docs/trending.md).
+One function, ``feed_page``, feeds the HTML pages, the JSON API and the RSS/Atom feeds alike. The sort
+orders are the table ``storage.papers.SORTS``.
 """
 
 from __future__ import annotations
@@ -16,12 +15,21 @@ from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
 from paperfeed.models import Paper
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import Sort
+from paperfeed.storage.papers import SORTS, Sort
 
 Kind = Literal["day", "week", "month"]
-SORTS: tuple[Sort, ...] = ("upvotes", "published", "trending")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_sort(value: str | None) -> Sort:
+    """A ``sort=`` value of the pages (the first order of the table when absent); ValueError names a bad one."""
+    if not value:
+        return next(iter(SORTS))
+    for sort in SORTS:
+        if value == sort:
+            return sort
+    raise ValueError(f"sort={value!r} is not a sort order (expected one of: {', '.join(SORTS)})")
 
 
 class BadPeriod(ValueError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,28 @@ class Paper:
     @property
     def pdf_url(self) -> str | None:
         return f"https://arxiv.org/pdf/{self.id}" if self.is_arxiv else None
+
+    @property
+    def entered_feed_at(self) -> datetime:
+        """When the paper joined its daily list: its submission, else its arXiv publication when that falls
+        on its feed day, else the start of the feed day (a paper imported late belongs to the import day)."""
+        if self.submitted_at is not None:
+            return self.submitted_at
+        published = self.published_at
+        if self.feed_day is None:
+            return published or datetime.now(UTC)
+        if published is not None and published.astimezone(UTC).date() == self.feed_day:
+            return published
+        return datetime.combine(self.feed_day, time(), UTC)
+
+
+def feed_day_of(published_at: datetime | None, submitted_at: datetime | None, now: datetime) -> date:
+    """The daily list a paper belongs to: the day it was first published on arXiv, or the day a member
+    submitted it if later (``now`` when neither is known)."""
+    if submitted_at is None and published_at is not None:  # every paper of an import
+        return published_at.astimezone(UTC).date()
+    days = [t.astimezone(UTC).date() for t in (published_at, submitted_at) if t is not None]
+    return max(days) if days else now.astimezone(UTC).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     rate_upvote: str = Field(
         "120/60", pattern=RATE, description="Upvotes and unvotes allowed per member: HITS/SECONDS."
     )
+    rate_subscribe: str = Field(
+        "10/600",
+        pattern=RATE,
+        description="Digest subscribe requests allowed per client address: HITS/SECONDS.",
+    )
     node_name: str = Field(
         "",
         description="This machine's name in leases (who holds a job); empty means the host name. Work "

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperfeed.feed import BadPeriod, feed_page, parse_period, period_of
-from paperfeed.models import Organization, Paper
+from paperfeed.models import Organization, Paper, feed_day_of
 from paperfeed.storage import Database, migrate, schema
 from paperfeed.storage import papers as store
 
@@ -43,10 +43,10 @@ def test_migrations_are_recorded(db: Database) -> None:
 
 
 def test_feed_day_is_publication_or_later_submission() -> None:
-    assert store.feed_day_of(T0, None, T0 + timedelta(days=9)) == date(2026, 8, 3)
-    assert store.feed_day_of(T0, T0 + timedelta(days=2), T0) == date(2026, 8, 5)
-    assert store.feed_day_of(T0 + timedelta(days=2), T0, T0) == date(2026, 8, 5)
-    assert store.feed_day_of(None, None, T0) == date(2026, 8, 3)
+    assert feed_day_of(T0, None, T0 + timedelta(days=9)) == date(2026, 8, 3)
+    assert feed_day_of(T0, T0 + timedelta(days=2), T0) == date(2026, 8, 5)
+    assert feed_day_of(T0 + timedelta(days=2), T0, T0) == date(2026, 8, 5)
+    assert feed_day_of(None, None, T0) == date(2026, 8, 3)
 
 
 def test_sort_orders_and_navigation(db: Database) -> None:
@@ -204,7 +204,7 @@ def test_bulk_rows_store_what_sqlalchemy_would(db: Database) -> None:
                     license=p.license,
                     submitter=p.submitter,
                     organization_id=org_id if p.organization else None,
-                    feed_day=store.feed_day_of(p.published_at, p.submitted_at, now),
+                    feed_day=feed_day_of(p.published_at, p.submitted_at, now),
                     submitted_at=p.submitted_at,
                     submitted_by=p.submitted_by,
                     upvotes=p.upvotes,

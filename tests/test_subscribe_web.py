@@ -115,12 +115,17 @@ def test_expired_token_and_csrf(site: tuple[TestClient, Database, Settings]) -> 
 
 
 def test_subscribe_requests_are_rate_limited_per_client(site: tuple[TestClient, Database, Settings]) -> None:
-    client, _, _ = site
+    client, _, settings = site
     codes = []
     for i in range(12):
         form = {"email": f"r{i}@example.org", "csrf": _csrf(client)}
         codes.append(client.post("/subscribe", data=form).status_code)
     assert codes == [200] * 10 + [429, 429]
+    # Counted in the database like every other limit: another web worker refuses the same client too.
+    with TestClient(create_app(settings), base_url="https://testserver") as other:
+        refused = other.post("/subscribe", data={"email": "late@example.org", "csrf": _csrf(other)})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert "at most 10 per 600 s" in refused.text
 
 
 def test_one_click_unsubscribe(site: tuple[TestClient, Database, Settings]) -> None:

@@ -10,11 +10,52 @@ from typing import Any, Literal
 import orjson
 import sqlalchemy as sa
 
-from paperfeed.models import Organization, Paper, Version
+from paperfeed.models import Organization, Paper, Version, feed_day_of
 from paperfeed.storage.db import Database, upsert
 from paperfeed.storage.schema import counters, organizations, papers, votes
 
 Sort = Literal["upvotes", "published", "trending"]
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    """One order of a list of papers: its name in URLs (``?sort=``), its label on the pages, its name in
+    the HF-shaped API (``/api/daily_papers?sort=``), what it means, and its SQL."""
+
+    name: Sort
+    label: str
+    api_name: str
+    help: str
+    order: Callable[[Database, datetime], list[Any]]
+
+
+# The one table of sort orders; the first is the pages' and feeds' default.
+SORTS: dict[Sort, SortOrder] = {
+    s.name: s
+    for s in (
+        SortOrder(
+            "upvotes",
+            "Most upvoted",
+            "upvotes",
+            "most upvoted first",
+            lambda db, now: [papers.c.upvotes.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id],
+        ),
+        SortOrder(
+            "published",
+            "Newest",
+            "publishedAt",
+            "newest on arXiv first",
+            lambda db, now: [papers.c.published_at.desc().nulls_last(), papers.c.id],
+        ),
+        SortOrder(
+            "trending",
+            "Trending",
+            "trending",
+            "trending first (votes and comments against age, docs/trending.md)",
+            lambda db, now: [trending_score(db, now).desc(), papers.c.id],
+        ),
+    )
+}
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -228,14 +269,6 @@ def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str
     return dict(found.all())
 
 
-def feed_day_of(published_at: datetime | None, submitted_at: datetime | None, now: datetime) -> date:
-    """A paper belongs to the day it was first published on arXiv, or the day it was submitted if later."""
-    if submitted_at is None and published_at is not None:  # every paper of an import
-        return published_at.astimezone(UTC).date()
-    days = [t.astimezone(UTC).date() for t in (published_at, submitted_at) if t is not None]
-    return max(days) if days else now.astimezone(UTC).date()
-
-
 def mark_submitted(db: Database, paper_id: str, by: str | None, at: datetime) -> bool:
     """Put a stored paper on the feed of the day it was submitted; False if someone submitted it already."""
     with db.write() as conn:
@@ -310,13 +343,7 @@ def feed_papers(
     query = _select().where(papers.c.feed_day.between(start, end))
     if submitter is not None:
         query = query.where(papers.c.submitted_by == submitter)
-    order: list[Any]
-    if sort == "published":
-        order = [papers.c.published_at.desc().nulls_last(), papers.c.id]
-    elif sort == "trending":
-        order = [trending_score(db, now or datetime.now(UTC)).desc(), papers.c.id]
-    else:
-        order = [papers.c.upvotes.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id]
+    order = SORTS[sort].order(db, now or datetime.now(UTC))
     with db.read() as conn:
         rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
         return [_paper(r) for r in rows]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +18,7 @@ from paperfeed.search.follower import IndexFollower
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
-from paperfeed.web import context, pages
+from paperfeed.web import kit
 from paperfeed.web.cache import CachedPages, PageCache
 from paperfeed.web.csrf import CSRFCookie
 from paperfeed.web.routes import register
@@ -85,10 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.searcher = searcher
     app.state.page_cache = PageCache(settings.page_cache_seconds)
-    app.state.templates = Jinja2Templates(directory=HERE / "templates")
-    app.state.templates.env.globals["site_name"] = settings.site_name
-    app.state.templates.env.filters.update(pages.FILTERS)
-    app.state.templates.env.globals.update(context.GLOBALS)
+    kit.install(app, HERE / "templates", settings.site_name)
     app.add_middleware(CSRFCookie)
     app.add_middleware(CachedPages, cache=app.state.page_cache)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too

@@ -1,5 +1,4 @@
-"""Who is asking: the session cookie for pages, ``Authorization: Bearer`` tokens for the JSON API, and
-the account pages (sign up, log in, log out, change password).
+"""The account pages: sign up, log in, log out, change password (who is asking is ``web.kit.viewer``).
 
 Sessions live in the ``__Host-session`` cookie (Secure, HttpOnly, SameSite=Lax, host-only). A login
 always issues a new session id (no fixation) and a logout deletes the session row, so the old cookie is
@@ -8,66 +7,27 @@ dead even if it was copied. ``next=`` only ever leads to a path on this site.
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed import accounts
-from paperfeed.models import User
-from paperfeed.storage import Database
 from paperfeed.web import csrf, limits
-from paperfeed.web.csrf import Refused
-
-COOKIE = "__Host-session"
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def viewer(request: Request) -> User | None:
-    """The signed-in user of this request (session cookie or bearer token), looked up once."""
-    state = request.scope.setdefault("state", {})
-    if "viewer" not in state:
-        user = None
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            user = accounts.token_user(_db(request), auth[7:].strip())
-            state["via_token"] = user is not None
-        elif secret := request.cookies.get(COOKIE):
-            user = accounts.session_user(_db(request), secret)
-        state["viewer"] = user
-    found: User | None = state["viewer"]
-    return found
-
-
-def require_user(request: Request, csrf_sent: str | None) -> User:
-    """The user behind a state-changing request, after the CSRF check that cookie sessions need."""
-    user = viewer(request)
-    if user is None:
-        raise Refused(401, "sign in first (or send Authorization: Bearer <token>)")
-    if not request.scope["state"].get("via_token"):
-        csrf.check(request, csrf_sent)
-    return user
-
-
-def safe_next(value: str | None) -> str:
-    """A redirect target on this site: a path starting with one '/' (no '//host', no scheme, no '\\')."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
-        return "/"
-    return value
+from paperfeed.web.kit import (
+    SESSION_COOKIE,
+    check_csrf,
+    database,
+    read_form,
+    render,
+    require_member,
+    safe_next,
+    viewer,
+)
 
 
 def set_session(response: Response, secret: str) -> None:
     response.set_cookie(
-        COOKIE,
+        SESSION_COOKIE,
         secret,
         max_age=accounts.SESSION_DAYS * 86400,
         path="/",
@@ -75,24 +35,6 @@ def set_session(response: Response, secret: str) -> None:
         httponly=True,
         samesite="lax",
     )
-
-
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status
-    )
-    return response
-
-
-def refused_page(request: Request, exc: Refused) -> Response:
-    page = render(
-        request,
-        "error.html",
-        {"status": exc.status, "title": "Not allowed", "message": exc.message},
-        exc.status,
-    )
-    page.headers.update(exc.headers)
-    return page
 
 
 # -- pages ----------------------------------------------------------------------------------------------------
@@ -113,19 +55,16 @@ def password_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    try:
-        form = await csrf.read_form(request)
-        csrf.check(request, form.get(csrf.FIELD))
-        await run_in_threadpool(limits.limit, request, "login", limits.client(request))
-    except Refused as exc:
-        return refused_page(request, exc)
-    db = _db(request)
+    form = await read_form(request)
+    check_csrf(request, form.get(csrf.FIELD))
+    await run_in_threadpool(limits.limit, request, "login", limits.client(request))
+    db = database(request)
     user = await run_in_threadpool(accounts.authenticate, db, form.get("name", ""), form.get("password", ""))
     target = safe_next(form.get("next"))
     if user is None:
         context = {"next": target, "error": "Wrong name or password."}
         return render(request, "login.html", context, 400)
-    old = request.cookies.get(COOKIE)
+    old = request.cookies.get(SESSION_COOKIE)
     if old:  # rotate: whatever session the browser had is over
         await run_in_threadpool(accounts.close_session, db, old)
     secret = await run_in_threadpool(accounts.open_session, db, user)
@@ -135,13 +74,10 @@ async def login(request: Request) -> Response:
 
 
 async def signup(request: Request) -> Response:
-    try:
-        form = await csrf.read_form(request)
-        csrf.check(request, form.get(csrf.FIELD))
-        await run_in_threadpool(limits.limit, request, "signup", limits.client(request))
-    except Refused as exc:
-        return refused_page(request, exc)
-    db = _db(request)
+    form = await read_form(request)
+    check_csrf(request, form.get(csrf.FIELD))
+    await run_in_threadpool(limits.limit, request, "signup", limits.client(request))
+    db = database(request)
     target = safe_next(form.get("next"))
     try:
         user = await run_in_threadpool(
@@ -157,25 +93,19 @@ async def signup(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    try:
-        form = await csrf.read_form(request)
-        csrf.check(request, form.get(csrf.FIELD))
-    except Refused as exc:
-        return refused_page(request, exc)
-    if secret := request.cookies.get(COOKIE):
-        await run_in_threadpool(accounts.close_session, _db(request), secret)
+    form = await read_form(request)
+    check_csrf(request, form.get(csrf.FIELD))
+    if secret := request.cookies.get(SESSION_COOKIE):
+        await run_in_threadpool(accounts.close_session, database(request), secret)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return response
 
 
 async def change_password(request: Request) -> Response:
-    try:
-        form = await csrf.read_form(request)
-        user = await run_in_threadpool(require_user, request, form.get(csrf.FIELD))
-    except Refused as exc:
-        return refused_page(request, exc)
-    db = _db(request)
+    form = await read_form(request)
+    user = await run_in_threadpool(require_member, request, form.get(csrf.FIELD))
+    db = database(request)
     try:
         await run_in_threadpool(
             accounts.change_password, db, user, form.get("current", ""), form.get("new", "")

@@ -9,44 +9,48 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from paperfeed.feed import find_paper
-from paperfeed.models import Collection, User
+from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
-from paperfeed.web.api import route
-from paperfeed.web.auth import render, viewer
-from paperfeed.web.community import api_action, form_action
-from paperfeed.web.csrf import Refused
+from paperfeed.web.kit import (
+    DB,
+    Me,
+    Refused,
+    api_action,
+    database,
+    form_action,
+    needs_math,
+    redirect,
+    render,
+    voted,
+)
+from paperfeed.web.params import documented
 from paperfeed.web.serialize import SafeJSONResponse, daily_item_json, timestamp
 
 MAX_NOTE = 2000
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _visible(request: Request, collection_id: int) -> Collection | None:
-    found = store.collection(_db(request), collection_id)
-    if found is None:
-        return None
-    me = viewer(request)
-    return found if found.is_public or (me is not None and me.name == found.owner) else None
+def _visible(db: Database, me: User | None, collection_id: int) -> Collection:
+    """The collection, if this reader may see it: the same 404 for a private one as for a missing one."""
+    found = store.collection(db, collection_id)
+    if found is None or not (found.is_public or (me is not None and me.name == found.owner)):
+        raise Refused(404, f"collection {collection_id} not found")
+    return found
 
 
 def _mine(request: Request, user: User) -> Collection:
     collection_id = int(request.path_params["collection_id"])
-    if store.owner_id(_db(request), collection_id) != user.id:
+    if store.owner_id(database(request), collection_id) != user.id:
         raise Refused(404, f"collection {collection_id} not found")
-    found = store.collection(_db(request), collection_id)
+    found = store.collection(database(request), collection_id)
     assert found is not None
     return found
 
 
-def collection_json(request: Request, c: Collection) -> dict[str, Any]:
+def collection_json(c: Collection, items: list[CollectionItem]) -> dict[str, Any]:
     return {
         "id": c.id,
         "owner": c.owner,
@@ -55,32 +59,28 @@ def collection_json(request: Request, c: Collection) -> dict[str, Any]:
         "public": c.is_public,
         "createdAt": timestamp(c.created_at),
         "items": [
-            {"note": i.note, "addedAt": timestamp(i.added_at), **daily_item_json(i.paper)}
-            for i in store.items(_db(request), c.id)
+            {"note": i.note, "addedAt": timestamp(i.added_at), **daily_item_json(i.paper)} for i in items
         ],
     }
 
 
-def collection_page(request: Request, collection_id: int) -> Response:
-    found = _visible(request, collection_id)
-    if found is None:
-        context = {"status": 404, "title": "Not found", "message": f"There is no collection {collection_id}."}
-        return render(request, "error.html", context, 404)
-    me = viewer(request)
+def collection_page(request: Request, db: DB, me: Me, collection_id: int) -> Response:
+    found = _visible(db, me, collection_id)
+    items = store.items(db, found.id)
     context = {
         "collection": found,
-        "items": store.items(_db(request), found.id),
-        "mine": me and me.name == found.owner,
+        "items": items,
+        "mine": me is not None and me.name == found.owner,
+        "voted": voted(request, (i.paper for i in items)),
+        "math": needs_math(i.paper.title for i in items),
     }
     return render(request, "collection.html", context)
 
 
-@route("Get a collection and its papers", "community", not_found=True)
-def collection_api(request: Request, collection_id: int) -> Response:
-    found = _visible(request, collection_id)
-    if found is None:
-        return SafeJSONResponse({"error": f"collection {collection_id} not found"}, status_code=404)
-    return SafeJSONResponse(collection_json(request, found))
+@documented("Get a collection and its papers", "community", not_found=True)
+def collection_api(db: DB, me: Me, collection_id: int) -> Response:
+    found = _visible(db, me, collection_id)
+    return SafeJSONResponse(collection_json(found, store.items(db, found.id)))
 
 
 def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
@@ -90,47 +90,47 @@ def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
     description = str(data.get("description", "")).strip()[:MAX_NOTE]
     public = data.get("public") in (True, "on", "true", "1")
     try:
-        return store.create(_db(request), user.id, name, description, public, datetime.now(UTC))
+        return store.create(database(request), user.id, name, description, public, datetime.now(UTC))
     except store.CollectionError as exc:
         raise Refused(409, str(exc)) from exc
 
 
 def _put(request: Request, user: User, data: dict[str, Any]) -> Collection:
     mine = _mine(request, user)
-    paper = find_paper(_db(request), str(data.get("paperId") or data.get("paper_id") or ""))
+    paper = find_paper(database(request), str(data.get("paperId") or data.get("paper_id") or ""))
     if paper is None:
         raise Refused(400, "paperId: no such paper")
     if data.get("action") == "remove":
-        store.remove_item(_db(request), mine.id, paper.id)
+        store.remove_item(database(request), mine.id, paper.id)
     else:
         note = str(data.get("note", "")).strip()
         if len(note) > MAX_NOTE:
             raise Refused(400, f"note: at most {MAX_NOTE} characters")
-        store.put_item(_db(request), mine.id, paper.id, note, datetime.now(UTC))
+        store.put_item(database(request), mine.id, paper.id, note, datetime.now(UTC))
     return mine
 
 
-def _create_api(request: Request, user: User, body: dict[str, Any]) -> Response:
+@documented("Create a collection", "community")
+@api_action
+def create_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Create a collection: {"name", "description", "public": true|false}."""
-    return SafeJSONResponse(collection_json(request, _create(request, user, body)), status_code=201)
+    made = _create(request, user, body)
+    return SafeJSONResponse(collection_json(made, []), status_code=201)
 
 
-def _create_form(request: Request, user: User, form: dict[str, Any]) -> Response:
-    return RedirectResponse(f"/collections/{_create(request, user, form).id}", status_code=303)
+@form_action
+def create_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    return redirect(f"/collections/{_create(request, user, form).id}")
 
 
-def _items_api(request: Request, user: User, body: dict[str, Any]) -> Response:
+@documented("Add a paper to a collection, or remove it", "community")
+@api_action
+def items_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Add a paper with a note ({"paperId", "note"}), or remove it ({"paperId", "action": "remove"})."""
-    return SafeJSONResponse(collection_json(request, _put(request, user, body)))
+    mine = _put(request, user, body)
+    return SafeJSONResponse(collection_json(mine, store.items(database(request), mine.id)))
 
 
-def _items_form(request: Request, user: User, form: dict[str, Any]) -> Response:
-    return RedirectResponse(f"/collections/{_put(request, user, form).id}", status_code=303)
-
-
-create_api = api_action(_create_api)
-create_form = form_action(_create_form)
-items_api = api_action(_items_api)
-items_form = form_action(_items_form)
-create_api.route_options = {"summary": "Create a collection", "tags": ["community"]}  # type: ignore[attr-defined]
-items_api.route_options = {"summary": "Add a paper to a collection, or remove it", "tags": ["community"]}  # type: ignore[attr-defined]
+@form_action
+def items_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    return redirect(f"/collections/{_put(request, user, form).id}")

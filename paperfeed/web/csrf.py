@@ -3,7 +3,7 @@
 A double-submit token: the ``__Host-csrf`` cookie (HttpOnly, Secure, SameSite=Lax, host-only, so no
 subdomain can plant one) holds a random token, every form carries the same value in a hidden ``csrf``
 field, and JSON requests authenticated by the session cookie send it in ``X-CSRF-Token``. A POST whose
-token is missing or differs is refused with 403, as is one whose Origin or Sec-Fetch-Site says it came
+token is missing or differs is refused with 403 (``web.kit.require_member``), as is one whose Origin or Sec-Fetch-Site says it came
 from another site. Requests authenticated by ``Authorization: Bearer`` carry no ambient credentials and
 need no token.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -22,17 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 COOKIE = "__Host-csrf"
 FIELD = "csrf"
 HEADER = "x-csrf-token"
-MAX_FORM = 64 * 1024
-
-
-class Refused(Exception):
-    """A request the community layer will not serve: status, a message for people, extra headers."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def _cookie(scope: Scope) -> str | None:
@@ -81,37 +70,17 @@ def token(request: Request) -> str:
     return str(request.scope.get("state", {}).get("csrf", ""))
 
 
-def check_origin(request: Request) -> None:
+def problem(request: Request, sent: str | None) -> str | None:
+    """Why this state-changing request must be refused (403), or None when ``sent`` equals the token in
+    the request's own cookie and nothing says it came from another site."""
     if request.headers.get("sec-fetch-site") == "cross-site":
-        raise Refused(403, "cross-site request refused")
+        return "cross-site request refused"
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        parts = urlsplit(origin)
-        if parts.netloc != request.headers.get("host", ""):
-            raise Refused(403, "cross-site request refused (Origin does not match this site)")
-    elif origin == "null":
-        raise Refused(403, "cross-site request refused (opaque origin)")
-
-
-def check(request: Request, sent: str | None) -> None:
-    """Refuse (403) unless ``sent`` equals the token in the request's own cookie."""
-    check_origin(request)
+    if origin == "null":
+        return "cross-site request refused (opaque origin)"
+    if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return "cross-site request refused (Origin does not match this site)"
     expected = request.scope.get("state", {}).get("csrf_cookie")
     if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
-        raise Refused(403, "missing or wrong CSRF token: reload the page and try again")
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form (every form paperfeed serves is one), at most 64 KiB, first value of each field."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            raise Refused(413, f"form too large (at most {MAX_FORM} bytes)")
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and kind != "application/x-www-form-urlencoded":
-        raise Refused(415, "forms must be sent as application/x-www-form-urlencoded")
-    form: dict[str, str] = {}
-    for key, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
-        form.setdefault(key, value)
-    return form
+        return "missing or wrong CSRF token: reload the page and try again"
+    return None

@@ -16,26 +16,29 @@ import html
 import re
 from datetime import UTC, datetime, time
 from email.utils import format_datetime
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Request
 from feedgen.feed import FeedGenerator
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, FeedPage, feed_page
 from paperfeed.models import Paper
-from paperfeed.web.api import (
+from paperfeed.storage.papers import SORTS
+from paperfeed.web.kit import DB, Refused
+from paperfeed.web.params import (
     DateParam,
+    FeedSort,
     LimitParam,
     MonthParam,
+    SortParam,
     WeekParam,
-    error,
+    documented,
     page_size,
     resolve_period,
-    route,
 )
-from paperfeed.web.serialize import entered_feed_at, paper_url
+from paperfeed.web.serialize import paper_url
 
 
 class RSSResponse(Response):
@@ -47,14 +50,6 @@ class AtomResponse(Response):
 
 
 FeedKind = Literal["rss", "atom"]
-FeedSort = Literal["upvotes", "published", "trending"]
-SortParam = Annotated[
-    FeedSort,
-    Query(
-        description="upvotes (most votes first, the pages' default), published (newest first) or trending."
-    ),
-]
-_SORT_NAMES = {"upvotes": "most upvoted first", "published": "newest first", "trending": "trending first"}
 # Everything XML 1.0 allows (tab, newline, CR and the printable planes); the rest would make lxml refuse
 # the document or produce one readers reject.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -66,7 +61,7 @@ def xml_text(text: str) -> str:
 
 def _query(page: FeedPage, default_latest: bool) -> dict[str, str]:
     params = {} if default_latest else {page.period.param: page.period.key}
-    if page.sort != "upvotes":
+    if page.sort != next(iter(SORTS)):
         params["sort"] = page.sort
     return params
 
@@ -93,7 +88,7 @@ def build_feed(request: Request, page: FeedPage, kind: FeedKind, default_latest:
     fg.id(self_url)
     fg.title(xml_text(_title(settings.site_name, page)))
     shown = f"the first {len(page.papers)} of " if len(page.papers) < page.total else ""
-    fg.subtitle(xml_text(f"{page.period.label}: {shown}{page.total} papers, {_SORT_NAMES[page.sort]}."))
+    fg.subtitle(xml_text(f"{page.period.label}: {shown}{page.total} papers, {SORTS[page.sort].help}."))
     fg.link(href=self_url, rel="self")
     fg.link(href=_url(base, "/papers", params), rel="alternate")  # last: RSS <link> takes the alternate
     fg.language("en")
@@ -107,7 +102,7 @@ def build_feed(request: Request, page: FeedPage, kind: FeedKind, default_latest:
 
 def _add_entry(fg: FeedGenerator, paper: Paper, base: str, kind: FeedKind) -> datetime:
     link = paper_url(base, paper.id)
-    entered = entered_feed_at(paper)
+    entered = paper.entered_feed_at
     updated = max(entered, paper.updated_at or entered)
     fe = fg.add_entry(order="append")  # feedgen prepends by default; the list's order is the point
     fe.id(link)
@@ -146,6 +141,7 @@ def _respond(request: Request, body: bytes, kind: type[Response], modified: date
 
 def _feed(
     request: Request,
+    db: DB,
     kind: FeedKind,
     date: str | None,
     week: str | None,
@@ -153,11 +149,10 @@ def _feed(
     sort: FeedSort,
     limit: int | None,
 ) -> Response:
-    db = request.app.state.db
     try:
         period = resolve_period(db, date, week, month)
     except BadPeriod as exc:
-        return error(400, str(exc))
+        raise Refused(400, str(exc)) from exc
     page = feed_page(db, period, sort, 0, page_size(request, limit))
     default_latest = not (date or week or month)
     fg = build_feed(request, page, kind, default_latest)
@@ -166,9 +161,10 @@ def _feed(
     return _respond(request, fg.atom_str(pretty=True), AtomResponse, fg.updated())
 
 
-@route("RSS 2.0 feed of the daily list", "feeds", response_class=RSSResponse)
+@documented("RSS 2.0 feed of the daily list", "feeds", response_class=RSSResponse)
 def rss(
     request: Request,
+    db: DB,
     date: DateParam = None,
     week: WeekParam = None,
     month: MonthParam = None,
@@ -176,12 +172,13 @@ def rss(
     limit: LimitParam = None,
 ) -> Response:
     """RSS 2.0: one item per paper of the period, in the list's order."""
-    return _feed(request, "rss", date, week, month, sort, limit)
+    return _feed(request, db, "rss", date, week, month, sort, limit)
 
 
-@route("Atom feed of the daily list", "feeds", response_class=AtomResponse)
+@documented("Atom feed of the daily list", "feeds", response_class=AtomResponse)
 def atom(
     request: Request,
+    db: DB,
     date: DateParam = None,
     week: WeekParam = None,
     month: MonthParam = None,
@@ -189,4 +186,4 @@ def atom(
     limit: LimitParam = None,
 ) -> Response:
     """Atom: one entry per paper of the period, in the list's order."""
-    return _feed(request, "atom", date, week, month, sort, limit)
+    return _feed(request, db, "atom", date, week, month, sort, limit)

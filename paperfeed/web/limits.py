@@ -9,7 +9,7 @@ from math import ceil
 from starlette.requests import Request
 
 from paperfeed.storage import ratelimits
-from paperfeed.web.csrf import Refused
+from paperfeed.web.kit import Refused
 
 
 def client(request: Request) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from paperfeed.feed import find_paper
 from paperfeed.models import Organization, User
@@ -19,18 +19,11 @@ from paperfeed.storage import Database
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
-from paperfeed.web.api import route
-from paperfeed.web.auth import render, viewer
-from paperfeed.web.community import form_action
-from paperfeed.web.csrf import Refused
+from paperfeed.web.kit import DB, Me, Refused, database, form_action, needs_math, redirect, render, voted
+from paperfeed.web.params import documented
 from paperfeed.web.serialize import SafeJSONResponse, daily_item_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,95}$")
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def _org(db: Database, name: str) -> tuple[int, Organization]:
@@ -40,30 +33,23 @@ def _org(db: Database, name: str) -> tuple[int, Organization]:
     return found
 
 
-def org_page(request: Request, name: str) -> Response:
-    db = _db(request)
-    found = org_store.org_by_name(db, name)
-    if found is None:
-        context = {"status": 404, "title": "Not found", "message": f"There is no organization {name!r}."}
-        return render(request, "error.html", context, 404)
-    org_id, org = found
-    me = viewer(request)
+def org_page(request: Request, db: DB, me: Me, name: str) -> Response:
+    org_id, org = _org(db, name)
+    papers = paper_store.organization_papers(db, org_id)
     context = {
         "org": org,
         "members": org_store.members(db, org_id),
-        "papers": paper_store.organization_papers(db, org_id),
+        "papers": papers,
+        "voted": voted(request, papers),
         "my_role": org_store.role_of(db, org_id, me.id) if me else None,
+        "math": needs_math(p.title for p in papers),
     }
     return render(request, "org.html", context)
 
 
-@route("Get an organization with its members and papers", "community", not_found=True)
-def org_api(request: Request, name: str) -> Response:
-    db = _db(request)
-    found = org_store.org_by_name(db, name)
-    if found is None:
-        return SafeJSONResponse({"error": f"organization {name!r} not found"}, status_code=404)
-    org_id, org = found
+@documented("Get an organization with its members and papers", "community", not_found=True)
+def org_api(db: DB, name: str) -> Response:
+    org_id, org = _org(db, name)
     return SafeJSONResponse(
         {
             "name": org.name,
@@ -74,7 +60,8 @@ def org_api(request: Request, name: str) -> Response:
     )
 
 
-def _create(request: Request, user: User, form: dict[str, Any]) -> Response:
+@form_action
+def create_form(request: Request, user: User, form: dict[str, Any]) -> Response:
     name = str(form.get("name", "")).strip()
     fullname = str(form.get("fullname", "")).strip() or name
     if not NAME.match(name):
@@ -82,14 +69,15 @@ def _create(request: Request, user: User, form: dict[str, Any]) -> Response:
     if len(fullname) > 256:
         raise Refused(400, "fullname: at most 256 characters")
     try:
-        org_store.create_org(_db(request), name, fullname, user.id, datetime.now(UTC))
+        org_store.create_org(database(request), name, fullname, user.id, datetime.now(UTC))
     except org_store.OrgError as exc:
         raise Refused(409, str(exc)) from exc
-    return RedirectResponse(f"/orgs/{name}", status_code=303)
+    return redirect(f"/orgs/{name}")
 
 
-def _members(request: Request, user: User, form: dict[str, Any]) -> Response:
-    db = _db(request)
+@form_action
+def members_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    db = database(request)
     org_id, org = _org(db, request.path_params["name"])
     if org_store.role_of(db, org_id, user.id) != "admin":
         raise Refused(403, f"only admins of {org.name} manage its members")
@@ -103,11 +91,12 @@ def _members(request: Request, user: User, form: dict[str, Any]) -> Response:
             org_store.set_member(db, org_id, target.id, str(form.get("role", "member")), datetime.now(UTC))
     except org_store.OrgError as exc:
         raise Refused(400, str(exc)) from exc
-    return RedirectResponse(f"/orgs/{org.name}", status_code=303)
+    return redirect(f"/orgs/{org.name}")
 
 
-def _papers(request: Request, user: User, form: dict[str, Any]) -> Response:
-    db = _db(request)
+@form_action
+def papers_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    db = database(request)
     org_id, org = _org(db, request.path_params["name"])
     if org_store.role_of(db, org_id, user.id) is None:
         raise Refused(403, f"only members of {org.name} publish papers under it")
@@ -119,9 +108,4 @@ def _papers(request: Request, user: User, form: dict[str, Any]) -> Response:
             org_store.link_paper(db, None, paper.id)
     else:
         org_store.link_paper(db, org_id, paper.id)
-    return RedirectResponse(f"/orgs/{org.name}", status_code=303)
-
-
-create_form = form_action(_create)
-members_form = form_action(_members)
-papers_form = form_action(_papers)
+    return redirect(f"/orgs/{org.name}")

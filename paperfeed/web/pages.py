@@ -11,17 +11,16 @@ Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed import markdown
 from paperfeed.feed import (
-    SORTS,
     BadPeriod,
     FeedPage,
     Kind,
@@ -30,19 +29,20 @@ from paperfeed.feed import (
     find_paper,
     latest_period,
     parse_period,
+    parse_sort,
 )
 from paperfeed.feed import period_of as period_of_kind
-from paperfeed.models import Paper
+from paperfeed.search.hybrid import Searcher
 from paperfeed.storage import Database
+from paperfeed.storage import collections as collection_store
+from paperfeed.storage import comments as comment_store
 from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import Sort
+from paperfeed.storage.papers import SORTS, Sort
+from paperfeed.trending import why_trending
 from paperfeed.web.cache import cached
+from paperfeed.web.kit import DB, Me, Refused, error_page, needs_math, render, voted
 
-SORT_LABELS: dict[Sort, str] = {"upvotes": "Most upvoted", "published": "Newest", "trending": "Trending"}
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
-# What auto-render looks for (a pair of dollars, \( or \[); a page without any skips loading KaTeX
-# (~270 kB of script). A lone "$15" is no math.
-_TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
 SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
 # The pager links the first and last page and this many on either side of the current one.
 _PAGER_WINDOW = 3
@@ -52,53 +52,10 @@ _MAX_PAGE = 100_000
 Param = Annotated[str | None, Query()]
 
 
-# -- helpers the templates use ----------------------------------------------------------------------
-
-
-def _day(value: date | datetime | None) -> str:
-    """'Aug 20, 2026' (the Daily Papers page's style); '' for None."""
-    return value.strftime("%b %-d, %Y") if value else ""
-
-
-def _number(value: int) -> str:
-    return f"{value:,}"
-
-
-def _authors(paper: Paper) -> str:
-    """'1 author', '7 authors', or 'authors unknown' for cards that do not say (None is not zero)."""
-    n = paper.num_authors
-    if n is None:
-        return "authors unknown"
-    return f"{n} author" if n == 1 else f"{n} authors"
-
-
-def _shown_day(paper: Paper) -> date | None:
-    """The date a card shows: first published on arXiv, else the day it entered the feed."""
-    return paper.published_at.date() if paper.published_at else paper.feed_day
-
-
-# Registered on the app's template environment by web/app.py.
-FILTERS: dict[str, Any] = {"day": _day, "number": _number, "authors": _authors, "shown_day": _shown_day}
-
-
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
-
-
-def render_error(request: Request, status: int, title: str, message: str) -> Response:
-    return render(request, "error.html", {"status": status, "title": title, "message": message}, status)
-
-
-def needs_math(texts: Iterable[str]) -> bool:
-    return any(_TEX.search(t) for t in texts)
-
-
 def feed_url(period: Period, sort: Sort, page: int = 0) -> str:
     """The canonical URL of a feed page; the default sort and the first page stay out of it."""
     params: dict[str, str | int] = {period.param: period.key}
-    if sort != "upvotes":
+    if sort != next(iter(SORTS)):
         params["sort"] = sort
     if page:
         params["p"] = page
@@ -116,15 +73,6 @@ def _pager(current: int, pages: int) -> list[int | None]:
     return out
 
 
-def _parse_sort(value: str | None) -> Sort:
-    if not value:
-        return "upvotes"
-    for sort in SORTS:
-        if value == sort:
-            return sort
-    raise ValueError(f"sort={value!r} is not a sort order (expected one of: {', '.join(SORTS)})")
-
-
 def _parse_page(value: str | None) -> int:
     if not value:
         return 0
@@ -139,15 +87,15 @@ def _parse_page(value: str | None) -> int:
 
 
 @cached
-def home(request: Request, sort: Param = None, p: Param = None) -> Response:
+def home(request: Request, db: DB, sort: Param = None, p: Param = None) -> Response:
     """The latest day that has papers."""
-    db: Database = request.app.state.db
-    return _feed(request, lambda: latest_period(db), sort, p)
+    return _feed(request, db, lambda: latest_period(db), sort, p)
 
 
 @cached
 def feed(
     request: Request,
+    db: DB,
     day: Annotated[str | None, Query(alias="date")] = None,
     week: Param = None,
     month: Param = None,
@@ -155,26 +103,28 @@ def feed(
     p: Param = None,
 ) -> Response:
     """One day, ISO week or month: ``?date=YYYY-MM-DD``, ``?week=YYYY-Www`` or ``?month=YYYY-MM``."""
-    db: Database = request.app.state.db
 
     def period() -> Period:
         if day or week or month:
             return parse_period(day, week, month)
         return latest_period(db)
 
-    return _feed(request, period, sort, p)
+    return _feed(request, db, period, sort, p)
 
 
 def _feed(
-    request: Request, choose: Callable[[], Period], sort_param: str | None, page_param: str | None
+    request: Request,
+    db: Database,
+    choose: Callable[[], Period],
+    sort_param: str | None,
+    page_param: str | None,
 ) -> Response:
     try:
         period = choose()
-        sort = _parse_sort(sort_param)
+        sort = parse_sort(sort_param)
         page = _parse_page(page_param)
     except (BadPeriod, ValueError) as exc:
-        return render_error(request, 400, "Bad request", str(exc))
-    db: Database = request.app.state.db
+        raise Refused(400, str(exc)) from exc
     size = int(request.app.state.settings.page_size)
     result: FeedPage = feed_page(db, period, sort, page, size)
     pages = max(1, -(-result.total // size))
@@ -188,7 +138,9 @@ def _feed(
         "pager": _pager(page, pages) if pages > 1 else [],
         "feed_url": feed_url,
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
-        "sorts": list(SORT_LABELS.items()),
+        "sorts": [(s.name, s.label) for s in SORTS.values()],
+        "voted": voted(request, result.papers),
+        "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "math": needs_math(t for p in result.papers for t in (p.title, p.abstract)),
     }
     return render(request, "feed.html", context)
@@ -205,20 +157,26 @@ def _anchor(db: Database, period: Period) -> date:
     return latest if latest is not None and latest >= period.start else period.start
 
 
-def paper(request: Request, paper_id: str) -> Response:
+def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     """One paper: everything we know of it, with links to arXiv and to its day in the feed."""
-    db: Database = request.app.state.db
     found = find_paper(db, paper_id)
     if found is None:
-        return render_error(request, 404, "Paper not found", f"There is no paper with id {paper_id!r}.")
+        return error_page(request, 404, f"There is no paper with id {paper_id!r}.", title="Paper not found")
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
         return RedirectResponse(request.url_for("paper", paper_id=found.id), status_code=301)
+    searcher: Searcher = request.app.state.searcher
+    comments = comment_store.paper_comments(db, found.id)
     context = {
         "paper": found,
-        "similar": request.app.state.searcher.similar(found.id, SIMILAR),
-        "day_url": feed_url(Period("day", found.feed_day, found.feed_day), "upvotes")
+        "similar": searcher.similar(found.id, SIMILAR),
+        "day_url": feed_url(Period("day", found.feed_day, found.feed_day), next(iter(SORTS)))
         if found.feed_day
         else None,
+        "voted": voted(request, [found]),
+        "why": why_trending(db, found.id),
+        "comments": comments,
+        "comment_html": {c.id: markdown.render(c.body) for c in comments if not (c.hidden or c.deleted)},
+        "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
         "math": needs_math((found.title, found.abstract)),
     }
     return render(request, "paper.html", context)

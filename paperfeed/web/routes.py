@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from paperfeed.web import (
     api,
@@ -90,11 +89,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
 def register(app: FastAPI) -> None:
     for method, path, handler, name in ROUTES:
         # API and feed handlers carry OpenAPI details (summary, tags, documented responses) as
-        # ``route_options``; so does every /api/ route. HTML pages and forms stay out of /openapi.json.
+        # ``route_options`` (``web.params.documented``). HTML pages and forms stay out of /openapi.json.
         options = getattr(handler, "route_options", None)
         documented = options is not None or path.startswith("/api/")
         app.add_api_route(
             path, handler, methods=[method], name=name, include_in_schema=documented, **(options or {})
         )
-    # The API and feeds answer a malformed parameter with 400 {"error": ...} as HF does; pages keep 422.
-    app.add_exception_handler(RequestValidationError, api.request_validation_error)

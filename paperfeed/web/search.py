@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from paperfeed.feed import find_paper
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web import pages
-from paperfeed.web.api import PaperId, error, page_size, route
+from paperfeed.web.kit import DB, Refused, needs_math, paper_or_404, render
+from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
 QUERY_MAX = 500
@@ -52,7 +51,7 @@ def search_page(
             raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
         filters = _filters(since, until, category, organization)
     except ValueError as exc:
-        return pages.render_error(request, 400, "Bad request", str(exc))
+        raise Refused(400, str(exc)) from exc
     size = int(request.app.state.settings.page_size)
     results = _searcher(request).search(query, size, filters) if query else []
     found = [r.paper for r in results]
@@ -60,12 +59,12 @@ def search_page(
         "query": query,
         "filters": filters,
         "papers": found,
-        "math": pages.needs_math(t for p in found for t in (p.title, p.abstract)),
+        "math": needs_math(t for p in found for t in (p.title, p.abstract)),
     }
-    return pages.render(request, "search.html", context)
+    return render(request, "search.html", context)
 
 
-@route("Search papers", "papers", model=list[DailyPaperDoc])
+@documented("Search papers", "papers", model=list[DailyPaperDoc])
 def api_search(
     request: Request,
     q: Annotated[
@@ -94,20 +93,19 @@ def api_search(
     try:
         filters = _filters(since, until, category, organization)
     except ValueError as exc:
-        return error(400, str(exc))
+        raise Refused(400, str(exc)) from exc
     found = _searcher(request).search(q, page_size(request, limit), filters)
     return SafeJSONResponse([daily_item_json(r.paper) for r in found])
 
 
-@route("Similar papers", "papers", model=list[DailyPaperDoc], not_found=True)
+@documented("Similar papers", "papers", model=list[DailyPaperDoc], not_found=True)
 def api_similar(
     request: Request,
+    db: DB,
     paper_id: PaperId,
     limit: Annotated[int, Query(ge=1, le=50, description="How many (default 6).")] = 6,
 ) -> Response:
     """Papers nearest in meaning to this one (by their embeddings), nearest first."""
-    found = find_paper(request.app.state.db, paper_id)
-    if found is None:
-        return error(404, f"paper {paper_id!r} not found")
+    found = paper_or_404(db, paper_id)
     similar = _searcher(request).similar(found.id, limit)
     return SafeJSONResponse([daily_item_json(r.paper) for r in similar])

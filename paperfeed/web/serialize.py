@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -28,19 +28,6 @@ def timestamp(value: datetime) -> str:
     """``2026-08-20T17:59:58.000Z``: JavaScript's toISOString, the one format huggingface_hub parses."""
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
-
-
-def entered_feed_at(paper: Paper) -> datetime:
-    """When the paper joined the daily list: its submission, else its arXiv publication when that falls
-    on its feed day, else the start of the feed day (a paper imported late belongs to the import day)."""
-    if paper.submitted_at is not None:
-        return paper.submitted_at
-    published = paper.published_at
-    if paper.feed_day is None:
-        return published or datetime.now(UTC)
-    if published is not None and published.astimezone(UTC).date() == paper.feed_day:
-        return published
-    return datetime.combine(paper.feed_day, time(), UTC)
 
 
 def object_id(*parts: str) -> str:
@@ -71,7 +58,7 @@ def organization_json(org: Organization) -> dict[str, Any]:
 
 def paper_json(paper: Paper) -> dict[str, Any]:
     """The ``paper`` object of a daily item, which is also what ``/api/papers/{id}`` returns."""
-    entered = entered_feed_at(paper)
+    entered = paper.entered_feed_at
     out: dict[str, Any] = {
         "id": paper.id,
         "authors": [
@@ -106,7 +93,7 @@ def daily_item_json(paper: Paper) -> dict[str, Any]:
     feed entry's own date, title, summary and counters beside it, in HF's key order."""
     item: dict[str, Any] = {
         "paper": paper_json(paper),
-        "publishedAt": timestamp(entered_feed_at(paper)),
+        "publishedAt": timestamp(paper.entered_feed_at),
         "title": paper.title,
         "summary": paper.abstract,
         "numComments": paper.num_comments,

@@ -9,13 +9,7 @@ answer is the same whether the address is new, pending, subscribed or suppressed
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -39,94 +33,22 @@ from paperfeed.digest.subscriptions import (
 from paperfeed.models import Follow, Subscriber
 from paperfeed.storage import Database
 from paperfeed.storage import subscribers as subscriber_store
-from paperfeed.web import csrf
-from paperfeed.web.auth import viewer
+from paperfeed.web import csrf, limits
+from paperfeed.web.kit import Refused, check_csrf, database, error_page, read_form, render, viewer
 
 log = logging.getLogger(__name__)
-_MAX_BODY = 64 * 1024
 _MAX_FOLLOWS = 50
 
 
-class _RateLimit:
-    """At most ``limit`` requests per ``window`` seconds from one client address (this process)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self.seen: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            if len(self.seen) > 10_000:  # forget idle clients rather than grow without bound
-                self.seen = {k: v for k, v in self.seen.items() if v and now - v[-1] < self.window}
-            hits = self.seen.setdefault(key, deque())
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+def _form_checked(request: Request, fields: dict[str, str]) -> None:
+    """The site's CSRF check, and the secret key without which no subscription link can be signed."""
+    check_csrf(request, fields.get(csrf.FIELD))
+    _require_secret(request)
 
 
-def _subscribe_limit(request: Request) -> _RateLimit:
-    """Ten subscribe requests per client address per ten minutes, per app."""
-    state = request.app.state
-    if not hasattr(state, "subscribe_limit"):
-        state.subscribe_limit = _RateLimit(limit=10, window=600.0)
-    limit: _RateLimit = state.subscribe_limit
-    return limit
-
-
-def _csrf_ok(request: Request, sent: str | None) -> bool:
-    """The site's CSRF check (web/csrf.py: double-submit cookie and Origin), as a yes/no for these forms."""
-    try:
-        csrf.check(request, sent)
-    except csrf.Refused:
-        return False
-    return True
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates = request.app.state.templates
-    context = {"frequencies": FREQUENCIES, **context}
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
-
-
-def _error(request: Request, status: int, title: str, message: str) -> Response:
-    return _render(request, "error.html", {"status": status, "title": title, "message": message}, status)
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    """An urlencoded or multipart/form-data body (RFC 8058 allows both) as field → values."""
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        return {}
-    kind = request.headers.get("content-type", "")
-    pairs: list[tuple[str, str]] = []
-    if kind.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if isinstance(name, str):
-                pairs.append((name, str(part.get_content()).strip()))
-    else:
-        pairs = parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
-    fields: dict[str, list[str]] = {}
-    for key, value in pairs:
-        fields.setdefault(key, []).append(value)
-    return fields
-
-
-def _first(fields: dict[str, list[str]], key: str) -> str:
-    return fields.get(key, [""])[0]
-
-
-def _secret_missing(request: Request) -> Response | None:
+def _require_secret(request: Request) -> None:
     if not request.app.state.settings.secret_key.get_secret_value():
-        return _error(request, 503, "Subscriptions are off", "This site has no PAPERFEED_SECRET_KEY set.")
-    return None
+        raise Refused(503, "Subscriptions are off: this site has no PAPERFEED_SECRET_KEY set.")
 
 
 # -- subscribe and confirm ---------------------------------------------------------------------------
@@ -134,39 +56,39 @@ def _secret_missing(request: Request) -> Response | None:
 
 def subscribe_page(request: Request) -> Response:
     """The subscribe form."""
-    return _secret_missing(request) or _render(request, "subscribe.html", {"frequency": "daily"})
+    _require_secret(request)
+    return render(request, "subscribe.html", {"frequency": "daily", "frequencies": FREQUENCIES})
 
 
 async def subscribe(request: Request) -> Response:
     """Record the request and email a confirmation link; the same answer for every address."""
-    fields = await _form(request)
+    fields = await read_form(request)
     # Storage and SMTP block: run them on the thread pool, as FastAPI does for plain ``def`` handlers.
     return await run_in_threadpool(_subscribe, request, fields)
 
 
-def _subscribe(request: Request, fields: dict[str, list[str]]) -> Response:
-    if not _csrf_ok(request, _first(fields, csrf.FIELD)):
-        return _error(request, 403, "Form expired", "Reload the page and send the form again.")
-    if missing := _secret_missing(request):
-        return missing
-    client = request.client.host if request.client else "unknown"
-    if not _subscribe_limit(request).allow(client):
-        return _error(request, 429, "Too many requests", "Wait a few minutes, then try again.")
-    raw_email = _first(fields, "email")
+def _subscribe(request: Request, fields: dict[str, str]) -> Response:
+    _form_checked(request, fields)
+    limits.limit(request, "subscribe", limits.client(request))
+    raw_email = fields.get("email", "")
     try:
         email = normalize_email(raw_email)
-        frequency = parse_frequency(_first(fields, "frequency") or "daily")
+        frequency = parse_frequency(fields.get("frequency") or "daily")
     except (BadEmail, BadFrequency) as exc:
-        context = {"error": str(exc), "email": raw_email[:254], "frequency": "daily"}
-        return _render(request, "subscribe.html", context, 400)
-    db: Database = request.app.state.db
+        context = {
+            "error": str(exc),
+            "email": raw_email[:254],
+            "frequency": "daily",
+            "frequencies": FREQUENCIES,
+        }
+        return render(request, "subscribe.html", context, 400)
     try:
-        request_outcome = request_subscription(db, request, email, frequency)
+        request_outcome = request_subscription(database(request), request, email, frequency)
     except MailConfigError as exc:
         log.error("subscribe: mail is not configured: %s", exc)
-        return _error(request, 503, "Email is not set up", "This site cannot send email yet.")
+        return error_page(request, 503, "This site cannot send email yet.", title="Email is not set up")
     log.info("subscribe request: %s", request_outcome)
-    return _render(request, "subscribe_sent.html", {"email": email})
+    return render(request, "subscribe_sent.html", {"email": email})
 
 
 def request_subscription(db: Database, http: Request, email: str, frequency: Any) -> str:
@@ -180,26 +102,24 @@ def request_subscription(db: Database, http: Request, email: str, frequency: Any
 def confirm_page(request: Request, token: str = "") -> Response:
     """What the emailed link opens: a button that confirms (a GET changes nothing, so link scanners
     cannot confirm on the reader's behalf)."""
-    return _secret_missing(request) or _render(request, "subscribe_confirm.html", {"token": token[:128]})
+    _require_secret(request)
+    return render(request, "subscribe_confirm.html", {"token": token[:128]})
 
 
 async def confirm_subscription(request: Request) -> Response:
-    return await run_in_threadpool(_confirm, request, await _form(request))
+    return await run_in_threadpool(_confirm, request, await read_form(request))
 
 
-def _confirm(request: Request, fields: dict[str, list[str]]) -> Response:
-    if not _csrf_ok(request, _first(fields, csrf.FIELD)):
-        return _error(request, 403, "Form expired", "Reload the page and send the form again.")
-    if missing := _secret_missing(request):
-        return missing
-    found = confirm(request.app.state.db, _first(fields, "token"))
+def _confirm(request: Request, fields: dict[str, str]) -> Response:
+    _form_checked(request, fields)
+    found = confirm(database(request), fields.get("token", ""))
     if found is not None and (member := viewer(request)) is not None:
         # Confirmed by a signed-in member: the address is theirs, so their upvotes and collections
         # may choose "similar to what you liked" picks.
-        subscriber_store.link_user(request.app.state.db, found.id, member.id)
+        subscriber_store.link_user(database(request), found.id, member.id)
     if found is None:
-        return _error(request, 400, "Link expired", "This confirmation link was used already or has expired.")
-    return _render(
+        raise Refused(400, "This confirmation link was used already or has expired.")
+    return render(
         request, "subscribe_confirmed.html", {"subscriber": found, "preferences": _prefs(request, found)}
     )
 
@@ -214,27 +134,26 @@ def _prefs(request: Request, sub: Subscriber) -> str:
 
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The List-Unsubscribe link opened in a browser: a confirmation button, nothing changed yet."""
-    if missing := _secret_missing(request):
-        return missing
-    found = by_link(request.app.state.db, request.app.state.settings, "unsubscribe", token)
+    _require_secret(request)
+    found = by_link(database(request), request.app.state.settings, "unsubscribe", token)
     if found is None:
-        return _error(request, 400, "Link not valid", "This unsubscribe link is not valid.")
+        raise Refused(400, "This unsubscribe link is not valid.")
     done = found.status == "suppressed"
-    return _render(request, "unsubscribe.html", {"token": token, "email": found.email, "done": done})
+    return render(request, "unsubscribe.html", {"token": token, "email": found.email, "done": done})
 
 
 async def unsubscribe_one_click(request: Request, token: str) -> Response:
     """RFC 8058 one-click: ``List-Unsubscribe=One-Click`` POSTed without cookies. No CSRF token by
     design (the signed token in the URL is the authority); 200 without redirect; repeatable."""
-    return await run_in_threadpool(_unsubscribe, request, token, await _form(request))
+    return await run_in_threadpool(_unsubscribe, request, token, await read_form(request))
 
 
-def _unsubscribe(request: Request, token: str, fields: dict[str, list[str]]) -> Response:
-    if _secret_missing(request):
+def _unsubscribe(request: Request, token: str, fields: dict[str, str]) -> Response:
+    if not request.app.state.settings.secret_key.get_secret_value():
         return PlainTextResponse("Unsubscribing is not available.\n", status_code=503)
-    if _first(fields, "List-Unsubscribe") != "One-Click":
+    if fields.get("List-Unsubscribe") != "One-Click":
         return PlainTextResponse("Expected List-Unsubscribe=One-Click.\n", status_code=400)
-    if not unsubscribe(request.app.state.db, request.app.state.settings, token):
+    if not unsubscribe(database(request), request.app.state.settings, token):
         return PlainTextResponse("This unsubscribe link is not valid.\n", status_code=400)
     return PlainTextResponse("You are unsubscribed. No more digests will be sent to this address.\n")
 
@@ -242,12 +161,11 @@ def _unsubscribe(request: Request, token: str, fields: dict[str, list[str]]) -> 
 # -- preferences -------------------------------------------------------------------------------------
 
 
-def _subscriber_or_error(request: Request, token: str) -> Subscriber | Response:
-    if missing := _secret_missing(request):
-        return missing
-    found = by_link(request.app.state.db, request.app.state.settings, "preferences", token)
+def _subscriber(request: Request, token: str) -> Subscriber:
+    _require_secret(request)
+    found = by_link(database(request), request.app.state.settings, "preferences", token)
     if found is None or found.status == "pending":
-        return _error(request, 404, "Link not valid", "This preferences link is not valid.")
+        raise Refused(404, "This preferences link is not valid.")
     return found
 
 
@@ -256,29 +174,30 @@ def _follow_text(sub: Subscriber) -> dict[str, str]:
 
 
 def preferences_page(request: Request, token: str) -> Response:
-    found = _subscriber_or_error(request, token)
-    if isinstance(found, Response):
-        return found
-    context = {"subscriber": found, "follows": _follow_text(found), "token": token, "saved": False}
-    return _render(request, "preferences.html", context)
+    found = _subscriber(request, token)
+    context = {
+        "subscriber": found,
+        "follows": _follow_text(found),
+        "token": token,
+        "saved": False,
+        "frequencies": FREQUENCIES,
+    }
+    return render(request, "preferences.html", context)
 
 
 async def save_preferences(request: Request, token: str) -> Response:
-    return await run_in_threadpool(_save_preferences, request, token, await _form(request))
+    return await run_in_threadpool(_save_preferences, request, token, await read_form(request))
 
 
-def _save_preferences(request: Request, token: str, fields: dict[str, list[str]]) -> Response:
-    if not _csrf_ok(request, _first(fields, csrf.FIELD)):
-        return _error(request, 403, "Form expired", "Reload the page and send the form again.")
-    found = _subscriber_or_error(request, token)
-    if isinstance(found, Response):
-        return found
+def _save_preferences(request: Request, token: str, fields: dict[str, str]) -> Response:
+    check_csrf(request, fields.get(csrf.FIELD))
+    found = _subscriber(request, token)
     try:
-        frequency = parse_frequency(_first(fields, "frequency"))
+        frequency = parse_frequency(fields.get("frequency", ""))
         follows: list[Follow] = [
             make_follow(kind, line)
             for kind in FOLLOW_KINDS
-            for line in _first(fields, kind + "s").splitlines()
+            for line in fields.get(kind + "s", "").splitlines()
             if line.strip()
         ]
         if len(follows) > _MAX_FOLLOWS:
@@ -286,15 +205,22 @@ def _save_preferences(request: Request, token: str, fields: dict[str, list[str]]
     except (BadFrequency, BadFollow) as exc:
         context = {
             "subscriber": found,
-            "follows": {k: _first(fields, k + "s") for k in FOLLOW_KINDS},
+            "follows": {k: fields.get(k + "s", "") for k in FOLLOW_KINDS},
             "token": token,
             "error": str(exc),
             "saved": False,
+            "frequencies": FREQUENCIES,
         }
-        return _render(request, "preferences.html", context, 400)
-    db: Database = request.app.state.db
-    subscriber_store.update_preferences(db, found.id, frequency, _first(fields, "paused") == "on", follows)
+        return render(request, "preferences.html", context, 400)
+    db = database(request)
+    subscriber_store.update_preferences(db, found.id, frequency, fields.get("paused") == "on", follows)
     updated = subscriber_store.subscriber(db, found.id)
     assert updated is not None
-    context = {"subscriber": updated, "follows": _follow_text(updated), "token": token, "saved": True}
-    return _render(request, "preferences.html", context)
+    context = {
+        "subscriber": updated,
+        "follows": _follow_text(updated),
+        "token": token,
+        "saved": True,
+        "frequencies": FREQUENCIES,
+    }
+    return render(request, "preferences.html", context)

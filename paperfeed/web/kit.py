@@ -1,0 +1,368 @@
+"""The web kit: what every feature module of ``web/`` shares, so that none imports another.
+
+- **Errors**: handlers raise ``Refused(status, message)``; ``install`` registers one renderer for it and for
+  the framework's own errors (unknown URL, wrong method, malformed parameter): ``{"error": …}`` JSON for
+  the API, the feeds and ``.md``, an HTML page for everything else.
+- **Request dependencies**: ``DB``, ``Config`` and ``Me`` (the signed-in member, or None) as FastAPI
+  dependencies; ``viewer`` and ``require_member`` for code that already holds the request.
+- **Rendering**: the one ``render``, which adds what every page's layout needs (the member, the CSRF
+  token) to the context the handler built; the template filters.
+- **Bodies and actions**: forms and JSON bodies read under a size cap, and the ``form_action`` /
+  ``api_action`` wrappers every state-changing handler goes through (body, member, CSRF, errors).
+
+Handlers that touch storage are plain ``def`` (storage is synchronous, so FastAPI runs them on its thread
+pool); the wrappers here hop to the pool themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date, datetime
+from email.parser import BytesParser
+from email.policy import HTTP
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import orjson
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from paperfeed import accounts
+from paperfeed.feed import find_paper
+from paperfeed.models import Paper, User
+from paperfeed.settings import Settings
+from paperfeed.storage import Database
+from paperfeed.storage import votes as vote_store
+from paperfeed.web import csrf
+from paperfeed.web.serialize import SafeJSONResponse
+
+SESSION_COOKIE = "__Host-session"
+MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
+
+
+class Refused(Exception):
+    """A request paperfeed will not serve: a status, a message for people (naming the parameter or
+    object at fault), and extra headers (``Retry-After`` on a 429)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+# -- errors ------------------------------------------------------------------------------------------------
+
+_TITLES = {
+    400: "Bad request",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported form",
+    429: "Too many requests",
+    503: "Unavailable",
+}
+
+
+def wants_json(request: Request) -> bool:
+    """The API, the feeds and the Markdown view answer errors as JSON; pages answer with a page."""
+    path = request.url.path
+    return path.startswith(("/api/", "/feed.")) or path.endswith(".md")
+
+
+def error_json(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return SafeJSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Response:
+    title = title or _TITLES.get(status, "Error")
+    response = render(request, "error.html", {"status": status, "title": title, "message": message}, status)
+    response.headers.update(headers or {})
+    return response
+
+
+def refusal(request: Request, exc: Refused) -> Response:
+    """How a refusal reads: JSON for the API, a page otherwise; a page that needs a member sends a
+    visitor who is not signed in to the login form and back."""
+    if wants_json(request):
+        return error_json(exc.status, exc.message, exc.headers)
+    if exc.status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return error_page(request, exc.status, exc.message, exc.headers)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)  # registered for that type only
+    return refusal(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: f"There is nothing at {request.url.path}.",
+        405: f"{request.method} is not allowed here.",
+    }
+    message = messages.get(exc.status_code, str(exc.detail))
+    return refusal(request, Refused(exc.status_code, message, dict(exc.headers or {})))
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """A malformed parameter: 400 naming it, as Hugging Face answers (never FastAPI's 422)."""
+    assert isinstance(exc, RequestValidationError)
+    messages = []
+    for err in exc.errors():
+        name = err.get("loc", ("", "?"))[-1]
+        shown = repr(err.get("input"))[:80]
+        messages.append(f"invalid value for '{name}' ({shown}): {err.get('msg', 'invalid')}")
+    return refusal(request, Refused(400, "; ".join(messages) or "invalid request"))
+
+
+def install(app: FastAPI, templates_dir: Path, site_name: str) -> None:
+    """Give the app its templates and its error renderers."""
+    templates = Jinja2Templates(directory=templates_dir)
+    templates.env.globals["site_name"] = site_name
+    templates.env.filters.update(FILTERS)
+    app.state.templates = templates
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+
+
+# -- request dependencies --------------------------------------------------------------------------------
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _db(request: Request) -> Database:
+    return database(request)
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def viewer(request: Request) -> User | None:
+    """The signed-in member of this request (session cookie or bearer token), looked up once."""
+    state = request.scope.setdefault("state", {})
+    if "viewer" not in state:
+        user = None
+        db = database(request)
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            user = accounts.token_user(db, auth[7:].strip())
+            state["via_token"] = user is not None
+        elif secret := request.cookies.get(SESSION_COOKIE):
+            user = accounts.session_user(db, secret)
+        state["viewer"] = user
+    found: User | None = state["viewer"]
+    return found
+
+
+async def _me(request: Request) -> User | None:
+    # Anonymous readers (most requests) cost no hop to the thread pool.
+    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
+        return None
+    return await run_in_threadpool(viewer, request)
+
+
+DB = Annotated[Database, Depends(_db)]
+Config = Annotated[Settings, Depends(_settings)]
+Me = Annotated[User | None, Depends(_me)]
+
+
+def require_member(request: Request, csrf_sent: str | None) -> User:
+    """The member behind a state-changing request, after the CSRF check that cookie sessions need."""
+    user = viewer(request)
+    if user is None:
+        raise Refused(401, "sign in first (or send Authorization: Bearer <token>)")
+    if not request.scope["state"].get("via_token"):
+        check_csrf(request, csrf_sent)
+    return user
+
+
+def check_csrf(request: Request, sent: str | None) -> None:
+    """Refuse (403) a cookie-authenticated or anonymous form whose CSRF token or origin is wrong."""
+    if reason := csrf.problem(request, sent):
+        raise Refused(403, reason)
+
+
+def safe_next(value: str | None) -> str:
+    """A redirect target on this site: a path starting with one '/' (no '//host', no scheme, no '\\')."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def paper_or_404(db: Database, paper_id: str) -> Paper:
+    found = find_paper(db, paper_id)
+    if found is None:
+        raise Refused(404, f"paper {paper_id!r} not found")
+    return found
+
+
+def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
+    """Which of these papers the signed-in member upvoted (none for a visitor)."""
+    me = viewer(request)
+    return vote_store.has_upvoted(database(request), me.id, [p.id for p in papers]) if me else set()
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
+
+
+# -- rendering --------------------------------------------------------------------------------------------
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A template with the handler's context, plus ``me`` and ``csrf`` for the layout and the forms."""
+    full = {"me": viewer(request), "csrf": csrf.token(request), **context}
+    response: Response = request.app.state.templates.TemplateResponse(request, name, full, status_code=status)
+    return response
+
+
+# What auto-render looks for (a pair of dollars, \( or \[); a page without any skips loading KaTeX
+# (~270 kB of script). A lone "$15" is no math.
+_TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
+
+
+def needs_math(texts: Iterable[str]) -> bool:
+    """Whether a page showing these texts loads KaTeX (``math`` in its context)."""
+    return any(_TEX.search(t) for t in texts)
+
+
+def _day(value: date | datetime | None) -> str:
+    """'Aug 20, 2026' (the Daily Papers page's style); '' for None."""
+    return value.strftime("%b %-d, %Y") if value else ""
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _authors(paper: Paper) -> str:
+    """'1 author', '7 authors', or 'authors unknown' for cards that do not say (None is not zero)."""
+    n = paper.num_authors
+    if n is None:
+        return "authors unknown"
+    return f"{n} author" if n == 1 else f"{n} authors"
+
+
+def _shown_day(paper: Paper) -> date | None:
+    """The date a card shows: first published on arXiv, else the day it entered the feed."""
+    return paper.published_at.date() if paper.published_at else paper.feed_day
+
+
+# Formatting only: a filter never reads storage (the handler hands the template everything it shows).
+FILTERS: dict[str, Callable[..., Any]] = {
+    "day": _day,
+    "number": _number,
+    "authors": _authors,
+    "shown_day": _shown_day,
+}
+
+
+# -- bodies and actions -----------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused (413) as soon as it passes ``limit``: nothing larger is ever held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Refused(413, f"body too large (at most {limit} bytes)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refused(413, f"body too large (at most {limit} bytes)")
+    return bytes(body)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form, or multipart/form-data (RFC 8058 one-click posts may be either), first value
+    of each field."""
+    body = await read_body(request)
+    kind = request.headers.get("content-type", "")
+    pairs: list[tuple[str, str]] = []
+    if kind.startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + body)
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                pairs.append((name, str(part.get_content()).strip()))
+    elif body and kind.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise Refused(415, "forms must be sent as application/x-www-form-urlencoded")
+    else:
+        pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """A JSON object body (an empty body is ``{}``)."""
+    body = await read_body(request)
+    if not body:
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Refused(400, f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Refused(400, "body must be a JSON object")
+    return data
+
+
+Action = Callable[[Request, User, dict[str, Any]], Response]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def api_action(action: Action) -> Handler:
+    """An API handler that changes state: JSON body, signed-in member (token, or cookie + X-CSRF-Token)."""
+
+    async def handler(request: Request) -> Response:
+        body = await read_json(request) if request.method in ("POST", "PATCH", "PUT") else {}
+        user = await run_in_threadpool(require_member, request, request.headers.get(csrf.HEADER))
+        response: Response = await run_in_threadpool(action, request, user, body)
+        return response
+
+    handler.__name__ = action.__name__.lstrip("_")
+    handler.__doc__ = action.__doc__
+    return handler
+
+
+def form_action(action: Action) -> Handler:
+    """A form handler: urlencoded form with the CSRF field and a signed-in member."""
+
+    async def handler(request: Request) -> Response:
+        form: dict[str, Any] = await read_form(request)
+        user = await run_in_threadpool(require_member, request, form.get(csrf.FIELD))
+        response: Response = await run_in_threadpool(action, request, user, form)
+        return response
+
+    handler.__name__ = action.__name__.lstrip("_")
+    handler.__doc__ = action.__doc__
+    return handler
