@@ -60,8 +60,9 @@ lint: install-test
 	$(BIN)/ruff format --check paperfeed tests bench
 	$(BIN)/mypy
 
-# Import throughput (SQLite and PostgreSQL, 1M synthetic papers: several minutes each) and web throughput
-# (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web workers).
+# Import throughput (SQLite and PostgreSQL, 1M synthetic papers: several minutes each), web throughput
+# (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web workers), votes, embedding,
+# relevance, search at 1M papers and digests. Each bench rewrites its own section of docs/benchmarks.md.
 bench: install-test
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing Debian's wrk for bench/web.py"; \

@@ -215,4 +215,7 @@ def report(backend: str, n: int, metadata: float, total: float) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from report import recorded
+
+    with recorded("import"):
+        main()

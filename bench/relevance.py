@@ -161,4 +161,7 @@ def fusion_weights(
 
 
 if __name__ == "__main__":
-    main()
+    from report import recorded
+
+    with recorded("relevance"):
+        main()

@@ -266,4 +266,7 @@ def over_http(settings: Settings, texts: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from report import recorded
+
+    with recorded("search"):
+        main()

@@ -251,4 +251,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from report import recorded
+
+    with recorded("votes"):
+        status = main()
+    sys.exit(status)
