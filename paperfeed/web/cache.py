@@ -10,7 +10,7 @@ nothing needs invalidating across machines.
 Handlers marked ``@cached`` render and store; ``CachedPages``, a middleware in front of the router, answers
 requests whose page is fresh without parameter parsing or a hop to the thread pool. Measured by
 ``bench/web.py``: rendering the feed page costs ≈ 6 ms; a cached answer costs less than the bare page of the
-framework (docs/deploy.md has the figures).
+framework (docs/benchmarks.md has the figures).
 """
 
 from __future__ import annotations
