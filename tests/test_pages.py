@@ -389,6 +389,48 @@ def test_unknown_paper_is_a_404_page(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/no/such/page", 404, "There is nothing at /no/such/page."),
+        ("GET", "/users", 404, "There is nothing at /users."),
+        ("GET", "/static/none.css", 404, "There is nothing at /static/none.css."),
+        ("POST", "/search", 405, "POST is not allowed here."),
+        ("GET", "/search?since=not-a-date&q=x", 400, "since=&#39;not-a-date&#39; is not a date"),
+        ("GET", "/collections/abc", 404, "There is nothing at /collections/abc."),
+    ],
+)
+def test_every_error_of_a_page_is_an_html_page(
+    client: TestClient, method: str, path: str, status: int, message: str
+) -> None:
+    """Unknown URLs, wrong methods and bad parameters answer with the site's error page, not raw JSON."""
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"] == CSP
+    assert message in response.text and '<section class="error-page">' in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/api/no/such/thing", 404, "There is nothing at /api/no/such/thing."),
+        ("PUT", "/api/daily_papers", 405, "PUT is not allowed here."),
+        ("GET", "/api/daily_papers?limit=0", 400, "invalid value for 'limit'"),
+        ("GET", "/api/collections/12345", 404, "collection 12345 not found"),
+        ("GET", "/papers/9999.99999.md", 404, "paper '9999.99999' not found"),
+    ],
+)
+def test_every_error_of_the_api_is_json(
+    client: TestClient, method: str, path: str, status: int, message: str
+) -> None:
+    """The API, the feeds and the Markdown view answer every error as {"error": ...} naming the problem."""
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize(
     ("query", "message"),
     [
         ("date=2026-02-30", "date='2026-02-30' is not a valid date"),
