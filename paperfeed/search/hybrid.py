@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper
 from paperfeed.search import embed
 from paperfeed.search.embed import Embedder
@@ -202,7 +202,7 @@ class Searcher:
     def _exact_id(query: str) -> str | None:
         try:
             return parse_arxiv_id(query.removeprefix("arXiv:").removeprefix("arxiv:"))[0]
-        except BadRecord:
+        except BadArxivId:
             return None
 
 
