@@ -105,11 +105,9 @@ def index(rebuild: bool) -> None:
 
 
 def open_searcher(obj: Context) -> Searcher:
-    from paperfeed.search import indexer
     from paperfeed.search.hybrid import Searcher
 
-    keywords, vectors = indexer.open_indexes(obj.settings)
-    return Searcher(obj.db, keywords, vectors, obj.settings.embedding_model, refresh_seconds=0.0)
+    return Searcher.open(obj.db, obj.settings, refresh_seconds=0.0)
 
 
 def _date(_ctx: Any, _param: Any, value: str | None) -> date | None:
