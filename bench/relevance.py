@@ -86,8 +86,7 @@ def main() -> None:
     took = time.perf_counter() - started
     if report.embedded:
         print(f"indexed {len(papers)} abstracts in {took:.0f} s ({report.embedded / took:.1f} embedded/s)")
-    keywords, vectors = indexer.open_indexes(settings)
-    searcher = Searcher(db, keywords, vectors, settings.embedding_model, refresh_seconds=0)
+    searcher = Searcher.open(db, settings, refresh_seconds=0)
     query_vectors = searcher.embedder.embed([q["text"] for q in queries])
 
     print(f"SciFact train: {len(corpus)} abstracts, {len(queries)} claims with judgements\n")
@@ -102,10 +101,9 @@ def main() -> None:
         transfer.copy(db, pg)
         assert all(check.ok for check in transfer.compare(db, pg)), "the copy differs"
         pg_settings = Settings(database_url=pg.url, index_dir=str(args.dir / "index-postgres"))
-        pg_keywords, pg_vectors = indexer.open_indexes(pg_settings)
-        pg_keywords.rebuild(pg)
-        pg_vectors.rebuild(pg)
-        pg_searcher = Searcher(pg, pg_keywords, pg_vectors, settings.embedding_model, refresh_seconds=0)
+        pg_searcher = Searcher.open(pg, pg_settings, refresh_seconds=0)
+        pg_searcher.keywords.rebuild(pg)
+        pg_searcher.vectors.rebuild(pg)
         measure(pg_searcher, "postgresql", queries, qrels, query_vectors)
     fusion_weights(searcher, queries, qrels, query_vectors)
 

@@ -38,7 +38,6 @@ import numpy as np
 from pydantic import SecretStr
 
 from paperfeed.models import Paper
-from paperfeed.search import indexer
 from paperfeed.search.embed import MODELS
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
@@ -158,7 +157,8 @@ def main() -> None:
         np.save(centroids_file, build(settings.database_url, settings, args.n, vocab, rng))
     centroids = np.load(centroids_file)
     db = open_database(settings.database_url)
-    keywords, vectors = indexer.open_indexes(settings)
+    searcher = Searcher.open(db, settings, refresh_seconds=3600)
+    keywords, vectors = searcher.keywords, searcher.vectors
     started = time.perf_counter()
     keyword_count = keywords.sync(db)
     keyword_took = time.perf_counter() - started
@@ -168,7 +168,6 @@ def main() -> None:
     if keyword_count or vector_count:
         print(f"index build: keyword {keyword_count:,} papers in {keyword_took:.0f} s; "
               f"vector (HNSW, int8) {vector_count:,} in {vector_took:.0f} s")  # fmt: skip
-    searcher = Searcher(db, keywords, vectors, settings.embedding_model, refresh_seconds=3600)
     vectors.refresh(db)
     print(f"\n{len(keywords):,} papers in the keyword index, {len(vectors):,} vectors")
 

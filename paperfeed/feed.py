@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
@@ -124,7 +124,7 @@ def find_paper(db: Database, raw_id: str) -> Paper | None:
     stored paper."""
     try:
         paper_id, _ = parse_arxiv_id(raw_id)
-    except BadRecord:
+    except BadArxivId:
         paper_id = raw_id.strip()
     return paper_store.paper(db, paper_id) if paper_id else None
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
+from paperfeed.arxiv_ids import NEW_STYLE
 from paperfeed.models import Paper, Version
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
@@ -123,7 +124,7 @@ def test_browse_the_feed_and_read_math(
     title = page.locator("article.card .card-title a").first
     title_text = title.inner_text()
     title.click()
-    page.wait_for_url(re.compile(r"/papers/\d{4}\.\d{4,5}$"))
+    page.wait_for_url(re.compile(rf"/papers/{NEW_STYLE}$"))
     assert page.locator("h1.paper-title").inner_text() == title_text
     assert page.locator("#arxiv-abs").get_attribute("href", timeout=1000) == (
         "https://arxiv.org/abs/" + page.url.rsplit("/papers/", 1)[1]

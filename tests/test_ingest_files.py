@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.ingest.cards import card_id, ingest_cards
-from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.ingest.normalize import BadRecord, record_id
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
@@ -90,8 +91,10 @@ def test_arxiv_ids(raw: str, expected: tuple[str, int | None]) -> None:
 
 @pytest.mark.parametrize("raw", ["", "12345", "2607.123", "hep-th/99", "../etc/passwd", "2607.07386vx"])
 def test_not_arxiv_ids(raw: str) -> None:
-    with pytest.raises(BadRecord, match="is not an arXiv id"):
+    with pytest.raises(BadArxivId, match="is not an arXiv id"):
         parse_arxiv_id(raw)
+    with pytest.raises(BadRecord, match="is not an arXiv id"):  # in a record, it rejects the record
+        record_id(raw)
 
 
 def test_old_style_ids(db: Database, tmp_path: Path) -> None:

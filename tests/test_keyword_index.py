@@ -10,7 +10,6 @@ import tantivy
 
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.models import Paper
-from paperfeed.search import indexer
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
@@ -144,8 +143,7 @@ def test_any_text_is_a_query(settings: Settings, db: Database) -> None:
 
 
 def test_exact_arxiv_id_comes_first(loaded_db: Database, loaded_settings: Settings) -> None:
-    keywords, vectors = indexer.open_indexes(loaded_settings)
-    searcher = Searcher(loaded_db, keywords, vectors, loaded_settings.embedding_model)
+    searcher = Searcher.open(loaded_db, loaded_settings)
     results = searcher.search("2607.07386", 5, mode="keyword")
     assert results[0].paper.id == "2607.07386"
     results = searcher.search("arXiv:0704.0001v2", 5, mode="keyword")

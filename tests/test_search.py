@@ -42,8 +42,7 @@ CATTLE = (
 
 @pytest.fixture(scope="module")
 def searcher(loaded_settings: Settings, loaded_db: Database) -> Searcher:
-    keywords, vectors = indexer.open_indexes(loaded_settings)
-    return Searcher(loaded_db, keywords, vectors, loaded_settings.embedding_model, refresh_seconds=0)
+    return Searcher.open(loaded_db, loaded_settings, refresh_seconds=0)
 
 
 def recent_papers(n: int) -> list[Paper]:
@@ -286,8 +285,7 @@ def test_only_new_or_changed_text_is_embedded(settings: Settings, db: Database) 
     paper_store.upsert_papers(db, [same_text, new_text])
     changed = indexer.bring_up_to_date(db, settings, embedder=model)
     assert (changed.embedded, changed.kept, changed.vectors) == (1, 1, 1)
-    keywords, vectors = indexer.open_indexes(settings)
-    searcher = Searcher(db, keywords, vectors, settings.embedding_model, refresh_seconds=0)
+    searcher = Searcher.open(db, settings, refresh_seconds=0)
     hits = searcher.dense_ranking(model.embed_query("cattle weight gain on grass"), 12)
     assert hits[0].id == papers[1].id
     assert len({h.id for h in hits}) == len(hits) == 12  # the old vector was replaced, not duplicated

@@ -1,1 +1,2 @@
-"""CLI command groups that live outside paperfeed/cli.py, one module per concern; cli.py registers them."""
+"""The ``paperfeed`` commands, one module per concern (context: what they all share; ingest, search,
+accounts, digest, ops); paperfeed/cli.py assembles them into one group."""

@@ -11,15 +11,8 @@ import sys
 import click
 
 from paperfeed import accounts
-from paperfeed.storage import Database
+from paperfeed.commands.context import Context, pass_context
 from paperfeed.storage import users as user_store
-
-
-def _db() -> Database:
-    from paperfeed.cli import Context  # here, not at the top: cli.py imports this module
-
-    obj = click.get_current_context().ensure_object(Context)
-    return obj.db
 
 
 @click.group()
@@ -32,14 +25,15 @@ def users() -> None:
 @click.option("--email", required=True, help="The member's email address (unique).")
 @click.option("--admin", is_flag=True, help="May approve authorship claims and moderate comments.")
 @click.option("--moderator", is_flag=True, help="May hide comments.")
-def create_user(name: str, email: str, admin: bool, moderator: bool) -> None:
+@pass_context
+def create_user(obj: Context, name: str, email: str, admin: bool, moderator: bool) -> None:
     """Create an account; the password is read from stdin or a prompt."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = accounts.sign_up(_db(), name, email, password, is_admin=admin, is_moderator=moderator)
+        user = accounts.sign_up(obj.db, name, email, password, is_admin=admin, is_moderator=moderator)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     role = " (admin)" if user.is_admin else " (moderator)" if user.is_moderator else ""
@@ -54,9 +48,10 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("name")
 @click.option("--label", default="", help="What the token is for, to recognise it later.")
-def create_token(name: str, label: str) -> None:
+@pass_context
+def create_token(obj: Context, name: str, label: str) -> None:
     """Create an API token for user NAME and print it (it is shown only once)."""
-    db = _db()
+    db = obj.db
     user = user_store.user_by_name(db, name)
     if user is None:
         raise click.ClickException(f"no user named {name!r}")

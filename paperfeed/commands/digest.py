@@ -1,7 +1,7 @@
 """``paperfeed subscribers …`` and ``paperfeed digest send``: thin wrappers over ``paperfeed.digest``.
 
-Exit codes as everywhere: 0 done; 1 failed; 3 done, but some records were rejected or some digests
-must wait for a rerun (each is named on stderr).
+Exit codes as everywhere (commands/context.py): 0 done; 1 failed; 3 done, but some records were rejected or
+some digests must wait for a rerun (each is named on stderr).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import csv
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from paperfeed.commands.context import EXIT_REJECTED, Context, fail, pass_context
 from paperfeed.digest.compose import FREQUENCIES, Frequency, default_day, parse_frequency
 from paperfeed.digest.subscriptions import (
     BadEmail,
@@ -26,21 +26,10 @@ from paperfeed.digest.subscriptions import (
 from paperfeed.models import Follow
 from paperfeed.storage import subscribers as subscriber_store
 
-if TYPE_CHECKING:
-    from paperfeed.cli import Context
-
-EXIT_REJECTED = 3  # as in paperfeed.cli: done, but something was rejected or must wait for a rerun
-pass_context = click.pass_obj  # the paperfeed.cli.Context that the main group creates
-
 _IMPORT_BATCH = 1000
 _frequency_option = click.option(
     "--frequency", type=click.Choice(FREQUENCIES), default="daily", show_default=True
 )
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.group()
@@ -76,8 +65,7 @@ def add(
             for value in values
         ]
     except (BadEmail, BadFollow) as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     if not confirmed:
         if follows:
             raise click.UsageError("follows can be given with --confirmed only (or on the preferences page)")
@@ -121,7 +109,7 @@ def import_csv(obj: Context, path: Path) -> None:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or "email" not in [f.strip().lower() for f in reader.fieldnames]:
-            _fail(f"{path}: line 1: the header row must name an 'email' column")
+            fail(f"{path}: line 1: the header row must name an 'email' column")
         seen: set[str] = set()
         for row in reader:
             line = reader.line_num
@@ -161,12 +149,10 @@ def unsubscribe(obj: Context, email: str) -> None:
     try:
         address = normalize_email(email)
     except BadEmail as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     found = subscriber_store.subscriber_by_email(obj.db, address)
     if found is None:
-        _fail(f"{address} is not a subscriber")
-        return
+        fail(f"{address} is not a subscriber")
     subscriber_store.suppress(obj.db, found.id, "unsubscribed", datetime.now(UTC))
     click.echo(f"{address}: unsubscribed")
 
@@ -204,8 +190,7 @@ def send(obj: Context, frequency: Frequency, day: datetime | None) -> None:
     try:
         report = send_digests(db, obj.settings, frequency, chosen, log=lambda m: click.echo(m, err=True))
     except (SendError, MailConfigError) as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     click.echo(
         f"{report.period}: {report.papers} papers; sent {report.sent}, nothing new {report.empty}, "
         f"already handled {report.skipped}, deferred {report.retry}, failed {report.failed}, "

@@ -1,23 +1,59 @@
-"""Operator commands: ``paperfeed migrate-db`` (move an installation between SQLite and PostgreSQL),
-``paperfeed backup`` (an online copy of a SQLite database) and ``paperfeed worker`` (scheduled jobs).
-
-Commands take ``paperfeed.cli.Context`` as ``obj`` (typed Any: cli imports this module, not the reverse)."""
+"""Operator commands: ``paperfeed settings`` (what is configured), ``migrate`` (the schema), ``serve``
+(the site and the API), ``migrate-db`` (move an installation between SQLite and PostgreSQL), ``backup``
+(an online copy of a SQLite database) and ``worker`` (the scheduled jobs)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from paperfeed.commands.context import Context, fail, pass_context
 from paperfeed.jobs import JOBS
-from paperfeed.storage import transfer
+from paperfeed.storage import migrate, transfer
 
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+@click.command()
+@pass_context
+def settings(obj: Context) -> None:
+    """Print every setting, its value (secrets masked) and what it does."""
+    for env, value, help_text in obj.settings.describe():
+        click.echo(f"{env}={value}\n    {help_text}")
+
+
+@click.command(name="migrate")
+@pass_context
+def migrate_command(obj: Context) -> None:
+    """Bring the database schema up to date (every command does this on start, too)."""
+    db = obj.db
+    click.echo(f"database at revision {migrate.current(db)} (newest: {migrate.head()})")
+
+
+@click.command()
+@click.option("--host", help="Defaults to PAPERFEED_HOST.")
+@click.option("--port", type=int, help="Defaults to PAPERFEED_PORT.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Web worker processes.")
+@pass_context
+def serve(obj: Context, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the site and the API."""
+    import uvicorn
+
+    # Migrate and catch the keyword index up once here, rather than racing in every worker.
+    indexed = obj.keywords().sync(obj.db)
+    if indexed:
+        click.echo(f"keyword index: {indexed} papers (re)indexed")
+    os.environ["PAPERFEED_DATABASE_URL"] = obj.settings.database_url
+    uvicorn.run(
+        "paperfeed.web.app:create_app",
+        factory=True,
+        host=host or obj.settings.host,
+        port=port or obj.settings.port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @click.command(name="migrate-db")
@@ -35,7 +71,7 @@ def migrate_db(source_url: str, dest_url: str, resume: bool, verify_only: bool, 
     counts and checksums. Stop the web nodes and workers first: writes made during the copy are not moved.
     Exit 0 when every table matches, 1 otherwise."""
     if source_url == dest_url:
-        _fail("--from and --to are the same database")
+        fail("--from and --to are the same database")
     try:
         source = transfer.connect(source_url, "--from", must_exist=True)
         dest = transfer.connect(dest_url, "--to", must_exist=False)
@@ -51,22 +87,21 @@ def migrate_db(source_url: str, dest_url: str, resume: bool, verify_only: bool, 
                 transfer.copy(source, dest, batch, progress)
         checks = transfer.compare(source, dest)
     except transfer.TransferError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     click.echo(f"{'table':<20} {'rows (from)':>12} {'rows (to)':>12}  {'checksum (from)':<32}  match")
     for c in checks:
         mark = "yes" if c.ok else f"NO (to: {c.dest_checksum})"
         click.echo(f"{c.table:<20} {c.source_rows:>12,} {c.dest_rows:>12,}  {c.source_checksum}  {mark}")
     bad = [c.table for c in checks if not c.ok]
     if bad:
-        _fail(f"{len(bad)} table(s) differ: {', '.join(bad)}")
+        fail(f"{len(bad)} table(s) differ: {', '.join(bad)}")
     click.echo(f"{transfer.shown(dest_url)}: all {len(checks)} tables match")
 
 
 @click.command()
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@click.pass_obj  # paperfeed.cli.Context (not imported: cli imports this module)
-def backup(obj: Any, target: Path) -> None:
+@pass_context
+def backup(obj: Context, target: Path) -> None:
     """Write a consistent copy of the SQLite database to TARGET while the site keeps running
     (SQLite's online backup). For PostgreSQL use pg_dump."""
     from paperfeed.storage.backup import BackupError, backup_sqlite
@@ -74,16 +109,15 @@ def backup(obj: Any, target: Path) -> None:
     try:
         pages = backup_sqlite(obj.settings.database_url, target)
     except BackupError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     click.echo(f"backed up {pages:,} pages to {target}")
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (cron); 1 if one failed.")
 @click.option("--job", "names", multiple=True, type=click.Choice([j.name for j in JOBS]), help="Only these.")
-@click.pass_obj  # paperfeed.cli.Context
-def worker(obj: Any, once: bool, names: tuple[str, ...]) -> None:
+@pass_context
+def worker(obj: Context, once: bool, names: tuple[str, ...]) -> None:
     """Run the scheduled jobs (paperfeed/jobs.py): harvest arXiv, keep the keyword index current.
     Start one or more per machine; they share the work through leases in the database."""
     import signal
@@ -108,4 +142,4 @@ def worker(obj: Any, once: bool, names: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-COMMANDS = [migrate_db, backup, worker]
+COMMANDS = [settings, migrate_command, serve, migrate_db, backup, worker]

@@ -15,17 +15,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
+from paperfeed.commands.context import Context, pass_context
 from paperfeed.search.keyword import Filters
 
-if TYPE_CHECKING:
-    from paperfeed.cli import Context
+if TYPE_CHECKING:  # imported where used: it loads onnxruntime and usearch, which most commands never need
     from paperfeed.search.hybrid import Searcher
-
-
-def _context() -> Context:
-    from paperfeed.cli import Context
-
-    return click.get_current_context().ensure_object(Context)
 
 
 def update_indexes(obj: Context, embed: bool | None = None) -> None:
@@ -77,13 +71,13 @@ class _Progress:
 @click.option(
     "--rebuild", is_flag=True, help="Rebuild this node's keyword and vector indexes from the database."
 )
-def index(rebuild: bool) -> None:
+@pass_context
+def index(obj: Context, rebuild: bool) -> None:
     """Embed new and changed papers and bring every search index up to date (only what changed).
 
     Resumable: after a kill, a rerun continues after the last batch that was stored."""
     from paperfeed.search import indexer
 
-    obj = _context()
     if rebuild:
         keywords, vectors = indexer.open_indexes(obj.settings)
         keywords.rebuild(obj.db)
@@ -105,11 +99,9 @@ def index(rebuild: bool) -> None:
 
 
 def open_searcher(obj: Context) -> Searcher:
-    from paperfeed.search import indexer
     from paperfeed.search.hybrid import Searcher
 
-    keywords, vectors = indexer.open_indexes(obj.settings)
-    return Searcher(obj.db, keywords, vectors, obj.settings.embedding_model, refresh_seconds=0.0)
+    return Searcher.open(obj.db, obj.settings, refresh_seconds=0.0)
 
 
 def _date(_ctx: Any, _param: Any, value: str | None) -> date | None:
@@ -135,7 +127,9 @@ def _date(_ctx: Any, _param: Any, value: str | None) -> date | None:
 @click.option("--until", callback=_date, help="Only papers on the feed up to this day.")
 @click.option("--category", help="Only papers in this arXiv category, e.g. cs.CL.")
 @click.option("--organization", help="Only papers of this organization (its short name).")
+@pass_context
 def search(
+    obj: Context,
     query: str | None,
     limit: int,
     as_json: bool,
@@ -149,7 +143,7 @@ def search(
     """Search papers by words and meaning (hybrid), or by one retriever with --mode."""
     if bool(query) == bool(queries):
         raise click.UsageError("give a QUERY or --queries FILE (not both)")
-    searcher = open_searcher(_context())
+    searcher = open_searcher(obj)
     filters = Filters(since, until, category, organization)
     if queries:
         _batch(searcher, queries, limit, mode, filters)

@@ -20,8 +20,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.ingest.http import ArxivHTTPError, PoliteClient
-from paperfeed.ingest.normalize import BadRecord, clean_text, parse_arxiv_date, parse_arxiv_id
+from paperfeed.ingest.normalize import BadRecord, clean_text, parse_arxiv_date, record_id
 from paperfeed.models import ImportReport, Paper, Version
 from paperfeed.storage import Database, checkpoints
 from paperfeed.storage import papers as paper_store
@@ -82,7 +83,7 @@ def parse_feed(body: bytes, where: str) -> ApiPage:
 
 def paper_from_entry(entry: Element) -> Paper:
     raw_id = clean_text(_child_text(entry, f"{ATOM}id") or "")
-    paper_id, version = parse_arxiv_id(raw_id)
+    paper_id, version = record_id(raw_id)
     if version is None:  # the API always names the version; guessing v1 could hide a newer one
         raise BadRecord(f"{paper_id}: entry id {raw_id!r} has no version")
     title = clean_text(_child_text(entry, f"{ATOM}title") or "")
@@ -231,7 +232,7 @@ def ingest_ids(
     for raw in ids:
         try:
             wanted.append(parse_arxiv_id(raw)[0])
-        except BadRecord as exc:
+        except BadArxivId as exc:
             errors.append(str(exc))
     report = ImportReport(read=len(wanted), errors=errors)
     done = 0

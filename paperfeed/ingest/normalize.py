@@ -13,12 +13,9 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper, Version
 
-# New-style ids (0704.0001, 2607.12345) and old-style ones (hep-th/9901001, math.AG/0601001).
-_NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
-_OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
-_ID_PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "arxiv:", "arXiv:", "oai:arXiv.org:")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_WHITESPACE = "\n\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits on in ASCII, but " "
 # Spelled out rather than calendar.month_abbr, which follows the process locale.
@@ -33,21 +30,12 @@ class BadRecord(ValueError):
     """A record that cannot become a paper; the message names the field and the id when known."""
 
 
-def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
-    """'2607.01234v2' → ('2607.01234', 2); 'hep-th/9901001' → ('hep-th/9901001', None)."""
-    match = _NEW_ID.match(raw)  # the common spelling, without stripping or prefixes
-    if match:
-        version = match.group("v")
-        return match.group("id"), int(version) if version else None
-    text = raw.strip()
-    for prefix in _ID_PREFIXES:
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    match = _NEW_ID.match(text) or _OLD_ID.match(text)
-    if not match:
-        raise BadRecord(f"'{raw}' is not an arXiv id (expected e.g. 2607.01234 or hep-th/9901001)")
-    version = match.group("v")
-    return match.group("id"), int(version) if version else None
+def record_id(raw: str) -> tuple[str, int | None]:
+    """The arXiv id (and version, when given) of a record: a malformed one rejects the record."""
+    try:
+        return parse_arxiv_id(raw)
+    except BadArxivId as exc:
+        raise BadRecord(str(exc)) from exc
 
 
 def clean_text(value: str) -> str:
@@ -169,7 +157,7 @@ def paper_from_snapshot(record: Mapping[str, Any]) -> Paper:
     raw_id = record.get("id")
     if not isinstance(raw_id, str) or not raw_id:
         raise BadRecord("missing field 'id'")
-    paper_id, id_version = parse_arxiv_id(raw_id)
+    paper_id, id_version = record_id(raw_id)
     title = _required(record, "title", paper_id)
     abstract = _required(record, "abstract", paper_id)
     versions = _versions(record.get("versions"), paper_id)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.ingest.arxiv_api import ApiError, ArxivApi
-from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
 from paperfeed.models import Paper
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
@@ -48,7 +48,7 @@ def submit_paper(
     now = now or datetime.now(UTC)
     try:
         paper_id = parse_arxiv_id(arxiv_id)[0]
-    except BadRecord as exc:
+    except BadArxivId as exc:
         raise SubmitError("bad_id", f"cannot submit: {exc}") from exc
     name = (by or "").strip() or None
     if name is not None and len(name) > MAX_NAME:

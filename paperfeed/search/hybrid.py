@@ -20,12 +20,13 @@ from functools import cached_property
 
 import numpy as np
 
-from paperfeed.ingest.normalize import BadRecord, parse_arxiv_id
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper
-from paperfeed.search import embed
+from paperfeed.search import embed, indexer
 from paperfeed.search.embed import Embedder
 from paperfeed.search.keyword import Filters, KeywordIndex
 from paperfeed.search.vector import VectorIndex
+from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import embeddings as vectors_store
 from paperfeed.storage import papers as paper_store
@@ -66,6 +67,16 @@ class Searcher:
         self.vectors = vectors
         self.model = model
         self.refresh_seconds = refresh_seconds
+
+    @classmethod
+    def open(cls, db: Database, settings: Settings, refresh_seconds: float | None = None) -> Searcher:
+        """A searcher over this node's indexes and the configured model: how every caller opens one.
+        ``refresh_seconds`` (how often a search first catches the vector index up with the database)
+        defaults to settings.index_refresh_seconds; one-off commands and tests pass 0, to see every stored
+        vector at once."""
+        keywords, vectors = indexer.open_indexes(settings)
+        refresh = settings.index_refresh_seconds if refresh_seconds is None else refresh_seconds
+        return cls(db, keywords, vectors, settings.embedding_model, refresh)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -202,7 +213,7 @@ class Searcher:
     def _exact_id(query: str) -> str | None:
         try:
             return parse_arxiv_id(query.removeprefix("arXiv:").removeprefix("arxiv:"))[0]
-        except BadRecord:
+        except BadArxivId:
             return None
 
 

@@ -13,7 +13,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import settings as settings_module
-from paperfeed.search import indexer
 from paperfeed.search.follower import IndexFollower
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
@@ -59,8 +58,7 @@ class SecurityHeaders:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_module.load()
     db = open_database(settings.database_url)
-    keywords, vectors = indexer.open_indexes(settings)
-    searcher = Searcher(db, keywords, vectors, settings.embedding_model, settings.index_refresh_seconds)
+    searcher = Searcher.open(db, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
