@@ -12,8 +12,11 @@ import re
 # version. NEW_STYLE is public for code that matches ids inside a longer text (a URL, say).
 NEW_STYLE = r"\d{4}\.\d{4,5}"
 OLD_STYLE = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_NEW_ID = re.compile(rf"^(?P<id>{NEW_STYLE})(?:v(?P<v>\d+))?$")
-_OLD_ID = re.compile(rf"^(?P<id>{OLD_STYLE})(?:v(?P<v>\d+))?$")
+# A version has at most a few digits (the most revised papers are near v30); a longer run is no id, and
+# never reaches int(), whose cost grows with the digits.
+_VERSION = r"(?:v(?P<v>\d{1,6}))?"
+_NEW_ID = re.compile(rf"^(?P<id>{NEW_STYLE}){_VERSION}$")
+_OLD_ID = re.compile(rf"^(?P<id>{OLD_STYLE}){_VERSION}$")
 PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "arxiv:", "arXiv:", "oai:arXiv.org:")
 
 
@@ -33,6 +36,6 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
             text = text[len(prefix) :]
     match = _NEW_ID.match(text) or _OLD_ID.match(text)
     if not match:
-        raise BadArxivId(f"'{raw}' is not an arXiv id (expected e.g. 2607.01234 or hep-th/9901001)")
+        raise BadArxivId(f"{raw[:80]!r} is not an arXiv id (expected e.g. 2607.01234 or hep-th/9901001)")
     version = match.group("v")
     return match.group("id"), int(version) if version else None

@@ -70,14 +70,20 @@ class Period:
 
 
 def period_of(kind: Kind, day: date) -> Period:
+    """The day, ISO week or month holding ``day`` (the last week and month of year 9999 end at date.max)."""
     if kind == "day":
         return Period("day", day, day)
     if kind == "week":
         start = day - timedelta(days=day.weekday())
-        return Period("week", start, start + timedelta(days=6))
+        return Period("week", start, _plus_days(start, 6))
     start = day.replace(day=1)
-    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return Period("month", start, end)
+    if start.month == 12:
+        return Period("month", start, start.replace(day=31))
+    return Period("month", start, start.replace(month=start.month + 1) - timedelta(days=1))
+
+
+def _plus_days(day: date, days: int) -> date:
+    return day + timedelta(days=days) if date.max - day >= timedelta(days=days) else date.max
 
 
 def parse_period(

@@ -295,7 +295,8 @@ def test_xss_corpus_stays_data_in_the_api_and_feeds(
         rss = ET.fromstring(client.get("/feed.xml").content)  # noqa: S314 - our own output
         descriptions = [d.text or "" for d in rss.iter("description")]
         assert len(descriptions) > len(PAYLOADS)
-        for text in descriptions:  # readers render a description as HTML
+        titles = [t.text or "" for t in rss.iter("title")]
+        for text in descriptions + titles:  # readers render an RSS title and description as HTML
             assert executable(text) == [], text
         atom = ET.fromstring(client.get("/feed.atom").content)  # noqa: S314
         ns = "{http://www.w3.org/2005/Atom}"

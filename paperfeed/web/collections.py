@@ -25,6 +25,7 @@ from paperfeed.web.kit import (
     needs_math,
     redirect,
     render,
+    text,
     voted,
 )
 from paperfeed.web.params import documented
@@ -84,10 +85,10 @@ def collection_api(db: DB, me: Me, collection_id: int) -> Response:
 
 
 def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
-    name = str(data.get("name", "")).strip()
-    if not name or len(name) > 128:
+    name = text(data, "name", 128)
+    if not name:
         raise Refused(400, "name: 1 to 128 characters")
-    description = str(data.get("description", "")).strip()[:MAX_NOTE]
+    description = text(data, "description", MAX_NOTE)
     public = data.get("public") in (True, "on", "true", "1")
     try:
         return store.create(database(request), user.id, name, description, public, datetime.now(UTC))
@@ -97,15 +98,14 @@ def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
 
 def _put(request: Request, user: User, data: dict[str, Any]) -> Collection:
     mine = _mine(request, user)
-    paper = find_paper(database(request), str(data.get("paperId") or data.get("paper_id") or ""))
+    paper_id = text(data, "paperId", 200) or text(data, "paper_id", 200)
+    paper = find_paper(database(request), paper_id) if paper_id else None
     if paper is None:
         raise Refused(400, "paperId: no such paper")
     if data.get("action") == "remove":
         store.remove_item(database(request), mine.id, paper.id)
     else:
-        note = str(data.get("note", "")).strip()
-        if len(note) > MAX_NOTE:
-            raise Refused(400, f"note: at most {MAX_NOTE} characters")
+        note = text(data, "note", MAX_NOTE)
         store.put_item(database(request), mine.id, paper.id, note, datetime.now(UTC))
     return mine
 

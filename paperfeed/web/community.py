@@ -31,6 +31,7 @@ from paperfeed.web.kit import (
     paper_or_404,
     redirect,
     render,
+    row_id,
     safe_next,
     viewer,
 )
@@ -107,12 +108,7 @@ def _body(text: Any) -> str:
 
 
 def _parent(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Refused(400, f"parentId: {str(value)[:40]!r} is not a comment id") from None
+    return None if value in (None, "") else row_id(value, "parentId")
 
 
 def _comment(request: Request, user: User, text: Any, parent: Any) -> Comment:

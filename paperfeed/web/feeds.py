@@ -3,8 +3,8 @@
 The same periods and sorts as the pages: the latest day by default, or ``?date=``, ``?week=``,
 ``?month=`` with ``&sort=``. Entries keep the list's order; each links to the paper's page on this site
 (absolute, from ``settings.base_url``), which is also its stable guid/id. Titles and abstracts are plain
-text: lxml escapes them as XML, characters XML 1.0 forbids are dropped, and the RSS description (which
-readers render as HTML) is HTML-escaped once more so a '<b>' or '<script>' in an abstract shows as text.
+text: lxml escapes them as XML, characters XML 1.0 forbids are dropped, and the RSS title and description
+(which readers render as HTML) are HTML-escaped once more so a '<b>' or '<script>' shows as text.
 Responses carry an ETag over the body and Last-Modified from the newest entry, and answer a matching
 If-None-Match with 304.
 """
@@ -107,12 +107,13 @@ def _add_entry(fg: FeedGenerator, paper: Paper, base: str, kind: FeedKind) -> da
     fe = fg.add_entry(order="append")  # feedgen prepends by default; the list's order is the point
     fe.id(link)
     fe.guid(link, permalink=True)
-    fe.title(xml_text(paper.title))
     fe.link(href=link, rel="alternate")
-    abstract = xml_text(paper.abstract)
-    if kind == "atom":
-        fe.summary(abstract, type="text")  # unambiguous plain text
-    else:  # readers render an RSS description as HTML: escape it once more so it shows as written
+    title, abstract = xml_text(paper.title), xml_text(paper.abstract)
+    if kind == "atom":  # Atom says what its text is: plain text, unambiguous
+        fe.title(title)
+        fe.summary(abstract, type="text")
+    else:  # readers render an RSS title and description as HTML: escape once more so they show as written
+        fe.title(html.escape(title, quote=False))
         fe.description(html.escape(abstract, quote=False), isSummary=True)
     names = [xml_text(name) for name in paper.authors]
     if names and kind == "atom":

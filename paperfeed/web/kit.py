@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import anyio
 import orjson
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed import accounts
@@ -45,6 +47,25 @@ from paperfeed.web.serialize import SafeJSONResponse
 
 SESSION_COOKIE = "__Host-session"
 MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
+BODY_SECONDS = 10.0  # 64 KiB arrive well within this on any link a person uses
+
+
+class RowId(Convertor[int]):
+    """``{name:rowid}`` in a route: a database row id, at most 18 digits, so every value fits a signed
+    64-bit column (a longer number is an unknown URL, 404, never an overflow in the driver)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+# Starlette's convertors are a process-wide table that routes read when they are compiled: registered on
+# import, before web.routes builds any route.
+register_url_convertor("rowid", RowId())
 
 
 class Refused(Exception):
@@ -66,6 +87,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    408: "Too slow",
     409: "Conflict",
     413: "Too large",
     415: "Unsupported form",
@@ -229,6 +251,34 @@ def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
     return vote_store.has_upvoted(database(request), me.id, [p.id for p in papers]) if me else set()
 
 
+def text(data: dict[str, Any], field: str, limit: int) -> str:
+    """A string field of a form or JSON body, stripped ('' when absent); 400 naming the field when it is
+    something else (a number, a list, an object) or longer than ``limit``."""
+    value = data.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Refused(400, f"{field}: expected a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise Refused(400, f"{field}: at most {limit} characters")
+    return value
+
+
+def row_id(value: Any, field: str) -> int:
+    """A row id sent in a form or JSON body (``parentId``, ``comment``…): a positive integer that fits a
+    64-bit column, or 400 naming the field."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        number = int(value)
+    else:
+        raise Refused(400, f"{field}: {str(value)[:40]!r} is not an id")
+    if not 0 < number < 2**63:
+        raise Refused(400, f"{field}: {number if number < 10**20 else 'that number'} is out of range")
+    return number
+
+
 def redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
@@ -288,15 +338,23 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused (413) as soon as it passes ``limit``: nothing larger is ever held."""
+    """The request body, refused (413) as soon as it passes ``limit`` (nothing larger is ever held) and
+    (408) when it takes longer than ``BODY_SECONDS`` to arrive, so a slow sender cannot hold a worker."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
         raise Refused(413, f"body too large (at most {limit} bytes)")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Refused(413, f"body too large (at most {limit} bytes)")
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(413, f"body too large (at most {limit} bytes)")
+    except TimeoutError:
+        raise Refused(408, f"the body took longer than {BODY_SECONDS:g} s to arrive") from None
+    except ClientDisconnect:
+        # Nobody is left to read an answer; a short one, and no traceback in the log.
+        raise Refused(400, "the client closed the connection before sending the whole body") from None
     return bytes(body)
 
 

@@ -32,7 +32,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
     ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
     ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
-    ("POST", "/comments/{comment_id:int}", community.change_comment_form, "change_comment_form"),
+    ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     ("GET", "/search", search.search_page, "search"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
@@ -48,8 +48,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
     ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
     ("POST", "/api/collections", collections.create_api, "api_create_collection"),
-    ("GET", "/api/collections/{collection_id:int}", collections.collection_api, "api_collection"),
-    ("POST", "/api/collections/{collection_id:int}/items", collections.items_api, "api_collection_items"),
+    ("GET", "/api/collections/{collection_id:rowid}", collections.collection_api, "api_collection"),
+    ("POST", "/api/collections/{collection_id:rowid}/items", collections.items_api, "api_collection_items"),
     # Accounts
     ("GET", "/signup", auth.signup_form, "signup_form"),
     ("POST", "/signup", auth.signup, "signup"),
@@ -67,10 +67,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/orgs/{name}/members", orgs.members_form, "org_members"),
     ("POST", "/orgs/{name}/papers", orgs.papers_form, "org_papers"),
     ("POST", "/collections", collections.create_form, "create_collection"),
-    ("GET", "/collections/{collection_id:int}", collections.collection_page, "collection"),
-    ("POST", "/collections/{collection_id:int}/items", collections.items_form, "collection_items"),
+    ("GET", "/collections/{collection_id:rowid}", collections.collection_page, "collection"),
+    ("POST", "/collections/{collection_id:rowid}/items", collections.items_form, "collection_items"),
     ("GET", "/admin/claims", profiles.claims_page, "claims"),
-    ("POST", "/admin/claims/{claim_id:int}", profiles.decide_form, "decide_claim"),
+    ("POST", "/admin/claims/{claim_id:rowid}", profiles.decide_form, "decide_claim"),
     # Email digests: double opt-in, RFC 8058 one-click unsubscribe, preferences by signed link
     ("GET", "/subscribe", subscribe.subscribe_page, "subscribe_page"),
     ("POST", "/subscribe", subscribe.subscribe, "subscribe"),
