@@ -103,7 +103,7 @@ def parse_period(
             return period_of("week", date.fromisocalendar(int(m[1]), int(m[2]), 1))
         if name == "month" and (m := _MONTH.match(value)):
             return period_of("month", date(int(m[1]), int(m[2]), 1))
-    except (ValueError, OverflowError):  # OverflowError: the last week or month of year 9999
+    except ValueError:
         pass
     example = {"date": "2026-08-20", "week": "2026-W34", "month": "2026-08"}[name]
     raise BadPeriod(f"{name}={value!r} is not a valid {name} (expected e.g. {example})")

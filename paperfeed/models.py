@@ -149,7 +149,8 @@ class Comment:
     paper_id: str
     author: str  # the user's handle
     parent_id: int | None
-    body: str  # Markdown as written; rendered and sanitised for display by paperfeed.markdown
+    body: str  # Markdown as written
+    html: str  # body rendered and sanitised by paperfeed.markdown when it was written
     created_at: datetime
     edited_at: datetime | None
     hidden: bool  # hidden by a moderator: shown as a placeholder

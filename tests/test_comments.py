@@ -120,7 +120,7 @@ def test_comments_leave_the_rev_alone(db: Database) -> None:
     paper = add_papers(db, 1)[0]
     ada = member(db, "ada")
     rev = paper_store.last_rev(db)
-    made = comment_store.add_comment(db, paper.id, ada.id, "hi", datetime.now(UTC))
+    made = comment_store.add_comment(db, paper.id, ada.id, "hi", "<p>hi</p>\n", datetime.now(UTC))
     comment_store.set_hidden(db, made.id, True)
     comment_store.set_hidden(db, made.id, False)
     comment_store.delete_comment(db, made.id, ada.id)
@@ -141,3 +141,22 @@ def test_comments_are_rate_limited(settings: Settings, db: Database) -> None:
     assert int(codes[2].headers["Retry-After"]) > 0
     stored = paper_store.paper(db, paper.id)
     assert stored is not None and stored.num_comments == 2
+
+
+def test_comments_are_rendered_once_when_written(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile Markdown (thousands of unclosed brackets) costs its writer once, never every reader."""
+    paper = add_papers(db, 1)[0]
+    auth = token_for(db, member(db, "brackets"))
+    with https_client(settings) as client:
+        for _ in range(3):
+            made = client.post(f"/api/papers/{paper.id}/comments", json={"body": "[" * 10_000}, headers=auth)
+            assert made.status_code == 201
+        calls: list[str] = []
+        monkeypatch.setattr(markdown, "render", lambda body: calls.append(body) or "")
+        page = client.get(f"/papers/{paper.id}")
+        listed = client.get(f"/api/papers/{paper.id}/comments")
+    assert page.status_code == 200 and page.text.count('class="comment-body"') == 3
+    assert listed.status_code == 200 and all(c["html"].startswith("<p>[[[") for c in listed.json())
+    assert calls == [], "a view rendered Markdown"

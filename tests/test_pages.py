@@ -438,7 +438,7 @@ def test_every_error_of_the_api_is_json(
         ("week=2026-W60", "week='2026-W60' is not a valid week"),
         ("month=2026-13", "month='2026-13' is not a valid month"),
         ("date=2026-08-20&week=2026-W34", "give only one of date, week and month"),
-        ("week=9999-W52", "week='9999-W52' is not a valid week"),
+        ("week=9999-W53", "week='9999-W53' is not a valid week"),
         ("sort=best", "sort='best' is not a sort order"),
         ("date=2026-08-20&p=two", "p='two' is not a page number"),
         ("p=-1", "p='-1' is not a page number"),

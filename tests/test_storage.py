@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from paperfeed import markdown
 from paperfeed.feed import BadPeriod, feed_page, parse_period, period_of
 from paperfeed.models import Organization, Paper, feed_day_of
-from paperfeed.storage import Database, migrate, schema
+from paperfeed.settings import Settings
+from paperfeed.storage import Database, migrate, open_database, schema
 from paperfeed.storage import papers as store
 
 T0 = datetime(2026, 8, 3, 12, 0, tzinfo=UTC)  # a Monday
@@ -232,3 +234,41 @@ def test_bulk_rows_store_what_sqlalchemy_would(db: Database) -> None:
                 json.loads(theirs[i]) if i in json_at and isinstance(theirs[i], str) else theirs[i]
                 for i in range(1, len(theirs))
             ]
+
+
+def test_the_comment_html_migration_renders_existing_comments(settings: Settings) -> None:
+    db = open_database(settings.database_url, migrate=False)
+    try:
+        migrate.upgrade(db, "0005")
+        now = datetime.now(UTC)
+        # Plain SQL: the tables as revision 0005 made them, whatever schema.py says today.
+        with db.write() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, name, email, password_hash, created_at) "
+                    "VALUES (1, 'ada', 'ada@example.org', 'x', :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO papers (id, title, abstract, authors, categories, versions, version, "
+                    "feed_day, ingested_at, rev) VALUES ('2608.00001', 't', 'a', '[]', '[]', '[]', 1, "
+                    ":day, :now, 1)"
+                ),
+                {"day": now.date(), "now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO comments (id, paper_id, user_id, body, created_at) "
+                    "VALUES (1, '2608.00001', 1, '**bold** [x](javascript:alert(1))', :now)"
+                ),
+                {"now": now},
+            )
+        migrate.upgrade(db)
+        with db.read() as conn:
+            html = conn.execute(sa.text("SELECT html FROM comments WHERE id = 1")).scalar_one()
+        assert html == markdown.render("**bold** [x](javascript:alert(1))")
+        assert "<strong>bold</strong>" in html and "<a" not in html
+    finally:
+        db.close()

@@ -1,5 +1,6 @@
 """All SQL about comments: threads of one level, edits, author deletion, moderator hiding, and the
-papers.num_comments counter kept in step (visible comments only) in the same transaction.
+papers.num_comments counter kept in step (visible comments only) in the same transaction. Each comment
+keeps its Markdown and the HTML rendered from it when it was written, so a view never renders.
 
 Like votes, counter changes leave papers.rev alone: comments are not in any search index.
 """
@@ -21,7 +22,13 @@ class CommentError(ValueError):
 
 
 def add_comment(
-    db: Database, paper_id: str, user_id: int, body: str, now: datetime, parent_id: int | None = None
+    db: Database,
+    paper_id: str,
+    user_id: int,
+    body: str,
+    html: str,
+    now: datetime,
+    parent_id: int | None = None,
 ) -> Comment:
     with db.write() as conn:
         if conn.execute(sa.select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
@@ -36,7 +43,9 @@ def add_comment(
                 raise CommentError("parentId: replies go one level deep; reply to the first comment")
         comment_id = conn.execute(
             comments.insert()
-            .values(paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now)
+            .values(
+                paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, html=html, created_at=now
+            )
             .returning(comments.c.id)
         ).scalar_one()
         _count(conn, paper_id, 1)
@@ -63,6 +72,7 @@ def _comment(row: Any) -> Comment:
         row.author,
         row.parent_id,
         row.body,
+        row.html or "",
         row.created_at,
         row.edited_at,
         bool(row.hidden),
@@ -85,12 +95,14 @@ def paper_comments(db: Database, paper_id: str) -> list[Comment]:
         return [_comment(r) for r in rows]
 
 
-def edit_comment(db: Database, comment_id: int, user_id: int, body: str, now: datetime) -> Comment:
+def edit_comment(db: Database, comment_id: int, user_id: int, body: str, html: str, now: datetime) -> Comment:
     with db.write() as conn:
         owner = _owner(conn, comment_id)
         if owner.user_id != user_id or owner.deleted:
             raise CommentError(f"comment {comment_id}: only its author can edit it")
-        conn.execute(comments.update().where(comments.c.id == comment_id).values(body=body, edited_at=now))
+        conn.execute(
+            comments.update().where(comments.c.id == comment_id).values(body=body, html=html, edited_at=now)
+        )
     found = comment(db, comment_id)
     assert found is not None
     return found
@@ -103,7 +115,9 @@ def delete_comment(db: Database, comment_id: int, user_id: int) -> None:
         if owner.user_id != user_id:
             raise CommentError(f"comment {comment_id}: only its author can delete it")
         if not owner.deleted:
-            conn.execute(comments.update().where(comments.c.id == comment_id).values(deleted=True, body=""))
+            conn.execute(
+                comments.update().where(comments.c.id == comment_id).values(deleted=True, body="", html="")
+            )
             if not owner.hidden:
                 _count(conn, owner.paper_id, -1)
 

@@ -22,9 +22,9 @@ def _config(db: Database | None = None) -> Config:
     return cfg
 
 
-def upgrade(db: Database) -> None:
-    """Apply every migration not yet recorded in the database (a no-op when current)."""
-    command.upgrade(_config(db), "head")
+def upgrade(db: Database, to: str = "head") -> None:
+    """Apply every migration not yet recorded in the database, up to ``to`` (a no-op when current)."""
+    command.upgrade(_config(db), to)
 
 
 def current(db: Database) -> str | None:

@@ -175,6 +175,7 @@ comments = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id")),
     sa.Column("body", sa.Text, nullable=False),
+    sa.Column("html", sa.Text),  # body rendered when written (migration 0008)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("edited_at", UTCDateTime),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),

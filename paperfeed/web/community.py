@@ -87,7 +87,7 @@ def comment_json(c: Comment) -> dict[str, Any]:
         "hidden": c.hidden,
         "deleted": c.deleted,
         "raw": "" if gone else c.body,
-        "html": "" if gone else markdown.render(c.body),
+        "html": "" if gone else c.html,
     }
 
 
@@ -117,7 +117,9 @@ def _comment(request: Request, user: User, text: Any, parent: Any) -> Comment:
     body, parent_id = _body(text), _parent(parent)
     limits.limit(request, "comment", str(user.id))
     try:
-        return comment_store.add_comment(db, paper.id, user.id, body, datetime.now(UTC), parent_id)
+        return comment_store.add_comment(
+            db, paper.id, user.id, body, markdown.render(body), datetime.now(UTC), parent_id
+        )
     except comment_store.CommentError as exc:
         raise Refused(400, str(exc)) from exc
 
@@ -147,7 +149,10 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
     what = form.get("action")
     try:
         if what == "edit":
-            comment_store.edit_comment(db, comment_id, user.id, _body(form.get("body")), datetime.now(UTC))
+            body = _body(form.get("body"))
+            comment_store.edit_comment(
+                db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
+            )
         elif what == "delete":
             comment_store.delete_comment(db, comment_id, user.id)
         elif what in ("hide", "show"):

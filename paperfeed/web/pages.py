@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from paperfeed import markdown
 from paperfeed.feed import (
     BadPeriod,
     FeedPage,
@@ -175,7 +174,6 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         "voted": voted(request, [found]),
         "why": why_trending(db, found.id),
         "comments": comments,
-        "comment_html": {c.id: markdown.render(c.body) for c in comments if not (c.hidden or c.deleted)},
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
         "math": needs_math((found.title, found.abstract)),
     }
