@@ -34,7 +34,8 @@ def site(settings: Settings, db: Database) -> Iterator[TestClient]:
         ("/api/daily_papers?date=9999-12-31", 200),
         ("/papers/2607.07386v" + "9" * 5000, 404),  # a version of 5,000 digits is no arXiv id
         ("/api/papers/2607.07386v" + "9" * 5000, 404),
-        ("/collections/" + "9" * 19, 404),  # past a 64-bit row id: an unknown URL, not a driver overflow
+        ("/collections/" + "9" * 19, 404),  # past any row id: an unknown URL, not a driver overflow
+        ("/collections/2147483648", 404),  # past PostgreSQL's INTEGER: no row, not an overflow
         ("/api/collections/" + "9" * 30, 404),
         ("/api/collections/9223372036854775807", 404),
         ("/api/collections/" + "9" * 5000, 404),
@@ -47,7 +48,7 @@ def test_extreme_parameters_are_answered(site: TestClient, path: str, status: in
 def test_out_of_range_ids_in_bodies_are_400(site: TestClient, db: Database) -> None:
     paper = add_papers(db, 1)[0]
     auth = token_for(db, member(db, "ids"))
-    for parent in (2**63, "9" * 5000, -1, 0, True, [1], {"a": 1}):
+    for parent in (2**31, 2**63, "9" * 5000, -1, 0, True, [1], {"a": 1}):
         r = site.post(
             f"/api/papers/{paper.id}/comments", json={"body": "hi", "parentId": parent}, headers=auth
         )

@@ -29,7 +29,14 @@ from paperfeed.web.kit import (
     voted,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import SafeJSONResponse, daily_item_json, timestamp
+from paperfeed.web.serialize import (
+    CollectionBody,
+    CollectionDoc,
+    CollectionItemBody,
+    SafeJSONResponse,
+    daily_item_json,
+    timestamp,
+)
 
 MAX_NOTE = 2000
 
@@ -78,7 +85,7 @@ def collection_page(request: Request, db: DB, me: Me, collection_id: int) -> Res
     return render(request, "collection.html", context)
 
 
-@documented("Get a collection and its papers", "community", not_found=True)
+@documented("Get a collection and its papers", "community", model=CollectionDoc, not_found=True)
 def collection_api(db: DB, me: Me, collection_id: int) -> Response:
     found = _visible(db, me, collection_id)
     return SafeJSONResponse(collection_json(found, store.items(db, found.id)))
@@ -89,7 +96,11 @@ def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
     if not name:
         raise Refused(400, "name: 1 to 128 characters")
     description = text(data, "description", MAX_NOTE)
-    public = data.get("public") in (True, "on", "true", "1")
+    public = data.get("public", False)
+    if public in ("on", "true", "1"):  # a form's checkbox
+        public = True
+    if not isinstance(public, bool):
+        raise Refused(400, "public: expected true or false")
     try:
         return store.create(database(request), user.id, name, description, public, datetime.now(UTC))
     except store.CollectionError as exc:
@@ -110,7 +121,9 @@ def _put(request: Request, user: User, data: dict[str, Any]) -> Collection:
     return mine
 
 
-@documented("Create a collection", "community")
+@documented(
+    "Create a collection", "community", model=CollectionDoc, member=True, body=CollectionBody, status=201
+)
 @api_action
 def create_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Create a collection: {"name", "description", "public": true|false}."""
@@ -123,7 +136,14 @@ def create_form(request: Request, user: User, form: dict[str, Any]) -> Response:
     return redirect(f"/collections/{_create(request, user, form).id}")
 
 
-@documented("Add a paper to a collection, or remove it", "community")
+@documented(
+    "Add a paper to a collection, or remove it",
+    "community",
+    model=CollectionDoc,
+    member=True,
+    not_found=True,
+    body=CollectionItemBody,
+)
 @api_action
 def items_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Add a paper with a note ({"paperId", "note"}), or remove it ({"paperId", "action": "remove"})."""

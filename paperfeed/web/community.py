@@ -36,7 +36,17 @@ from paperfeed.web.kit import (
     viewer,
 )
 from paperfeed.web.params import PaperId, documented
-from paperfeed.web.serialize import SafeJSONResponse, daily_item_json, timestamp, user_json
+from paperfeed.web.serialize import (
+    CommentBody,
+    CommentDoc,
+    DailyPaperDoc,
+    SafeJSONResponse,
+    SubmitBody,
+    UpvoteDoc,
+    daily_item_json,
+    timestamp,
+    user_json,
+)
 
 
 def _back(paper: Paper, anchor: str = "") -> Response:
@@ -57,7 +67,13 @@ def _vote(request: Request, user: User, add: bool) -> tuple[Paper, int, bool]:
     return paper, count, add
 
 
-@documented("Upvote a paper (POST) or take the upvote back (DELETE)", "community")
+@documented(
+    "Upvote a paper (POST) or take the upvote back (DELETE)",
+    "community",
+    model=UpvoteDoc,
+    member=True,
+    not_found=True,
+)
 @api_action
 def upvote_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Upvote a paper (idempotent: a second upvote changes nothing)."""
@@ -91,7 +107,7 @@ def comment_json(c: Comment) -> dict[str, Any]:
     }
 
 
-@documented("List a paper's comments", "community", not_found=True)
+@documented("List a paper's comments", "community", model=list[CommentDoc], not_found=True)
 def list_comments(db: DB, paper_id: PaperId) -> Response:
     """The paper's comments, oldest first, replies carrying ``parentId``; hidden ones without text."""
     found = paper_or_404(db, paper_id)
@@ -124,7 +140,15 @@ def _comment(request: Request, user: User, text: Any, parent: Any) -> Comment:
         raise Refused(400, str(exc)) from exc
 
 
-@documented("Comment on a paper", "community")
+@documented(
+    "Comment on a paper",
+    "community",
+    model=CommentDoc,
+    member=True,
+    not_found=True,
+    body=CommentBody,
+    status=201,
+)
 @api_action
 def post_comment_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Comment on a paper: {"body": Markdown, "parentId": optional id of a top-level comment}."""
@@ -185,7 +209,15 @@ def _submit(request: Request, user: User, arxiv_id: Any) -> Paper:
     return done.paper
 
 
-@documented("Submit an arXiv paper to today's feed", "community")
+@documented(
+    "Submit an arXiv paper to today's feed",
+    "community",
+    model=DailyPaperDoc,
+    member=True,
+    not_found=True,
+    body=SubmitBody,
+    status=201,
+)
 @api_action
 def submit_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """Submit an arXiv paper to today's feed: {"arxivId": "2607.07386"}; 409 if it was submitted."""

@@ -50,14 +50,19 @@ MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
 BODY_SECONDS = 10.0  # 64 KiB arrive well within this on any link a person uses
 
 
-class RowId(Convertor[int]):
-    """``{name:rowid}`` in a route: a database row id, at most 18 digits, so every value fits a signed
-    64-bit column (a longer number is an unknown URL, 404, never an overflow in the driver)."""
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
-    regex = "[0-9]{1,18}"
+
+class RowId(Convertor[int]):
+    """``{name:rowid}`` in a route: a database row id. A longer run of digits is an unknown URL (404);
+    a number past ``MAX_ROW_ID`` converts to 0, which no row has, so it is the same 404 as any missing
+    row and never an overflow in the driver."""
+
+    regex = "[0-9]{1,10}"
 
     def convert(self, value: str) -> int:
-        return int(value)
+        number = int(value)
+        return number if number <= MAX_ROW_ID else 0
 
     def to_string(self, value: int) -> str:
         return str(value)
@@ -254,9 +259,9 @@ def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
 def text(data: dict[str, Any], field: str, limit: int) -> str:
     """A string field of a form or JSON body, stripped ('' when absent); 400 naming the field when it is
     something else (a number, a list, an object) or longer than ``limit``."""
-    value = data.get(field)
-    if value is None:
+    if field not in data:
         return ""
+    value = data[field]
     if not isinstance(value, str):
         raise Refused(400, f"{field}: expected a string")
     value = value.strip()
@@ -266,15 +271,15 @@ def text(data: dict[str, Any], field: str, limit: int) -> str:
 
 
 def row_id(value: Any, field: str) -> int:
-    """A row id sent in a form or JSON body (``parentId``, ``comment``…): a positive integer that fits a
-    64-bit column, or 400 naming the field."""
+    """A row id sent in a form or JSON body (``parentId``, ``comment``…): a positive integer that fits an
+    id column, or 400 naming the field."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         number = int(value)
     else:
         raise Refused(400, f"{field}: {str(value)[:40]!r} is not an id")
-    if not 0 < number < 2**63:
+    if not 0 < number <= MAX_ROW_ID:
         raise Refused(400, f"{field}: {number if number < 10**20 else 'that number'} is out of range")
     return number
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -73,11 +74,24 @@ def page_size(request: Request, limit: int | None) -> int:
 
 
 Responses = dict[int | str, dict[str, Any]]  # OpenAPI "responses" of one route
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorDoc, "description": description}
+
+
 ERROR_DOCS: Responses = {
-    400: {"model": ErrorDoc, "description": "A parameter is invalid; the message names it."},
-    404: {"model": ErrorDoc, "description": "No such object; the message names it."},
+    400: _error("A parameter or a field of the body is invalid; the message names it."),
+    401: _error("Sign in first: send Authorization: Bearer <token> (or a session cookie and X-CSRF-Token)."),
+    403: _error("Not allowed for this member, or a cookie request without its CSRF token."),
+    404: _error("No such object; the message names it."),
+    408: _error("The body took too long to arrive."),
+    409: _error("Conflicts with what is stored (already submitted, a name taken); the message says which."),
+    413: _error("The body is larger than 64 KiB."),
+    415: _error("The body is not in a type this operation reads."),
+    429: _error("Rate limit reached; Retry-After says when to try again."),
     # FastAPI would otherwise document a 422 that these routes never send.
-    "4XX": {"model": ErrorDoc, "description": "Every client error has this body."},
+    "4XX": _error("Every client error has this body."),
 }
 
 
@@ -88,9 +102,19 @@ def documented(
     model: Any = None,
     response_class: type[Response] | None = None,
     not_found: bool = False,
+    member: bool = False,
+    body: type[BaseModel] | None = None,
+    status: int = 200,
 ) -> Callable[[Any], Any]:
-    """Attach the OpenAPI details that ``web.routes.register`` passes on to ``add_api_route``."""
-    responses: Responses = {code: ERROR_DOCS[code] for code in (400, 404, "4XX") if code != 404 or not_found}
+    """Attach the OpenAPI details that ``web.routes.register`` passes on to ``add_api_route``: the answer
+    (``model`` with ``status``), the errors the operation can give (``not_found``; ``member`` for an
+    operation that needs a signed-in member and is rate-limited; a ``body`` can be too large or malformed)
+    and the JSON body it reads (``body``: the kit reads it under its cap, so FastAPI only documents it)."""
+    codes: list[int | str] = [400, "4XX"]
+    codes += [404] if not_found else []
+    codes += [401, 403, 429] if member else []
+    codes += [408, 409, 413, 415] if body is not None else []
+    responses: Responses = {code: ERROR_DOCS[code] for code in sorted(codes, key=str)}
     if response_class is not None:
         # FastAPI files a documented model under the route's media type; errors are JSON whatever it is.
         json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDoc"}}}
@@ -99,10 +123,19 @@ def documented(
             for code, doc in responses.items()
         }
     if model is not None:
-        responses[200] = {"model": model}
+        responses[status] = {"model": model, "description": "Done." if status != 200 else "Found."}
     options: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if status != 200:
+        options["status_code"] = status
     if response_class is not None:
         options["response_class"] = response_class
+    if body is not None:
+        options["openapi_extra"] = {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": body.model_json_schema()}},
+            }
+        }
 
     def mark(handler: Any) -> Any:
         handler.route_options = options

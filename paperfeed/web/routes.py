@@ -3,6 +3,8 @@ every such handler checks the CSRF token (cookie sessions) and a rate limit wher
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -86,12 +88,31 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
 ]
 
 
+_PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+_PARAM_SCHEMAS = {
+    "rowid": {"type": "integer", "minimum": 0, "maximum": 9_999_999_999},
+    "path": {"type": "string", "minLength": 1},
+    "": {"type": "string", "minLength": 1},
+}
+
+
+def _path_parameters(path: str, handler: Callable[..., Any]) -> list[dict[str, Any]]:
+    """OpenAPI entries for the path parameters a handler reads from ``request.path_params`` rather than
+    from its signature (the kit's action wrappers take only the request), so the schema names them all."""
+    declared = inspect.signature(handler).parameters
+    return [
+        {"name": name, "in": "path", "required": True, "schema": _PARAM_SCHEMAS[kind]}
+        for name, kind in _PATH_PARAM.findall(path)
+        if name not in declared
+    ]
+
+
 def register(app: FastAPI) -> None:
     for method, path, handler, name in ROUTES:
         # API and feed handlers carry OpenAPI details (summary, tags, documented responses) as
         # ``route_options`` (``web.params.documented``). HTML pages and forms stay out of /openapi.json.
-        options = getattr(handler, "route_options", None)
-        documented = options is not None or path.startswith("/api/")
-        app.add_api_route(
-            path, handler, methods=[method], name=name, include_in_schema=documented, **(options or {})
-        )
+        options = dict(getattr(handler, "route_options", None) or {})
+        documented = bool(options) or path.startswith("/api/")
+        if documented and (parameters := _path_parameters(path, handler)):
+            options["openapi_extra"] = {**options.get("openapi_extra", {}), "parameters": parameters}
+        app.add_api_route(path, handler, methods=[method], name=name, include_in_schema=documented, **options)

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -227,3 +227,57 @@ class DailyPaperDoc(_Doc):
 
 class ErrorDoc(BaseModel):
     error: str = Field(description="What was wrong, naming the parameter.")
+
+
+# -- request bodies (documentation only: the kit reads bodies itself, under its cap) ---------------------
+
+
+class CommentBody(BaseModel):
+    body: str = Field(min_length=1, max_length=10_000, description="Markdown (no raw HTML, no images).")
+    parentId: int | None = Field(None, ge=1, le=2**31 - 1, description="Reply to this top-level comment.")
+
+
+class SubmitBody(BaseModel):
+    arxivId: str = Field(
+        min_length=1, description="An arXiv id in any usual spelling.", examples=["2607.07386"]
+    )
+
+
+class CollectionBody(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field("", max_length=2000)
+    public: bool = False
+
+
+class CollectionItemBody(BaseModel):
+    paperId: str = Field(min_length=1, description="The paper to add or remove.")
+    note: str = Field("", max_length=2000)
+    action: Literal["add", "remove"] = Field("add", description="remove takes the paper out again.")
+
+
+class CollectionDoc(_Doc):
+    id: int
+    owner: str
+    name: str
+    description: str
+    public: bool
+    createdAt: str
+    items: list[dict[str, Any]] = Field(description="Daily items, each with its note and addedAt.")
+
+
+class CommentDoc(_Doc):
+    id: int
+    parentId: int | None
+    author: UserDoc
+    createdAt: str
+    editedAt: str | None
+    hidden: bool
+    deleted: bool
+    raw: str = Field(description="The Markdown as written ('' when hidden or deleted).")
+    html: str = Field(description="The Markdown rendered and sanitised ('' when hidden or deleted).")
+
+
+class UpvoteDoc(_Doc):
+    id: str
+    upvotes: int
+    upvoted: bool
