@@ -49,7 +49,11 @@ from paperfeed.ingest.cards import ingest_cards  # noqa: E402
 from paperfeed.ingest.snapshot import ingest_snapshot  # noqa: E402
 from paperfeed.models import Follow  # noqa: E402
 from paperfeed.settings import Settings  # noqa: E402
-from paperfeed.storage import Database, open_database  # noqa: E402
+from paperfeed.storage import (  # noqa: E402
+    Database,
+    lists,
+    open_database,
+)
 from paperfeed.storage import deliveries as ledger  # noqa: E402
 from paperfeed.storage import papers as paper_store  # noqa: E402
 from paperfeed.storage import subscribers as subscriber_store  # noqa: E402
@@ -145,7 +149,7 @@ def prepare(
 def busiest_day(db: Database) -> date:
     """The day of the bundled data with the most papers: a realistic daily digest."""
     days = Counter(
-        p.feed_day for p in paper_store.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6)
+        p.feed_day for p in lists.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6)
     )
     return max(days, key=lambda d: days[d])  # type: ignore[arg-type,return-value]
 

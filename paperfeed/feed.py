@@ -13,11 +13,12 @@ from typing import Literal
 
 from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import SORTS, Sort
+from paperfeed.storage.lists import EVERYTHING, SORTS, Selection, Sort
 
 Kind = Literal["day", "week", "month"]
+ListName = Literal["curated", "all"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -33,7 +34,8 @@ def parse_sort(value: str | None) -> Sort:
 
 
 class BadPeriod(ValueError):
-    """A date, week or month parameter that cannot be read; the message says which and why."""
+    """A parameter choosing a list (date, week, month, list, category) that cannot be read; the message
+    says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +119,9 @@ class FeedPage:
     total: int
     page: int
     page_size: int
-    previous: Period | None  # the nearest earlier period that has papers
+    previous: Period | None  # the nearest earlier period that has papers in this selection
     next: Period | None
+    selection: Selection = EVERYTHING
 
     @property
     def has_more(self) -> bool:
@@ -135,9 +138,9 @@ def find_paper(db: Database, raw_id: str) -> Paper | None:
     return paper_store.paper(db, paper_id) if paper_id else None
 
 
-def latest_period(db: Database, kind: Kind = "day") -> Period:
-    """The newest period with papers (today when the database is empty)."""
-    return period_of(kind, paper_store.latest_day(db) or datetime.now(UTC).date())
+def latest_period(db: Database, kind: Kind = "day", selection: Selection = EVERYTHING) -> Period:
+    """The newest period in which the selection has papers (today when it has none)."""
+    return period_of(kind, lists.latest_day(db, selection) or datetime.now(UTC).date())
 
 
 def feed_page(
@@ -146,20 +149,56 @@ def feed_page(
     sort: Sort = "upvotes",
     page: int = 0,
     page_size: int = 50,
-    submitter: str | None = None,
+    selection: Selection = EVERYTHING,
 ) -> FeedPage:
-    papers = paper_store.feed_papers(
-        db, period.start, period.end, sort, page_size, page * page_size, submitter
-    )
-    before = paper_store.previous_day(db, period.start)
-    after = paper_store.next_day(db, period.end)
+    papers = lists.feed_papers(db, period.start, period.end, sort, page_size, page * page_size, selection)
+    before = lists.previous_day(db, period.start, selection)
+    after = lists.next_day(db, period.end, selection)
     return FeedPage(
         period=period,
         sort=sort,
         papers=papers,
-        total=paper_store.count_feed_papers(db, period.start, period.end, submitter),
+        total=lists.count_feed_papers(db, period.start, period.end, selection),
         page=page,
         page_size=page_size,
         previous=period.containing(before) if before else None,
         next=period.containing(after) if after else None,
+        selection=selection,
     )
+
+
+# -- lists and categories ------------------------------------------------------------------------------
+
+# The two lists: what members submitted and curators picked, and everything harvested. Which one a site
+# shows first (and serves as /api/daily_papers) is the setting ``default_list``.
+LISTS: dict[ListName, str] = {"curated": "Curated", "all": "All new"}
+_CATEGORY = re.compile(r"^[a-z][a-z-]{0,19}(?:\.[A-Za-z][A-Za-z-]{0,19})?$")
+MAX_CATEGORIES = 20
+
+
+def parse_list(value: str | None, default: ListName) -> ListName:
+    if not value:
+        return default
+    for name in LISTS:
+        if value == name:
+            return name
+    raise BadPeriod(f"list={value[:40]!r} is not a list (expected one of: {', '.join(LISTS)})")
+
+
+def parse_categories(value: str | None) -> tuple[str, ...]:
+    """``cs.CL,cs.LG`` → ('cs.CL', 'cs.LG'): the papers of any of them. Raises BadPeriod naming a bad one."""
+    if not value:
+        return ()
+    found = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+    if len(found) > MAX_CATEGORIES:
+        raise BadPeriod(f"category: at most {MAX_CATEGORIES} categories")
+    for category in found:
+        if not _CATEGORY.match(category):
+            raise BadPeriod(
+                f"category={category[:40]!r} is not an arXiv category (expected e.g. cs.CL or hep-th)"
+            )
+    return found
+
+
+def selection_of(list_name: ListName, categories: tuple[str, ...], submitter: str | None = None) -> Selection:
+    return Selection(curated=list_name == "curated", categories=categories, submitter=submitter)

@@ -7,6 +7,7 @@ secrets are only ever read from there and are masked by ``paperfeed settings``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_core import to_json
@@ -59,6 +60,12 @@ class Settings(BaseSettings):
     )
     site_name: str = Field("paperfeed", description="Name shown in page titles and feeds.")
     page_size: int = Field(50, description="Papers per page in the feed and the API (HF default: 50).")
+    default_list: Literal["curated", "all"] = Field(
+        "curated",
+        description="The list the home page and /api/daily_papers show without ?list=: 'curated' (what "
+        "members submitted and curators picked, as on Hugging Face) or 'all' (everything harvested: a lab "
+        "following its own categories).",
+    )
     page_cache_seconds: float = Field(
         5.0,
         description="How long a web worker reuses a rendered feed page or /api/daily_papers answer for "

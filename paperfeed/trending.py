@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from paperfeed.storage import Database
-from paperfeed.storage import papers as paper_store
+from paperfeed.storage import Database, lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +17,10 @@ class WhyTrending:
     comments: int
     age_hours: float
     score: float
-    window_hours: int = paper_store.TRENDING_WINDOW_HOURS
-    gravity_hours: float = paper_store.TRENDING_GRAVITY_HOURS
+    window_hours: int = lists.TRENDING_WINDOW_HOURS
+    gravity_hours: float = lists.TRENDING_GRAVITY_HOURS
 
 
 def why_trending(db: Database, paper_id: str, now: datetime | None = None) -> WhyTrending | None:
-    found = paper_store.trending_numbers(db, paper_id, now or datetime.now(UTC))
+    found = lists.trending_numbers(db, paper_id, now or datetime.now(UTC))
     return WhyTrending(*found) if found else None

@@ -55,6 +55,8 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
         "index_dir": str(folder / "index"),
         "arxiv_request_interval": 0.05,  # tests talk to a local replay server, not to arXiv
         "base_url": "http://testserver",
+        # Most tests read the whole harvest; tests/test_lists.py covers the curated list and the default.
+        "default_list": "all",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from paperfeed.models import Organization, Paper, Version
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
 from paperfeed.web.app import create_app
 from paperfeed.web.serialize import DailyPaperDoc, PaperDetailDoc
@@ -64,7 +64,7 @@ def _ids_between(start: date, end: date) -> set[str]:
 @pytest.fixture(scope="module")
 def import_day(loaded_db: Database) -> date:
     """Cards enter the feed on the day they are imported: the latest day, whenever the tests run."""
-    day = paper_store.latest_day(loaded_db)
+    day = lists.latest_day(loaded_db)
     assert day is not None
     return day
 
@@ -241,7 +241,7 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     daily = paths["/api/daily_papers"]["get"]
     assert daily["summary"] == "List daily papers"
     params = {p["name"]: p for p in daily["parameters"]}
-    assert set(params) == {"p", "limit", "date", "week", "month", "submitter", "sort"}
+    assert set(params) == {"p", "limit", "date", "week", "month", "submitter", "sort", "list", "category"}
     assert all(p.get("description") for p in params.values())
     assert params["limit"]["schema"]["anyOf"][0]["maximum"] == 100
     assert "400" in daily["responses"] and "404" in paths["/api/papers/{paper_id}"]["get"]["responses"]

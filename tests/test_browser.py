@@ -24,7 +24,8 @@ from paperfeed.arxiv_ids import NEW_STYLE
 from paperfeed.models import Paper, Version
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
-from paperfeed.storage.papers import latest_day, previous_day, upsert_papers
+from paperfeed.storage.lists import latest_day, previous_day
+from paperfeed.storage.papers import upsert_papers
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from paperfeed.feed import feed_page, parse_period
 from paperfeed.models import Paper, Version
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import Sort
+from paperfeed.storage.lists import Sort
 from paperfeed.web.app import create_app
 
 BASE = "http://testserver"  # settings.base_url in the test settings
@@ -38,7 +38,7 @@ def _parse(client: TestClient, path: str, **params: Any) -> Any:
 def _expected(db: Database, sort: Sort = "upvotes", limit: int = 50, **period: str) -> list[Paper]:
     """The papers the feed should show: the daily list itself, first page, in its order."""
     chosen = parse_period(
-        period.get("date"), period.get("week"), period.get("month"), paper_store.latest_day(db)
+        period.get("date"), period.get("week"), period.get("month"), lists.latest_day(db)
     )
     return feed_page(db, chosen, sort, 0, limit).papers
 
@@ -88,7 +88,7 @@ def test_entries_are_the_list_in_order(
         e.link.startswith(f"{BASE}/papers/") for e in parsed.entries
     )
     label = parse_period(
-        period.get("date"), period.get("week"), period.get("month"), paper_store.latest_day(loaded_db)
+        period.get("date"), period.get("week"), period.get("month"), lists.latest_day(loaded_db)
     ).label
     assert label in feed.title and label in feed.subtitle
 

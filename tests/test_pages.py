@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 from paperfeed.models import Organization, Paper, Version
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
-from paperfeed.storage.papers import latest_day, upsert_papers
+from paperfeed.storage.lists import latest_day
+from paperfeed.storage.papers import upsert_papers
 from paperfeed.web.app import CSP, create_app
 from tests.conftest import CARDS, RECENT, SNAPSHOT
 

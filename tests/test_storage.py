@@ -12,8 +12,9 @@ from paperfeed import markdown
 from paperfeed.feed import BadPeriod, feed_page, parse_period, period_of
 from paperfeed.models import Organization, Paper, feed_day_of
 from paperfeed.settings import Settings
-from paperfeed.storage import Database, migrate, open_database, schema
+from paperfeed.storage import Database, lists, migrate, open_database, schema
 from paperfeed.storage import papers as store
+from paperfeed.storage.lists import Selection
 
 T0 = datetime(2026, 8, 3, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -63,17 +64,17 @@ def test_sort_orders_and_navigation(db: Database) -> None:
         ],
     )
     day = date(2026, 8, 3)
-    by_votes = [p.id for p in store.feed_papers(db, day, day, "upvotes")]
-    by_time = [p.id for p in store.feed_papers(db, day, day, "published")]
+    by_votes = [p.id for p in lists.feed_papers(db, day, day, "upvotes")]
+    by_time = [p.id for p in lists.feed_papers(db, day, day, "published")]
     assert by_votes == ["2608.00002", "2608.00003", "2608.00001"]
     assert by_time == ["2608.00002", "2608.00001", "2608.00003"]
     # Trending: one day later, 9 votes 5 hours younger beat 4 votes; age matters, not only votes.
     later = T0 + timedelta(days=1)
-    trending = [p.id for p in store.feed_papers(db, day, day, "trending", now=later)]
+    trending = [p.id for p in lists.feed_papers(db, day, day, "trending", now=later)]
     assert trending[0] == "2608.00002"
-    assert store.previous_day(db, date(2026, 8, 5)) == day
-    assert store.next_day(db, day) == date(2026, 8, 5)
-    assert store.previous_day(db, day) is None
+    assert lists.previous_day(db, date(2026, 8, 5)) == day
+    assert lists.next_day(db, day) == date(2026, 8, 5)
+    assert lists.previous_day(db, day) is None
     week = feed_page(db, period_of("week", day))
     assert [p.id for p in week.papers] == ["2608.00002", "2608.00003", "2608.00010", "2608.00001"]
     assert week.previous is None and week.next == period_of("week", date(2026, 9, 2))
@@ -87,7 +88,7 @@ def test_trending_decays_with_age(db: Database) -> None:
     day = date(2026, 8, 3)
     now = new + timedelta(hours=1)
     # (10+1)/(11+2) = 0.85 < (3+1)/(1+2) = 1.33
-    assert [p.id for p in store.feed_papers(db, day, day, "trending", now=now)] == [
+    assert [p.id for p in lists.feed_papers(db, day, day, "trending", now=now)] == [
         "2608.00002",
         "2608.00001",
     ]
@@ -119,7 +120,7 @@ def test_submission_moves_a_paper_to_its_submission_day(db: Database) -> None:
     assert store.mark_submitted(db, "2608.00001", "someone", at) is False
     with pytest.raises(KeyError):
         store.mark_submitted(db, "2608.99999", "ak", at)
-    assert [p.id for p in store.feed_papers(db, date(2026, 8, 13), date(2026, 8, 13), submitter="ak")] == [
+    assert [p.id for p in lists.feed_papers(db, date(2026, 8, 13), date(2026, 8, 13), selection=Selection(submitter="ak"))] == [
         "2608.00001"
     ]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.trending import why_trending
@@ -87,7 +87,7 @@ def test_trending_rewards_recent_votes_and_explains_itself(settings: Settings, d
         vote_store.upvote(db, user.id, old.id, now - timedelta(days=2))
         vote_store.upvote(db, user.id, fresh.id, now - timedelta(minutes=5))
     day = old.published_at.date()  # type: ignore[union-attr]
-    order = [p.id for p in paper_store.feed_papers(db, day, day, "trending", now=now)]
+    order = [p.id for p in lists.feed_papers(db, day, day, "trending", now=now)]
     assert order == [fresh.id, old.id]
 
     why = why_trending(db, fresh.id, now)

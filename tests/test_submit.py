@@ -16,7 +16,7 @@ from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.ingest.submit import SubmitError, submit_paper
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as store
 from tests.arxiv_replay import ReplayServer, atom
 from tests.conftest import SNAPSHOT, make_settings
@@ -51,7 +51,7 @@ def test_a_new_paper_is_fetched_and_enters_todays_feed(
     assert paper.title == "Sparse Delta Memory: Scaling the State of Linear RNNs through Sparsity"
     assert paper.published_at == datetime(2026, 7, 8, 13, 17, 19, tzinfo=UTC)
     assert store.paper(db, PAPER) == paper
-    assert [p.id for p in store.feed_papers(db, date(2026, 7, 10), date(2026, 7, 10))] == [PAPER]
+    assert [p.id for p in lists.feed_papers(db, date(2026, 7, 10), date(2026, 7, 10))] == [PAPER]
 
 
 def test_a_paper_is_submitted_once(db: Database, server: ReplayServer, api: ArxivApi) -> None:

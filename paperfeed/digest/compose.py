@@ -22,7 +22,7 @@ import numpy as np
 
 from paperfeed.feed import Period, period_of
 from paperfeed.models import Paper, Subscriber
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import embeddings as embedding_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
@@ -62,7 +62,7 @@ def default_day(db: Database, frequency: Frequency, today: date) -> date:
     run on a day without new papers finds that period already sent); weekly, last week."""
     if frequency == "weekly":
         return today - timedelta(days=7)
-    return paper_store.latest_day(db) or today
+    return lists.latest_day(db) or today
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,7 @@ def load_period(
     # Trending as it stood when the period ended (or now, for the current one).
     end = datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
     at = min(now or datetime.now(UTC), end)
-    found = paper_store.feed_papers(db, period.start, period.end, "trending", _MAX_PERIOD_PAPERS, now=at)
+    found = lists.feed_papers(db, period.start, period.end, "trending", _MAX_PERIOD_PAPERS, now=at)
     return PeriodPapers(
         frequency,
         period,

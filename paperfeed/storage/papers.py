@@ -4,58 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from paperfeed.models import Organization, Paper, Version, feed_day_of
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, papers, votes
-
-Sort = Literal["upvotes", "published", "trending"]
-
-
-@dataclass(frozen=True, slots=True)
-class SortOrder:
-    """One order of a list of papers: its name in URLs (``?sort=``), its label on the pages, its name in
-    the HF-shaped API (``/api/daily_papers?sort=``), what it means, and its SQL."""
-
-    name: Sort
-    label: str
-    api_name: str
-    help: str
-    order: Callable[[Database, datetime], list[Any]]
-
-
-# The one table of sort orders; the first is the pages' and feeds' default.
-SORTS: dict[Sort, SortOrder] = {
-    s.name: s
-    for s in (
-        SortOrder(
-            "upvotes",
-            "Most upvoted",
-            "upvotes",
-            "most upvoted first",
-            lambda db, now: [papers.c.upvotes.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id],
-        ),
-        SortOrder(
-            "published",
-            "Newest",
-            "publishedAt",
-            "newest on arXiv first",
-            lambda db, now: [papers.c.published_at.desc().nulls_last(), papers.c.id],
-        ),
-        SortOrder(
-            "trending",
-            "Trending",
-            "trending",
-            "trending first (votes and comments against age, docs/trending.md)",
-            lambda db, now: [trending_score(db, now).desc(), papers.c.id],
-        ),
-    )
-}
+from paperfeed.storage.schema import counters, organizations, papers
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -295,7 +252,8 @@ def mark_submitted(db: Database, paper_id: str, by: str | None, at: datetime) ->
 # -- questions ---------------------------------------------------------------------------------------
 
 
-def _select() -> sa.Select[Any]:
+def paper_query() -> sa.Select[Any]:
+    """Papers with their organization, ready for a WHERE: every question about whole papers starts here."""
     return sa.select(
         papers, organizations.c.name.label("org_name"), organizations.c.fullname.label("org_fullname")
     ).select_from(papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id))
@@ -303,13 +261,13 @@ def _select() -> sa.Select[Any]:
 
 def paper(db: Database, paper_id: str) -> Paper | None:
     with db.read() as conn:
-        row = conn.execute(_select().where(papers.c.id == paper_id)).one_or_none()
-    return _paper(row) if row else None
+        row = conn.execute(paper_query().where(papers.c.id == paper_id)).one_or_none()
+    return paper_of_row(row) if row else None
 
 
 # Built once: every search reads its results with it, and building the statement each time cost more
 # than running it.
-_BY_IDS = _select().where(papers.c.id.in_(sa.bindparam("ids", expanding=True)))
+_BY_IDS = paper_query().where(papers.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def papers_by_ids(db: Database, ids: Sequence[str]) -> list[Paper]:
@@ -317,118 +275,16 @@ def papers_by_ids(db: Database, ids: Sequence[str]) -> list[Paper]:
     if not ids:
         return []
     with db.read() as conn:
-        found = {r.id: _paper(r) for r in conn.execute(_BY_IDS, {"ids": list(ids)})}
+        found = {r.id: paper_of_row(r) for r in conn.execute(_BY_IDS, {"ids": list(ids)})}
     return [found[i] for i in ids if i in found]
 
 
 def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Paper]:
     """The papers an organization publishes, newest on the feed first."""
-    query = _select().where(papers.c.organization_id == org_id)
+    query = paper_query().where(papers.c.organization_id == org_id)
     with db.read() as conn:
         rows = conn.execute(query.order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit))
-        return [_paper(r) for r in rows]
-
-
-def feed_papers(
-    db: Database,
-    start: date,
-    end: date,
-    sort: Sort = "upvotes",
-    limit: int = 50,
-    offset: int = 0,
-    submitter: str | None = None,
-    now: datetime | None = None,
-) -> list[Paper]:
-    """Papers whose feed day lies in [start, end], best first."""
-    query = _select().where(papers.c.feed_day.between(start, end))
-    if submitter is not None:
-        query = query.where(papers.c.submitted_by == submitter)
-    order = SORTS[sort].order(db, now or datetime.now(UTC))
-    with db.read() as conn:
-        rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
-        return [_paper(r) for r in rows]
-
-
-def count_feed_papers(db: Database, start: date, end: date, submitter: str | None = None) -> int:
-    query = sa.select(sa.func.count()).where(papers.c.feed_day.between(start, end))
-    if submitter is not None:
-        query = query.where(papers.c.submitted_by == submitter)
-    with db.read() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
-TRENDING_GRAVITY_HOURS = 2.0
-TRENDING_WINDOW_HOURS = 24  # votes cast this recently count twice: upvote velocity
-
-
-def _recent_votes(now: datetime) -> sa.ScalarSelect[Any]:
-    since = now - timedelta(hours=TRENDING_WINDOW_HOURS)
-    return (
-        sa.select(sa.func.count())
-        .where(votes.c.paper_id == papers.c.id, votes.c.created_at >= since)
-        .scalar_subquery()
-    )
-
-
-def trending_score(db: Database, now: datetime) -> sa.ColumnElement[float]:
-    """(upvotes + votes of the last 24 h + 2·comments + 1) / (hours since the paper entered the feed + 2).
-
-    Votes and discussion raise a paper, recent votes (its velocity) twice; age pulls it down
-    hyperbolically, so a fresh paper with a few votes can pass an older one with more. docs/trending.md
-    explains the choice; paperfeed.trending shows the numbers for one paper.
-    """
-    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
-    if db.dialect == "postgresql":
-        age_hours: Any = sa.extract("epoch", sa.literal(now) - entered) / 3600.0
-    else:
-        age_hours = (
-            sa.func.julianday(sa.literal(now.astimezone(UTC).replace(tzinfo=None)))
-            - sa.func.julianday(entered)
-        ) * 24.0
-    age_hours = sa.func.max(age_hours, 0.0) if db.dialect == "sqlite" else sa.func.greatest(age_hours, 0.0)
-    weight = papers.c.upvotes + _recent_votes(now) + 2 * papers.c.num_comments + 1.0
-    return weight / (age_hours + TRENDING_GRAVITY_HOURS)
-
-
-def trending_numbers(db: Database, paper_id: str, now: datetime) -> tuple[int, int, int, float, float] | None:
-    """(upvotes, votes in the window, comments, hours on the feed, score) of one paper: the numbers
-    behind its place in ``sort=trending``, computed by the same SQL expression."""
-    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
-    query = sa.select(
-        papers.c.upvotes,
-        _recent_votes(now),
-        papers.c.num_comments,
-        entered,
-        trending_score(db, now),
-    ).where(papers.c.id == paper_id)
-    with db.read() as conn:
-        row = conn.execute(query).one_or_none()
-    if row is None:
-        return None
-    at = row[3] if isinstance(row[3], datetime) else datetime.fromisoformat(str(row[3]))
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    age = max((now - at).total_seconds() / 3600.0, 0.0)
-    return int(row[0]), int(row[1]), int(row[2]), age, float(row[4])
-
-
-def latest_day(db: Database) -> date | None:
-    with db.read() as conn:
-        return conn.execute(sa.select(sa.func.max(papers.c.feed_day))).scalar_one()
-
-
-def previous_day(db: Database, day: date) -> date | None:
-    """The closest earlier day that has papers (weekends and holidays have none)."""
-    with db.read() as conn:
-        return conn.execute(
-            sa.select(sa.func.max(papers.c.feed_day)).where(papers.c.feed_day < day)
-        ).scalar_one()
-
-
-def next_day(db: Database, day: date) -> date | None:
-    with db.read() as conn:
-        return conn.execute(
-            sa.select(sa.func.min(papers.c.feed_day)).where(papers.c.feed_day > day)
-        ).scalar_one()
+        return [paper_of_row(r) for r in rows]
 
 
 def count_papers(db: Database) -> int:
@@ -465,7 +321,8 @@ def last_rev(db: Database) -> int:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.rev), 0))).scalar_one())
 
 
-def _paper(row: Any) -> Paper:
+def paper_of_row(row: Any) -> Paper:
+    """The Paper a row of ``paper_query`` describes."""
     org = Organization(row.org_name, row.org_fullname) if row.org_name else None
     return Paper(
         id=row.id,

@@ -21,14 +21,17 @@ from paperfeed.web.kit import DB, Config, Refused, paper_or_404
 from paperfeed.web.params import (
     API_SORTS,
     ApiSortParam,
+    CategoryParam,
     DateParam,
     LimitParam,
+    ListParam,
     MonthParam,
     PaperId,
     WeekParam,
     documented,
     page_size,
     resolve_period,
+    resolve_selection,
 )
 from paperfeed.web.serialize import (
     DailyPaperDoc,
@@ -56,15 +59,18 @@ def daily_papers(
     month: MonthParam = None,
     submitter: Annotated[str | None, Query(description="Only papers submitted by this member.")] = None,
     sort: ApiSortParam = "publishedAt",
+    list_name: ListParam = None,
+    category: CategoryParam = None,
 ) -> Response:
     """The daily list, as on HF's ``/api/daily_papers``: a JSON array of items, each with the paper nested
     under ``paper``. ``X-Total-Count`` gives the number of papers in the period and ``Link`` the next page."""
     try:
-        period = resolve_period(db, date, week, month)
+        selection = resolve_selection(request, list_name, category, submitter or None)
+        period = resolve_period(db, date, week, month, selection)
     except BadPeriod as exc:
         raise Refused(400, str(exc)) from exc
     size = page_size(request, limit)
-    page = feed_page(db, period, API_SORTS[sort], p, size, submitter or None)
+    page = feed_page(db, period, API_SORTS[sort], p, size, selection)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         headers["Link"] = f'<{request.url.include_query_params(p=p + 1, limit=size)}>; rel="next"'

@@ -25,18 +25,21 @@ from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, FeedPage, feed_page
 from paperfeed.models import Paper
-from paperfeed.storage.papers import SORTS
+from paperfeed.storage.lists import SORTS
 from paperfeed.web.kit import DB, Refused
 from paperfeed.web.params import (
+    CategoryParam,
     DateParam,
     FeedSort,
     LimitParam,
+    ListParam,
     MonthParam,
     SortParam,
     WeekParam,
     documented,
     page_size,
     resolve_period,
+    resolve_selection,
 )
 from paperfeed.web.serialize import paper_url
 
@@ -59,8 +62,13 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _query(page: FeedPage, default_latest: bool) -> dict[str, str]:
+def _query(page: FeedPage, default_latest: bool, list_name: str | None) -> dict[str, str]:
+    """The feed's own parameters, as given: the same feed keeps one address (and id) as days go by."""
     params = {} if default_latest else {page.period.param: page.period.key}
+    if list_name:
+        params["list"] = list_name
+    if page.selection.categories:
+        params["category"] = ",".join(page.selection.categories)
     if page.sort != next(iter(SORTS)):
         params["sort"] = page.sort
     return params
@@ -75,11 +83,13 @@ def _title(site: str, page: FeedPage) -> str:
     return f"{site}: {kind[page.period.kind]}, {page.period.label}"
 
 
-def build_feed(request: Request, page: FeedPage, kind: FeedKind, default_latest: bool) -> FeedGenerator:
+def build_feed(
+    request: Request, page: FeedPage, kind: FeedKind, default_latest: bool, list_name: str | None
+) -> FeedGenerator:
     settings = request.app.state.settings
     base = settings.base_url.rstrip("/")
     self_path = "/feed.xml" if kind == "rss" else "/feed.atom"
-    params = _query(page, default_latest)
+    params = _query(page, default_latest, list_name)
     self_url = _url(base, self_path, params)
     fg = FeedGenerator()
     if kind == "rss":
@@ -149,14 +159,17 @@ def _feed(
     month: str | None,
     sort: FeedSort,
     limit: int | None,
+    list_name: str | None,
+    category: str | None,
 ) -> Response:
     try:
-        period = resolve_period(db, date, week, month)
+        selection = resolve_selection(request, list_name, category)
+        period = resolve_period(db, date, week, month, selection)
     except BadPeriod as exc:
         raise Refused(400, str(exc)) from exc
-    page = feed_page(db, period, sort, 0, page_size(request, limit))
+    page = feed_page(db, period, sort, 0, page_size(request, limit), selection)
     default_latest = not (date or week or month)
-    fg = build_feed(request, page, kind, default_latest)
+    fg = build_feed(request, page, kind, default_latest, list_name)
     if kind == "rss":
         return _respond(request, fg.rss_str(pretty=True), RSSResponse, fg.updated())
     return _respond(request, fg.atom_str(pretty=True), AtomResponse, fg.updated())
@@ -171,9 +184,11 @@ def rss(
     month: MonthParam = None,
     sort: SortParam = "upvotes",
     limit: LimitParam = None,
+    list_name: ListParam = None,
+    category: CategoryParam = None,
 ) -> Response:
     """RSS 2.0: one item per paper of the period, in the list's order."""
-    return _feed(request, db, "rss", date, week, month, sort, limit)
+    return _feed(request, db, "rss", date, week, month, sort, limit, list_name, category)
 
 
 @documented("Atom feed of the daily list", "feeds", response_class=AtomResponse)
@@ -185,6 +200,8 @@ def atom(
     month: MonthParam = None,
     sort: SortParam = "upvotes",
     limit: LimitParam = None,
+    list_name: ListParam = None,
+    category: CategoryParam = None,
 ) -> Response:
     """Atom: one entry per paper of the period, in the list's order."""
-    return _feed(request, db, "atom", date, week, month, sort, limit)
+    return _feed(request, db, "atom", date, week, month, sort, limit, list_name, category)

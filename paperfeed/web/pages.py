@@ -11,7 +11,7 @@ Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
@@ -20,23 +20,27 @@ from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed.feed import (
+    LISTS,
     BadPeriod,
     FeedPage,
     Kind,
+    ListName,
     Period,
     feed_page,
     find_paper,
     latest_period,
+    parse_categories,
+    parse_list,
     parse_period,
     parse_sort,
+    selection_of,
 )
 from paperfeed.feed import period_of as period_of_kind
 from paperfeed.search.hybrid import Searcher
-from paperfeed.storage import Database
+from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
-from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import SORTS, Sort
+from paperfeed.storage.lists import SORTS, Selection, Sort
 from paperfeed.trending import why_trending
 from paperfeed.web.cache import cached
 from paperfeed.web.kit import DB, Me, Refused, error_page, needs_math, render, voted
@@ -51,14 +55,38 @@ _MAX_PAGE = 100_000
 Param = Annotated[str | None, Query()]
 
 
-def feed_url(period: Period, sort: Sort, page: int = 0) -> str:
-    """The canonical URL of a feed page; the default sort and the first page stay out of it."""
-    params: dict[str, str | int] = {period.param: period.key}
-    if sort != next(iter(SORTS)):
-        params["sort"] = sort
-    if page:
-        params["p"] = page
-    return "/papers?" + urlencode(params)
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The URLs of a feed page's neighbours: another period, sort, page, list or set of categories, each
+    keeping the rest of what the reader chose; defaults stay out of the URL, so each page has one address."""
+
+    list_name: ListName
+    default_list: ListName
+    categories: tuple[str, ...] = ()
+
+    def __call__(
+        self,
+        period: Period,
+        sort: Sort,
+        page: int = 0,
+        list_name: ListName | None = None,
+        categories: tuple[str, ...] | None = None,
+    ) -> str:
+        params: dict[str, str | int] = {period.param: period.key}
+        shown = list_name or self.list_name
+        if shown != self.default_list:
+            params["list"] = shown
+        chosen = self.categories if categories is None else categories
+        if chosen:
+            params["category"] = ",".join(chosen)
+        if sort != next(iter(SORTS)):
+            params["sort"] = sort
+        if page:
+            params["p"] = page
+        return "/papers?" + urlencode(params, safe=",")
+
+    def without(self, category: str) -> tuple[str, ...]:
+        return tuple(c for c in self.categories if c != category)
 
 
 def _pager(current: int, pages: int) -> list[int | None]:
@@ -86,9 +114,9 @@ def _parse_page(value: str | None) -> int:
 
 
 @cached
-def home(request: Request, db: DB, sort: Param = None, p: Param = None) -> Response:
-    """The latest day that has papers."""
-    return _feed(request, db, lambda: latest_period(db), sort, p)
+def home(request: Request, db: DB, sort: Param = None, p: Param = None, category: Param = None) -> Response:
+    """The latest day on which the site's first list has papers."""
+    return _feed(request, db, None, None, None, sort, p, None, category)
 
 
 @cached
@@ -100,42 +128,53 @@ def feed(
     month: Param = None,
     sort: Param = None,
     p: Param = None,
+    list_param: Annotated[str | None, Query(alias="list")] = None,
+    category: Param = None,
 ) -> Response:
-    """One day, ISO week or month: ``?date=YYYY-MM-DD``, ``?week=YYYY-Www`` or ``?month=YYYY-MM``."""
-
-    def period() -> Period:
-        if day or week or month:
-            return parse_period(day, week, month)
-        return latest_period(db)
-
-    return _feed(request, db, period, sort, p)
+    """One day, ISO week or month (``?date=YYYY-MM-DD``, ``?week=YYYY-Www``, ``?month=YYYY-MM``) of the
+    curated list or of everything (``?list=``), in some categories (``?category=cs.CL,cs.LG``)."""
+    return _feed(request, db, day, week, month, sort, p, list_param, category)
 
 
 def _feed(
     request: Request,
     db: Database,
-    choose: Callable[[], Period],
+    day: str | None,
+    week: str | None,
+    month: str | None,
     sort_param: str | None,
-    page_param: str | None,
+    p: str | None,
+    list_param: str | None,
+    category: str | None,
 ) -> Response:
+    default: ListName = request.app.state.settings.default_list
     try:
-        period = choose()
+        list_name = parse_list(list_param, default)
+        categories = parse_categories(category)
+        selection = selection_of(list_name, categories)
+        period = (
+            parse_period(day, week, month) if day or week or month else latest_period(db, selection=selection)
+        )
         sort = parse_sort(sort_param)
-        page = _parse_page(page_param)
+        page = _parse_page(p)
     except (BadPeriod, ValueError) as exc:
         raise Refused(400, str(exc)) from exc
     size = int(request.app.state.settings.page_size)
-    result: FeedPage = feed_page(db, period, sort, page, size)
+    result: FeedPage = feed_page(db, period, sort, page, size, selection)
     pages = max(1, -(-result.total // size))
-    anchor = _anchor(db, period)
+    anchor = _anchor(db, period, selection)
+    links = Links(list_name, default, categories)
     context = {
         "feed": result,
         "period": period,
         "sort": sort,
+        "list_name": list_name,
+        "lists": list(LISTS.items()),
+        "categories": categories,
         "first_rank": page * size + 1,
         "pages": pages,
         "pager": _pager(page, pages) if pages > 1 else [],
-        "feed_url": feed_url,
+        "feed_url": links,
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
         "sorts": [(s.name, s.label) for s in SORTS.values()],
         "voted": voted(request, result.papers),
@@ -145,14 +184,14 @@ def _feed(
     return render(request, "feed.html", context)
 
 
-def _anchor(db: Database, period: Period) -> date:
+def _anchor(db: Database, period: Period, selection: Selection) -> date:
     """The day the Day/Week/Month switch keeps: the day shown, or the latest day with papers in the week
     or month shown (its first day when it has none), so switching from a month lands on papers."""
     if period.kind == "day":
         return period.start
     if period.end == date.max:
         return period.start
-    latest = paper_store.previous_day(db, period.end + timedelta(days=1))
+    latest = lists.previous_day(db, period.end + timedelta(days=1), selection)
     return latest if latest is not None and latest >= period.start else period.start
 
 
@@ -168,7 +207,9 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     context = {
         "paper": found,
         "similar": searcher.similar(found.id, SIMILAR),
-        "day_url": feed_url(Period("day", found.feed_day, found.feed_day), next(iter(SORTS)))
+        "day_url": Links("all", request.app.state.settings.default_list)(
+            Period("day", found.feed_day, found.feed_day), next(iter(SORTS))
+        )
         if found.feed_day
         else None,
         "voted": voted(request, [found]),

@@ -12,10 +12,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from paperfeed.feed import Period, parse_period
-from paperfeed.storage import Database
-from paperfeed.storage import papers as paper_store
-from paperfeed.storage.papers import SORTS, Sort
+from paperfeed.feed import ListName, Period, parse_categories, parse_list, parse_period, selection_of
+from paperfeed.storage import Database, lists
+from paperfeed.storage.lists import EVERYTHING, SORTS, Selection, Sort
 from paperfeed.web.serialize import ErrorDoc
 
 MAX_LIMIT = 100
@@ -40,6 +39,22 @@ LimitParam = Annotated[
         description=f"Papers per page (default: the site's page size, 50; at most {MAX_LIMIT}).",
     ),
 ]
+ListParam = Annotated[
+    Literal["curated", "all"] | None,
+    Query(
+        alias="list",
+        description="curated: papers members submitted or curators picked (Hugging Face's list); all: "
+        "everything harvested. Default: the site's PAPERFEED_DEFAULT_LIST.",
+    ),
+]
+CategoryParam = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="arXiv categories, comma-separated: the papers of any of them (cs.CL,cs.LG).",
+        examples=["cs.CL,cs.LG"],
+    ),
+]
 PaperId = Annotated[
     str,
     Path(
@@ -62,11 +77,23 @@ ApiSortParam = Annotated[
 ]
 
 
-def resolve_period(db: Database, date: str | None, week: str | None, month: str | None) -> Period:
-    """The requested period, or the latest day that has papers. Raises BadPeriod naming the parameter."""
+def resolve_period(
+    db: Database, date: str | None, week: str | None, month: str | None, selection: Selection = EVERYTHING
+) -> Period:
+    """The requested period, or the latest day on which the selection has papers. Raises BadPeriod naming
+    the parameter."""
     if date or week or month:
         return parse_period(date, week, month)
-    return parse_period(default=paper_store.latest_day(db))
+    return parse_period(default=lists.latest_day(db, selection))
+
+
+def resolve_selection(
+    request: Request, list_name: str | None, category: str | None, submitter: str | None = None
+) -> Selection:
+    """The list (``list=``, else the site's ``default_list``) in the categories asked for. Raises
+    BadPeriod naming the parameter."""
+    default: ListName = request.app.state.settings.default_list
+    return selection_of(parse_list(list_name, default), parse_categories(category), submitter)
 
 
 def page_size(request: Request, limit: int | None) -> int:

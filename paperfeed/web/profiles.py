@@ -12,9 +12,11 @@ from starlette.responses import Response
 from paperfeed.models import User
 from paperfeed.storage import claims as claim_store
 from paperfeed.storage import collections as collection_store
+from paperfeed.storage import lists
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
+from paperfeed.storage.lists import Selection
 from paperfeed.web.kit import (
     DB,
     Me,
@@ -36,7 +38,7 @@ def profile(request: Request, db: DB, me: Me, name: str) -> Response:
     is_me = me is not None and me.id == user.id
     claims = claim_store.user_claims(db, user.id)
     claimed = paper_store.papers_by_ids(db, list(dict.fromkeys(c.paper_id for c in claims)))
-    submitted = paper_store.feed_papers(db, date.min, date.max, "published", 100, 0, user.name)
+    submitted = lists.feed_papers(db, date.min, date.max, "published", 100, 0, Selection(submitter=user.name))
     context = {
         "user": user,
         "is_me": is_me,

@@ -1,0 +1,199 @@
+"""All SQL about the lists readers browse: which papers a list holds in a period, in which order, and which
+days around it have papers.
+
+A list is a ``Selection``: everything harvested, or only the curated papers (those a member submitted or a
+curator picked, ``papers.submitted_at`` set), optionally narrowed to some arXiv categories (a union) or one
+submitter. The sort orders are one table, ``SORTS``; trending's SQL is documented in docs/trending.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from paperfeed.models import Paper
+from paperfeed.storage.db import Database
+from paperfeed.storage.papers import paper_of_row, paper_query
+from paperfeed.storage.schema import papers, votes
+
+Sort = Literal["upvotes", "published", "trending"]
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    """One order of a list of papers: its name in URLs (``?sort=``), its label on the pages, its name in
+    the HF-shaped API (``/api/daily_papers?sort=``), what it means, and its SQL."""
+
+    name: Sort
+    label: str
+    api_name: str
+    help: str
+    order: Callable[[Database, datetime], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which papers a list shows, whatever the period: ``curated`` only, or everything; the papers of any
+    of ``categories`` (none: every category); those ``submitter`` submitted."""
+
+    curated: bool = False
+    categories: tuple[str, ...] = ()
+    submitter: str | None = None
+
+
+EVERYTHING = Selection()
+
+
+def _where(db: Database, selection: Selection) -> list[Any]:
+    conditions: list[Any] = []
+    if selection.curated:
+        conditions.append(papers.c.submitted_at.is_not(None))
+    if selection.submitter is not None:
+        conditions.append(papers.c.submitted_by == selection.submitter)
+    if selection.categories:
+        conditions.append(_in_categories(db, selection.categories))
+    return conditions
+
+
+def _in_categories(db: Database, categories: tuple[str, ...]) -> Any:
+    """Whether a paper's JSON list of categories holds any of these (SQLite's json_each, PostgreSQL's
+    jsonb_array_elements_text): within a period's few hundred papers a scan costs little, and the import
+    stays one row per paper."""
+    if db.dialect == "postgresql":
+        each = sa.func.jsonb_array_elements_text(papers.c.categories).table_valued("value")
+    else:
+        each = sa.func.json_each(papers.c.categories).table_valued("value")
+    return sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(categories)))
+
+
+def feed_papers(
+    db: Database,
+    start: date,
+    end: date,
+    sort: Sort = "upvotes",
+    limit: int = 50,
+    offset: int = 0,
+    selection: Selection = EVERYTHING,
+    now: datetime | None = None,
+) -> list[Paper]:
+    """The selection's papers whose feed day lies in [start, end], best first."""
+    query = paper_query().where(papers.c.feed_day.between(start, end), *_where(db, selection))
+    order = SORTS[sort].order(db, now or datetime.now(UTC))
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
+        return [paper_of_row(r) for r in rows]
+
+
+def count_feed_papers(db: Database, start: date, end: date, selection: Selection = EVERYTHING) -> int:
+    query = sa.select(sa.func.count()).where(papers.c.feed_day.between(start, end), *_where(db, selection))
+    with db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def latest_day(db: Database, selection: Selection = EVERYTHING) -> date | None:
+    """The newest day on which the selection has papers."""
+    query = sa.select(sa.func.max(papers.c.feed_day)).where(*_where(db, selection))
+    with db.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def previous_day(db: Database, day: date, selection: Selection = EVERYTHING) -> date | None:
+    """The closest earlier day on which the selection has papers (weekends and holidays have none)."""
+    query = sa.select(sa.func.max(papers.c.feed_day)).where(papers.c.feed_day < day, *_where(db, selection))
+    with db.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def next_day(db: Database, day: date, selection: Selection = EVERYTHING) -> date | None:
+    query = sa.select(sa.func.min(papers.c.feed_day)).where(papers.c.feed_day > day, *_where(db, selection))
+    with db.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+# -- trending -----------------------------------------------------------------------------------------------
+
+TRENDING_GRAVITY_HOURS = 2.0
+TRENDING_WINDOW_HOURS = 24  # votes cast this recently count twice: upvote velocity
+
+
+def _recent_votes(now: datetime) -> sa.ScalarSelect[Any]:
+    since = now - timedelta(hours=TRENDING_WINDOW_HOURS)
+    return (
+        sa.select(sa.func.count())
+        .where(votes.c.paper_id == papers.c.id, votes.c.created_at >= since)
+        .scalar_subquery()
+    )
+
+
+def trending_score(db: Database, now: datetime) -> sa.ColumnElement[float]:
+    """(upvotes + votes of the last 24 h + 2·comments + 1) / (hours since the paper entered the feed + 2).
+
+    Votes and discussion raise a paper, recent votes (its velocity) twice; age pulls it down
+    hyperbolically, so a fresh paper with a few votes can pass an older one with more. docs/trending.md
+    explains the choice; paperfeed.trending shows the numbers for one paper.
+    """
+    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
+    if db.dialect == "postgresql":
+        age_hours: Any = sa.extract("epoch", sa.literal(now) - entered) / 3600.0
+    else:
+        age_hours = (
+            sa.func.julianday(sa.literal(now.astimezone(UTC).replace(tzinfo=None)))
+            - sa.func.julianday(entered)
+        ) * 24.0
+    age_hours = sa.func.max(age_hours, 0.0) if db.dialect == "sqlite" else sa.func.greatest(age_hours, 0.0)
+    weight = papers.c.upvotes + _recent_votes(now) + 2 * papers.c.num_comments + 1.0
+    return weight / (age_hours + TRENDING_GRAVITY_HOURS)
+
+
+def trending_numbers(db: Database, paper_id: str, now: datetime) -> tuple[int, int, int, float, float] | None:
+    """(upvotes, votes in the window, comments, hours on the feed, score) of one paper: the numbers
+    behind its place in ``sort=trending``, computed by the same SQL expression."""
+    entered = sa.func.coalesce(papers.c.submitted_at, papers.c.published_at, papers.c.ingested_at)
+    query = sa.select(
+        papers.c.upvotes,
+        _recent_votes(now),
+        papers.c.num_comments,
+        entered,
+        trending_score(db, now),
+    ).where(papers.c.id == paper_id)
+    with db.read() as conn:
+        row = conn.execute(query).one_or_none()
+    if row is None:
+        return None
+    at = row[3] if isinstance(row[3], datetime) else datetime.fromisoformat(str(row[3]))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    age = max((now - at).total_seconds() / 3600.0, 0.0)
+    return int(row[0]), int(row[1]), int(row[2]), age, float(row[4])
+
+
+# The one table of sort orders; the first is the pages' and feeds' default.
+SORTS: dict[Sort, SortOrder] = {
+    s.name: s
+    for s in (
+        SortOrder(
+            "upvotes",
+            "Most upvoted",
+            "upvotes",
+            "most upvoted first",
+            lambda db, now: [papers.c.upvotes.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id],
+        ),
+        SortOrder(
+            "published",
+            "Newest",
+            "publishedAt",
+            "newest on arXiv first",
+            lambda db, now: [papers.c.published_at.desc().nulls_last(), papers.c.id],
+        ),
+        SortOrder(
+            "trending",
+            "Trending",
+            "trending",
+            "trending first (votes and comments against age, docs/trending.md)",
+            lambda db, now: [trending_score(db, now).desc(), papers.c.id],
+        ),
+    )
+}
