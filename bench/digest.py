@@ -148,9 +148,7 @@ def prepare(
 
 def busiest_day(db: Database) -> date:
     """The day of the bundled data with the most papers: a realistic daily digest."""
-    days = Counter(
-        p.feed_day for p in lists.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6)
-    )
+    days = Counter(p.feed_day for p in lists.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6))
     return max(days, key=lambda d: days[d])  # type: ignore[arg-type,return-value]
 
 

@@ -37,9 +37,7 @@ def _parse(client: TestClient, path: str, **params: Any) -> Any:
 
 def _expected(db: Database, sort: Sort = "upvotes", limit: int = 50, **period: str) -> list[Paper]:
     """The papers the feed should show: the daily list itself, first page, in its order."""
-    chosen = parse_period(
-        period.get("date"), period.get("week"), period.get("month"), lists.latest_day(db)
-    )
+    chosen = parse_period(period.get("date"), period.get("week"), period.get("month"), lists.latest_day(db))
     return feed_page(db, chosen, sort, 0, limit).papers
 
 

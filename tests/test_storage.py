@@ -120,9 +120,12 @@ def test_submission_moves_a_paper_to_its_submission_day(db: Database) -> None:
     assert store.mark_submitted(db, "2608.00001", "someone", at) is False
     with pytest.raises(KeyError):
         store.mark_submitted(db, "2608.99999", "ak", at)
-    assert [p.id for p in lists.feed_papers(db, date(2026, 8, 13), date(2026, 8, 13), selection=Selection(submitter="ak"))] == [
-        "2608.00001"
-    ]
+    assert [
+        p.id
+        for p in lists.feed_papers(
+            db, date(2026, 8, 13), date(2026, 8, 13), selection=Selection(submitter="ak")
+        )
+    ] == ["2608.00001"]
 
 
 def test_organizations_are_shared_and_timestamps_stay_utc(db: Database) -> None:
