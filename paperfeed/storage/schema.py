@@ -157,6 +157,8 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("label", sa.String(96), nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False, server_default="write"),  # migration 0006
+    sa.Column("expires_at", UTCDateTime),
 )
 
 votes = sa.Table(
@@ -314,4 +316,23 @@ digest_papers = sa.Table(
     ),
     sa.Column("paper_id", sa.String(64), primary_key=True),
     sa.Column("period", sa.String(24), nullable=False),
+)
+
+# -- accounts (migration 0006) -----------------------------------------------------------------------
+
+account_requests = sa.Table(
+    "account_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(96)),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("next_path", sa.String(512)),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("expires_at", UTCDateTime),
+    sa.UniqueConstraint("kind", "email", name="account_requests_once"),
 )

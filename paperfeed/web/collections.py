@@ -15,6 +15,7 @@ from paperfeed.feed import find_paper
 from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
+from paperfeed.web import limits
 from paperfeed.web.kit import (
     DB,
     Me,
@@ -89,6 +90,7 @@ def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
         raise Refused(400, "name: 1 to 128 characters")
     description = str(data.get("description", "")).strip()[:MAX_NOTE]
     public = data.get("public") in (True, "on", "true", "1")
+    limits.limit(request, "collection", str(user.id))
     try:
         return store.create(database(request), user.id, name, description, public, datetime.now(UTC))
     except store.CollectionError as exc:

@@ -151,7 +151,10 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
     what = form.get("action")
     try:
         if what == "edit":
-            comment_store.edit_comment(db, comment_id, user.id, _body(form.get("body")), datetime.now(UTC))
+            body = _body(form.get("body"))
+            # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
+            limits.limit(request, "comment", str(user.id))
+            comment_store.edit_comment(db, comment_id, user.id, body, datetime.now(UTC))
         elif what == "delete":
             comment_store.delete_comment(db, comment_id, user.id)
         elif what in ("hide", "show"):
