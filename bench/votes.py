@@ -94,7 +94,7 @@ def setup(db: Database) -> tuple[list[str], list[tuple[int, str]]]:
     members = []
     for i in range(USERS):
         user = accounts.sign_up(db, f"bench{i}", f"bench{i}@example.org", "bench password 123")
-        members.append((user.id, accounts.create_token(db, user)))
+        members.append((user.id, accounts.create_token(db, user, scope="write")))
     return [p.id for p in batch], [(uid, tok) for uid, tok in members]
 
 

@@ -2,6 +2,10 @@
 
 The storage layer keeps only digests of session ids and tokens; this module makes the secrets, hashes
 them and checks passwords. Free of the web on purpose: the CLI creates users and tokens through it too.
+
+API tokens carry a scope: ``read`` tokens may only read (what a GET shows a signed-in member: private
+collections, own votes), ``write`` tokens may also change things (``web.kit.require_member`` enforces
+it). A token may expire; a new password revokes every token of the member.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from paperfeed.models import User
+from paperfeed.models import ApiToken, User
 from paperfeed.storage import Database
 from paperfeed.storage import users as store
 
@@ -28,6 +33,11 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request can ask for
 SESSION_DAYS = 30
 TOKEN_PREFIX = "pf_"  # noqa: S105 - a public marker, not a secret
+Scope = Literal["read", "write"]
+SCOPES: tuple[Scope, ...] = ("read", "write")
+MAX_TOKENS = 50  # per member: enough for every script one runs, and the list stays readable
+MAX_TOKEN_DAYS = 3650
+MAX_LABEL = 96
 
 
 class AccountError(ValueError):
@@ -36,6 +46,15 @@ class AccountError(ValueError):
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    if len(password) > MAX_PASSWORD:
+        return False
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def check_password_rules(password: str) -> None:
@@ -54,13 +73,9 @@ def sign_up(
     now: datetime | None = None,
     is_moderator: bool = False,
 ) -> User:
-    """A new member; admins are moderators too."""
-    name, email = name.strip(), email.strip().lower()
-    if not NAME.match(name):
-        raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
-    if len(email) > 256 or not EMAIL.match(email):
-        raise AccountError(f"email: {email[:80]!r} is not an email address")
-    check_password_rules(password)
+    """A new member, at once (the CLI's way; the web's goes through ``account_mail``); admins are
+    moderators too."""
+    name, email = check_sign_up(name, email, password)
     try:
         return store.create_user(
             db,
@@ -73,6 +88,24 @@ def sign_up(
         )
     except store.NameTaken as exc:
         raise AccountError(str(exc)) from exc
+
+
+def check_sign_up(name: str, email: str, password: str) -> tuple[str, str]:
+    """The handle and the normalised address, if all three fields follow the rules; AccountError naming
+    the first that does not."""
+    name = name.strip()
+    if not NAME.match(name):
+        raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    email = normalize_email(email)
+    check_password_rules(password)
+    return name, email
+
+
+def normalize_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if len(email) > 256 or not EMAIL.match(email):
+        raise AccountError(f"email: {email[:80]!r} is not an email address")
+    return email
 
 
 def authenticate(db: Database, name: str, password: str) -> User | None:
@@ -113,12 +146,49 @@ def close_session(db: Database, secret: str) -> None:
     store.delete_session(db, digest(secret))
 
 
-def create_token(db: Database, user: User, label: str = "") -> str:
+def create_token(
+    db: Database,
+    user: User,
+    label: str = "",
+    *,
+    scope: str,
+    expires_days: int | None = None,
+    now: datetime | None = None,
+) -> str:
     """A new API token for ``Authorization: Bearer``; shown once, only its digest is stored."""
+    label = " ".join(label.split())
+    if len(label) > MAX_LABEL:
+        raise AccountError(f"label: at most {MAX_LABEL} characters")
+    if scope not in SCOPES:
+        raise AccountError(f"scope: {scope[:20]!r} is not one of {', '.join(SCOPES)}")
+    if expires_days is not None and not 1 <= expires_days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"expiry: 1 to {MAX_TOKEN_DAYS} days, or none")
+    now = now or datetime.now(UTC)
+    expires_at = now + timedelta(days=expires_days) if expires_days is not None else None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    store.create_token(db, user.id, digest(token), label, datetime.now(UTC))
+    try:
+        store.create_token(db, user.id, digest(token), label, scope, now, expires_at, MAX_TOKENS)
+    except store.TooManyTokens as exc:
+        raise AccountError(str(exc)) from exc
     return token
 
 
+def token_grant(db: Database, token: str) -> tuple[User, str] | None:
+    """The member a live token stands for, and its scope (None: unknown, revoked or expired)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    return store.token_grant(db, digest(token), datetime.now(UTC))
+
+
 def token_user(db: Database, token: str) -> User | None:
-    return store.token_user(db, digest(token)) if token.startswith(TOKEN_PREFIX) else None
+    grant = token_grant(db, token)
+    return grant[0] if grant else None
+
+
+def tokens(db: Database, user: User) -> list[ApiToken]:
+    return store.tokens_of(db, user.id)
+
+
+def revoke_tokens(db: Database, user: User, token_ids: list[int] | None = None) -> int:
+    """Revoke these tokens of the member (None: all); how many were revoked."""
+    return store.revoke_tokens(db, user.id, token_ids)

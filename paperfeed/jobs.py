@@ -126,3 +126,38 @@ JOBS: list[Job] = [
     Job("digest-weekly", "global", lambda s: s.digest_interval, digests("weekly")),
     Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),
 ]
+
+
+# -- accounts and housekeeping ----------------------------------------------------------------------------
+
+
+def account_mail(ctx: JobContext) -> str:
+    """Mail the sign-up activation links, notices and password-reset links the web has queued
+    (``paperfeed/account_mail.py``): the web never sends mail itself, so its answers cannot tell which
+    addresses have accounts."""
+    from paperfeed.account_mail import send_due
+
+    return send_due(ctx.db, ctx.settings)
+
+
+def forget_rate_limits(ctx: JobContext) -> str:
+    """Drop rate-limit windows older than the longest configured window: no limit counts them any more
+    (a stale row would only be reset on its key's next hit, and most keys never come back)."""
+    from datetime import timedelta
+
+    from paperfeed.storage.ratelimits import forget_before
+
+    fields = [name for name in type(ctx.settings).model_fields if name.startswith("rate_")]
+    longest = max(int(str(getattr(ctx.settings, name)).split("/")[1]) for name in fields)
+    dropped = forget_before(ctx.db, datetime.now(UTC) - timedelta(seconds=longest))
+    return f"{dropped} expired rate-limit windows dropped"
+
+
+RATE_LIMIT_SWEEP_SECONDS = 3600.0
+
+JOBS.extend(
+    [
+        Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
+        Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
+    ]
+)

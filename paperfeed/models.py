@@ -144,6 +144,37 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token as its owner sees it in a list: never the secret (only its digest is stored)."""
+
+    id: int
+    label: str
+    scope: str  # read (GET only) | write (also changes things)
+    created_at: datetime
+    expires_at: datetime | None  # None: never
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRequest:
+    """A sign-up waiting for its activation link, or a password reset waiting for its link: stored by the
+    web, mailed by the worker (``paperfeed.account_mail``)."""
+
+    id: int
+    kind: str  # signup | reset
+    email: str
+    name: str | None  # signup: the handle asked for
+    password_hash: str | None  # signup: argon2id of the chosen password
+    next_path: str | None
+    status: str  # requested | sent
+    requested_at: datetime
+    sent_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Comment:
     id: int
     paper_id: str

@@ -193,6 +193,36 @@ class Settings(BaseSettings):
         "host takes it for dead after 6 missed beats and marks what it had in flight 'unknown'.",
     )
 
+    # -- accounts: more rate limits, emailed links (paperfeed/account_mail.py) ---------------------------
+    rate_password: str = Field(
+        "5/900",
+        pattern=RATE,
+        description="Password changes tried per member: HITS/SECONDS (each try costs a 64 MiB argon2 check).",
+    )
+    rate_password_reset: str = Field(
+        "5/3600",
+        pattern=RATE,
+        description="Password-reset requests (/password/forgot) allowed per client address: HITS/SECONDS.",
+    )
+    rate_collection: str = Field(
+        "30/3600", pattern=RATE, description="Collections created per member: HITS/SECONDS."
+    )
+    rate_org: str = Field(
+        "5/3600", pattern=RATE, description="Organizations created per member: HITS/SECONDS."
+    )
+    signup_link_hours: float = Field(
+        48.0, description="Hours the activation link of a web sign-up stays valid."
+    )
+    reset_link_minutes: float = Field(
+        60.0, description="Minutes a password-reset link stays valid (it also works only once)."
+    )
+    account_resend_seconds: int = Field(
+        600,
+        description="Least time between two account emails of one kind (activation or notice, reset) to "
+        "one address: sign-up and reset forms cannot be used to flood an inbox. A request made sooner is "
+        "mailed when the time is up.",
+    )
+
     def node(self) -> str:
         """This machine's name: ``node_name`` or the host name."""
         import socket

@@ -1,6 +1,7 @@
-"""The community layer in real Chromium against a live server: sign up, upvote, comment (with a hostile
-comment that must run nothing) and submit a paper (fetched from the replayed arXiv API), all by clicking,
-under the Content-Security-Policy, with no console error, CSP violation or dialog."""
+"""The community layer in real Chromium against a live server: sign up (activating by the emailed link),
+upvote, comment (with a hostile comment that must run nothing) and submit a paper (fetched from the
+replayed arXiv API), all by clicking, under the Content-Security-Policy, with no console error, CSP
+violation or dialog."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page
+from pydantic import SecretStr
 
+from paperfeed.account_mail import send_due
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import comments as comment_store
@@ -18,10 +21,17 @@ from paperfeed.storage import votes as vote_store
 from tests.arxiv_replay import ReplayServer, atom
 from tests.community import PASSWORD, add_papers
 from tests.conftest import LiveServer
+from tests.smtp_server import SmtpServer
 from tests.test_browser import ARTIFACTS, Problems, assert_clean, browser, page_and_problems  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SUBMIT = "2607.07386"  # in api/id-2607.07386.xml
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -36,10 +46,13 @@ def test_sign_up_upvote_comment_and_submit(
     settings: Settings,
     db: Database,
     replay: ReplayServer,
+    smtp: SmtpServer,
 ) -> None:
     page, problems = page_and_problems
     paper = add_papers(db, 3)[0]
-    server_settings = settings.model_copy(update={"arxiv_api_endpoint": f"{replay.url}/api/query"})
+    server_settings = settings.model_copy(
+        update={"arxiv_api_endpoint": f"{replay.url}/api/query", "smtp_url": SecretStr(smtp.url)}
+    )
     with LiveServer(server_settings) as server:
         page.goto(server.url + "/")
         page.click("#nav-signup")
@@ -47,6 +60,15 @@ def test_sign_up_upvote_comment_and_submit(
         page.fill("#signup-email", "ada@example.org")
         page.fill("#signup-password", PASSWORD)
         page.click("#signup-submit")
+        page.wait_for_selector("#signup-sent")
+        # The worker's job mails the activation link; the browser follows it.
+        send_due(db, server_settings.model_copy(update={"base_url": server.url}))
+        (mail,) = smtp.handler.to("ada@example.org")
+        link = re.search(r"http://\S+/signup/confirm\?token=[\w-]+", mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        assert link
+        page.goto(link.group())
+        page.fill("#activate-password", PASSWORD)
+        page.click("#activate-submit")
         page.wait_for_url(server.url + "/")
         assert page.locator("#nav-user").inner_text() == "ada"
         cookies = {c["name"]: c for c in page.context.cookies()}

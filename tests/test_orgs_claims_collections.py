@@ -33,15 +33,18 @@ def test_organizations_members_roles_and_papers(settings: Settings, db: Database
         assert client.get(f"/api/papers/{paper.id}").json()["organization"]["name"] == "deeplab"
         assert 'href="/orgs/deeplab"' in client.get(f"/papers/{paper.id}").text
 
-        # bob is a member, not an admin: he may publish but not manage members.
+        # bob is a member, not an admin: he manages neither members nor (not being an approved author of
+        # the paper) what the organization publishes.
         _login(client, "bob")
         refused = client.post(
             "/orgs/deeplab/members", data={"csrf": csrf_of(client), "user": "bob", "role": "admin"}
         )
         assert refused.status_code == 403 and "only admins" in refused.text
-        client.post(
-            "/orgs/deeplab/papers", data={"csrf": csrf_of(client), "paper_id": paper.id, "action": "remove"}
-        )
+        unlink = {"paper_id": paper.id, "action": "remove"}
+        refused = client.post("/orgs/deeplab/papers", data={"csrf": csrf_of(client), **unlink})
+        assert refused.status_code == 403 and "approved as an author" in refused.text
+        _login(client, "ada")
+        client.post("/orgs/deeplab/papers", data={"csrf": csrf_of(client), **unlink})
         assert client.get("/api/organizations/deeplab").json()["papers"] == []
         assert client.get("/api/organizations/nope").status_code == 404
     stored = paper_store.paper(db, paper.id)

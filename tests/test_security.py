@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from paperfeed.models import Organization, Paper, Version
 from paperfeed.settings import Settings
@@ -29,6 +30,7 @@ from paperfeed.web.routes import ROUTES
 from tests.community import PASSWORD, add_papers, csrf_of, executable, https_client, member, token_for
 
 EVIL = "https://evil.example"
+NO_SERVER = "smtp://127.0.0.1:9?starttls=off"  # sign-up needs mail configured; the web never connects
 
 
 # -- CSRF on every state-changing route ---------------------------------------------------------------------
@@ -58,6 +60,11 @@ FORMS: dict[str, dict[str, str]] = {
     "login": {"name": "root", "password": PASSWORD},
     "logout": {},
     "change_password": {"current": PASSWORD, "new": PASSWORD + "!"},
+    "activate": {"token": "t", "password": PASSWORD},
+    "forgot": {"email": "root@example.org"},
+    "reset": {"token": "t", "new": PASSWORD + "!"},
+    "create_token": {"label": "l", "scope": "read"},
+    "revoke_token": {},
     "submit": {"arxiv_id": "0704.0001"},
     "create_org": {"name": "neworg"},
     "org_members": {"user": "bob", "role": "member"},
@@ -84,7 +91,17 @@ JSON: dict[str, dict[str, Any]] = {
 
 
 def _counts(db: Database) -> dict[str, int]:
-    names = ("users", "sessions", "votes", "comments", "organization_members", "claims", "collections")
+    names = (
+        "users",
+        "sessions",
+        "votes",
+        "comments",
+        "organization_members",
+        "claims",
+        "collections",
+        "api_tokens",
+        "account_requests",
+    )
     with db.read() as conn:
         counted = {
             n: conn.execute(sa.select(sa.func.count()).select_from(schema.metadata.tables[n])).scalar_one()
@@ -127,6 +144,7 @@ def test_cross_site_requests_are_refused_everywhere(settings: Settings, db: Data
         client.post(f"/papers/{paper_id}/claim", data={"csrf": token, "author": "Alan Turing"})
         with db.read() as conn:
             claim_id = conn.execute(sa.select(schema.claims.c.id)).scalar_one()
+            token_id = conn.execute(sa.select(schema.api_tokens.c.id)).scalar_one()
         ids = {
             "paper_id": paper_id,
             "comment_id": str(comment["id"]),
@@ -134,6 +152,7 @@ def test_cross_site_requests_are_refused_everywhere(settings: Settings, db: Data
             "name": "lab",
             "claim_id": str(claim_id),
             "token": "not-a-signed-token",
+            "token_id": str(token_id),
         }
         before = _counts(db)
         attempts = 0
@@ -165,6 +184,8 @@ def test_cross_site_requests_are_refused_everywhere(settings: Settings, db: Data
                 continue  # these change the session or need arXiv; test_accounts covers them
             if name in ("subscribe", "subscribe_confirm", "preferences"):
                 continue  # these need SMTP and signed links; test_subscribe_web covers them
+            if name in ("activate", "forgot", "reset"):
+                continue  # these need mail and emailed links; test_account_mail covers them
             url = _fill(path, ids)
             if name in FORMS:
                 ok = client.request(method, url, data={**FORMS[name], "csrf": token}, follow_redirects=False)
@@ -387,7 +408,9 @@ def test_every_html_response_has_the_csp(settings: Settings, db: Database) -> No
 
 def test_login_and_signup_are_rate_limited_per_address(settings: Settings, db: Database) -> None:
     member(db, "ada")
-    limited = settings.model_copy(update={"rate_login": "3/60", "rate_signup": "1/3600"})
+    limited = settings.model_copy(
+        update={"rate_login": "3/60", "rate_signup": "1/3600", "smtp_url": SecretStr(NO_SERVER)}
+    )
     with https_client(limited) as client:
         token = csrf_of(client)
         codes = [

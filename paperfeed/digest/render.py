@@ -1,4 +1,5 @@
-"""A digest and a confirmation email as text and HTML, from the templates in ``digest/templates``.
+"""A digest, a confirmation email and the account emails (sign-up, password reset) as text and HTML, from
+the templates in ``digest/templates``.
 
 Both parts carry the same words: LaTeX made readable (``latex.readable``), and in HTML autoescaped, so a
 title with markup or a script shows as text. Each paper is rendered once per run and reused in every
@@ -130,4 +131,26 @@ class Renderer:
             subject,
             _ENV.get_template("confirm.txt").render(context),
             _ENV.get_template("confirm.html").render(context),
+        )
+
+    def account(self, kind: str, email: str, url: str, name: str = "", expires: str = "") -> Rendered:
+        """An account email: ``activate`` (a sign-up's link), ``exists`` (someone signed up with an address
+        that has an account: no link, a pointer to log in or reset), ``reset`` (a password-reset link)."""
+        context = {
+            "site_name": self.site_name,
+            "kind": kind,
+            "email": email,
+            "name": name,
+            "url": url,
+            "expires": expires,
+        }
+        subjects = {
+            "activate": f"Activate your {self.site_name} account",
+            "exists": f"You already have a {self.site_name} account",
+            "reset": f"Reset your {self.site_name} password",
+        }
+        return Rendered(
+            subjects[kind],
+            _ENV.get_template("account.txt").render(context),
+            _ENV.get_template("account.html").render(context),
         )

@@ -11,13 +11,28 @@ import sqlalchemy as sa
 from paperfeed.models import Organization
 from paperfeed.storage.db import Database, upsert
 from paperfeed.storage.papers import next_rev
-from paperfeed.storage.schema import organization_members, organizations, papers, users
+from paperfeed.storage.schema import claims, organization_members, organizations, papers, users
 
 ROLES = ("admin", "member")
 
 
 class OrgError(ValueError):
     """A refused organization change; the message says why."""
+
+
+class LastAdmin(OrgError):
+    """The change would leave the organization without an admin."""
+
+
+def _admins(conn: sa.Connection, org_id: int) -> list[int]:
+    """The org's admins, their rows locked until the transaction ends (PostgreSQL; SQLite's writers are
+    serialised anyway): two admins demoting each other at once cannot leave none."""
+    query = (
+        sa.select(organization_members.c.user_id)
+        .where(organization_members.c.organization_id == org_id, organization_members.c.role == "admin")
+        .with_for_update()
+    )
+    return list(conn.execute(query).scalars())
 
 
 def create_org(db: Database, name: str, fullname: str, creator_id: int, now: datetime) -> int:
@@ -51,6 +66,13 @@ def org_by_name(db: Database, name: str) -> tuple[int, Organization] | None:
     return (row.id, Organization(row.name, row.fullname)) if row else None
 
 
+def org_name(db: Database, org_id: int) -> str | None:
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(organizations.c.name).where(organizations.c.id == org_id)
+        ).scalar_one_or_none()
+
+
 def role_of(db: Database, org_id: int, user_id: int) -> str | None:
     with db.read() as conn:
         return conn.execute(
@@ -65,6 +87,8 @@ def set_member(db: Database, org_id: int, user_id: int, role: str, now: datetime
     if role not in ROLES:
         raise OrgError(f"role: {role!r} is not one of {', '.join(ROLES)}")
     with db.write() as conn:
+        if role != "admin" and _admins(conn, org_id) == [user_id]:
+            raise LastAdmin("an organization needs an admin: make someone else admin first")
         stmt = upsert(conn, organization_members).values(
             organization_id=org_id, user_id=user_id, role=role, added_at=now
         )
@@ -75,13 +99,8 @@ def set_member(db: Database, org_id: int, user_id: int, role: str, now: datetime
 
 def remove_member(db: Database, org_id: int, user_id: int) -> None:
     with db.write() as conn:
-        admins = conn.execute(
-            sa.select(organization_members.c.user_id).where(
-                organization_members.c.organization_id == org_id, organization_members.c.role == "admin"
-            )
-        ).scalars()
-        if list(admins) == [user_id]:
-            raise OrgError("the last admin cannot leave; make someone else admin first")
+        if _admins(conn, org_id) == [user_id]:
+            raise LastAdmin("the last admin cannot leave: make someone else admin first")
         conn.execute(
             organization_members.delete().where(
                 organization_members.c.organization_id == org_id, organization_members.c.user_id == user_id
@@ -125,6 +144,32 @@ def link_paper(db: Database, org_id: int | None, paper_id: str) -> None:
         )
         if done.rowcount == 0:
             raise KeyError(paper_id)
+
+
+def move_paper(db: Database, paper_id: str, from_org: int | None, to_org: int | None) -> bool:
+    """Publish a paper under ``to_org`` (None: under none) if it is still under ``from_org``: False when
+    someone moved it since the caller decided (the caller's permission was for that state)."""
+    with db.write() as conn:
+        rev = next_rev(conn)
+        current = (
+            papers.c.organization_id.is_(None) if from_org is None else papers.c.organization_id == from_org
+        )
+        done = conn.execute(
+            papers.update().where(papers.c.id == paper_id, current).values(organization_id=to_org, rev=rev)
+        )
+        return bool(done.rowcount)
+
+
+def has_approved_claim(db: Database, user_id: int, paper_id: str) -> bool:
+    """Whether an admin approved the member's claim to be an author of the paper (what lets a member who
+    is not an organization's admin publish the paper under it)."""
+    with db.read() as conn:
+        found = conn.execute(
+            sa.select(claims.c.id).where(
+                claims.c.user_id == user_id, claims.c.paper_id == paper_id, claims.c.status == "approved"
+            )
+        ).first()
+    return found is not None
 
 
 def paper_org_id(db: Database, paper_id: str) -> int | None:

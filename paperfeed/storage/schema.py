@@ -157,6 +157,8 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("label", sa.String(96), nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False, server_default="write"),  # migration 0006
+    sa.Column("expires_at", UTCDateTime),
 )
 
 votes = sa.Table(
@@ -175,7 +177,7 @@ comments = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id")),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("html", sa.Text),  # body rendered when written (migration 0008)
+    sa.Column("html", sa.Text),  # body rendered when written (migration 0007)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("edited_at", UTCDateTime),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -315,4 +317,23 @@ digest_papers = sa.Table(
     ),
     sa.Column("paper_id", sa.String(64), primary_key=True),
     sa.Column("period", sa.String(24), nullable=False),
+)
+
+# -- accounts (migration 0006) -----------------------------------------------------------------------
+
+account_requests = sa.Table(
+    "account_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(96)),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("next_path", sa.String(512)),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("expires_at", UTCDateTime),
+    sa.UniqueConstraint("kind", "email", name="account_requests_once"),
 )

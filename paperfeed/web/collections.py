@@ -15,6 +15,7 @@ from paperfeed.feed import find_paper
 from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
+from paperfeed.web import limits
 from paperfeed.web.kit import (
     DB,
     Me,
@@ -101,6 +102,7 @@ def _create(request: Request, user: User, data: dict[str, Any]) -> Collection:
         public = True
     if not isinstance(public, bool):
         raise Refused(400, "public: expected true or false")
+    limits.limit(request, "collection", str(user.id))
     try:
         return store.create(database(request), user.id, name, description, public, datetime.now(UTC))
     except store.CollectionError as exc:

@@ -174,6 +174,8 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
     try:
         if what == "edit":
             body = _body(form.get("body"))
+            # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
+            limits.limit(request, "comment", str(user.id))
             comment_store.edit_comment(
                 db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
             )

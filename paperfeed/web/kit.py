@@ -4,7 +4,8 @@
   the framework's own errors (unknown URL, wrong method, malformed parameter): ``{"error": …}`` JSON for
   the API, the feeds and ``.md``, an HTML page for everything else.
 - **Request dependencies**: ``DB``, ``Config`` and ``Me`` (the signed-in member, or None) as FastAPI
-  dependencies; ``viewer`` and ``require_member`` for code that already holds the request.
+  dependencies; ``viewer``, ``require_member`` (which also holds a bearer token to its scope) and
+  ``require_session`` for code that already holds the request.
 - **Rendering**: the one ``render``, which adds what every page's layout needs (the member, the CSRF
   token) to the context the handler built; the template filters.
 - **Bodies and actions**: forms and JSON bodies read under a size cap, and the ``form_action`` /
@@ -196,8 +197,10 @@ def viewer(request: Request) -> User | None:
         db = database(request)
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
-            user = accounts.token_user(db, auth[7:].strip())
-            state["via_token"] = user is not None
+            grant = accounts.token_grant(db, auth[7:].strip())
+            user = grant[0] if grant else None
+            state["via_token"] = grant is not None
+            state["token_scope"] = grant[1] if grant else None
         elif secret := request.cookies.get(SESSION_COOKIE):
             user = accounts.session_user(db, secret)
         state["viewer"] = user
@@ -218,12 +221,25 @@ Me = Annotated[User | None, Depends(_me)]
 
 
 def require_member(request: Request, csrf_sent: str | None) -> User:
-    """The member behind a state-changing request, after the CSRF check that cookie sessions need."""
+    """The member behind a state-changing request, after the CSRF check that cookie sessions need; a
+    bearer token must have the write scope (a read token may only GET)."""
     user = viewer(request)
     if user is None:
         raise Refused(401, "sign in first (or send Authorization: Bearer <token>)")
-    if not request.scope["state"].get("via_token"):
+    state = request.scope["state"]
+    if not state.get("via_token"):
         check_csrf(request, csrf_sent)
+    elif state.get("token_scope") != "write" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise Refused(403, "this API token may only read (scope read): use a token with scope write")
+    return user
+
+
+def require_session(request: Request, csrf_sent: str | None) -> User:
+    """The member of a signed-in browser session (CSRF-checked): what manages credentials refuses bearer
+    tokens, so that a stolen token cannot mint itself successors."""
+    user = require_member(request, csrf_sent)
+    if request.scope["state"].get("via_token"):
+        raise Refused(403, "API tokens are managed from a signed-in browser session, not with a token")
     return user
 
 

@@ -1,7 +1,9 @@
 """Organization pages and forms: create one, manage its members and roles, publish papers under it.
 
-Admins of an organization manage its members; any member may link a paper to it. ``organization`` in
-the paper API comes from the same papers.organization_id link.
+Admins of an organization manage its members, and an organization always keeps one. What it publishes is
+changed by its admins, or by a member whose authorship of the paper an admin approved; a paper published
+under another organization moves only on the word of that organization's admin or a site admin.
+``organization`` in the paper API comes from the same papers.organization_id link.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from paperfeed.storage import Database
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
+from paperfeed.web import limits
 from paperfeed.web.kit import DB, Me, Refused, database, form_action, needs_math, redirect, render, voted
 from paperfeed.web.params import documented
 from paperfeed.web.serialize import SafeJSONResponse, daily_item_json
@@ -68,6 +71,7 @@ def create_form(request: Request, user: User, form: dict[str, Any]) -> Response:
         raise Refused(400, "name: 2 to 96 letters, digits, '_', '.' or '-'")
     if len(fullname) > 256:
         raise Refused(400, "fullname: at most 256 characters")
+    limits.limit(request, "org", str(user.id))
     try:
         org_store.create_org(database(request), name, fullname, user.id, datetime.now(UTC))
     except org_store.OrgError as exc:
@@ -89,6 +93,8 @@ def members_form(request: Request, user: User, form: dict[str, Any]) -> Response
             org_store.remove_member(db, org_id, target.id)
         else:
             org_store.set_member(db, org_id, target.id, str(form.get("role", "member")), datetime.now(UTC))
+    except org_store.LastAdmin as exc:
+        raise Refused(409, str(exc)) from exc
     except org_store.OrgError as exc:
         raise Refused(400, str(exc)) from exc
     return redirect(f"/orgs/{org.name}")
@@ -96,16 +102,36 @@ def members_form(request: Request, user: User, form: dict[str, Any]) -> Response
 
 @form_action
 def papers_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    """Publish a paper under the organization, or stop (``action=remove``)."""
     db = database(request)
     org_id, org = _org(db, request.path_params["name"])
-    if org_store.role_of(db, org_id, user.id) is None:
+    role = org_store.role_of(db, org_id, user.id)
+    if role is None:
         raise Refused(403, f"only members of {org.name} publish papers under it")
     paper = find_paper(db, str(form.get("paper_id", "")))
     if paper is None:
         raise Refused(400, f"paper_id: no paper {str(form.get('paper_id', ''))[:40]!r}")
-    if form.get("action") == "remove":
-        if org_store.paper_org_id(db, paper.id) == org_id:
-            org_store.link_paper(db, None, paper.id)
-    else:
-        org_store.link_paper(db, org_id, paper.id)
+    if role != "admin" and not org_store.has_approved_claim(db, user.id, paper.id):
+        raise Refused(
+            403,
+            f"only admins of {org.name}, or a member approved as an author of {paper.id}, "
+            f"change whether {org.name} publishes it",
+        )
+    current = org_store.paper_org_id(db, paper.id)
+    target = None if form.get("action") == "remove" else org_id
+    if (current == org_id) == (target == org_id):
+        return redirect(f"/orgs/{org.name}")  # already so, or not this organization's to remove
+    if (
+        current is not None
+        and current != org_id  # moving it here from another organization
+        and not user.is_admin
+        and org_store.role_of(db, current, user.id) != "admin"
+    ):
+        raise Refused(
+            403,
+            f"{paper.id} is published under {org_store.org_name(db, current)}: only an admin of "
+            "that organization or of the site moves it",
+        )
+    if not org_store.move_paper(db, paper.id, current, target):
+        raise Refused(409, f"{paper.id} changed organization meanwhile: look again and retry")
     return redirect(f"/orgs/{org.name}")

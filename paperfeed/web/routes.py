@@ -21,6 +21,7 @@ from paperfeed.web import (
     profiles,
     search,
     subscribe,
+    tokens,
 )
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
@@ -58,8 +59,17 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/login", auth.login_form, "login_form"),
     ("POST", "/login", auth.login, "login"),
     ("POST", "/logout", auth.logout, "logout"),
+    ("GET", "/signup/confirm", auth.activate_page, "activate_page"),
+    ("POST", "/signup/confirm", auth.activate, "activate"),
     ("GET", "/settings/password", auth.password_form, "password_form"),
     ("POST", "/settings/password", auth.change_password, "change_password"),
+    ("GET", "/password/forgot", auth.forgot_form, "forgot_form"),
+    ("POST", "/password/forgot", auth.forgot, "forgot"),
+    ("GET", "/password/reset", auth.reset_page, "reset_page"),
+    ("POST", "/password/reset", auth.reset, "reset"),
+    ("GET", "/settings/tokens", tokens.tokens_page, "tokens_page"),
+    ("POST", "/settings/tokens", tokens.create_form, "create_token"),
+    ("POST", "/settings/tokens/{token_id:int}/revoke", tokens.revoke_form, "revoke_token"),
     ("GET", "/submit", community.submit_page, "submit_page"),
     ("POST", "/submit", community.submit_form, "submit"),
     # Members, organizations, collections, authorship claims

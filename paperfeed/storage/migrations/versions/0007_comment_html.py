@@ -1,8 +1,8 @@
 """Comments keep the HTML rendered from their Markdown when they are written: rendering on every view let
 a few hostile comments (thousands of unclosed brackets) multiply a page's cost.
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from paperfeed import markdown
 
-revision = "0008"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
