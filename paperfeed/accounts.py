@@ -72,6 +72,7 @@ def sign_up(
     is_admin: bool = False,
     now: datetime | None = None,
     is_moderator: bool = False,
+    is_curator: bool = False,
 ) -> User:
     """A new member, at once (the CLI's way; the web's goes through ``account_mail``); admins are
     moderators too."""
@@ -85,6 +86,7 @@ def sign_up(
             now or datetime.now(UTC),
             is_admin,
             is_moderator or is_admin,
+            is_curator=is_curator,
         )
     except store.NameTaken as exc:
         raise AccountError(str(exc)) from exc

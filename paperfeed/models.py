@@ -141,6 +141,11 @@ class User:
     is_admin: bool
     is_moderator: bool
     created_at: datetime
+    is_curator: bool = False  # picks papers for the curated list (admins may too)
+
+    @property
+    def may_curate(self) -> bool:
+        return self.is_curator or self.is_admin
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,11 @@ def sign_up(client: TestClient, name: str, password: str = PASSWORD) -> None:
     assert response.status_code == 303, response.text
 
 
+def log_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
+    response = client.post("/login", data={"csrf": csrf_of(client), "name": name, "password": password})
+    assert response.status_code == 200, response.text
+
+
 def member(db: Database, name: str, admin: bool = False) -> User:
     return accounts.sign_up(db, name, f"{name}@example.org", PASSWORD, is_admin=admin)
 

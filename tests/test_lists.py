@@ -11,12 +11,14 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
+from paperfeed import accounts
 from paperfeed.feed import BadPeriod, parse_categories
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.lists import Selection
 from paperfeed.web.app import create_app
+from tests.community import PASSWORD
 
 DAY = "2026-08-20"  # a harvested day of the bundled papers
 
@@ -125,3 +127,45 @@ def test_a_submission_joins_the_curated_list_of_its_day(settings: Settings, db: 
         assert (
             site.get("/api/daily_papers", params={"submitter": "ak"}).json()[0]["submittedBy"]["name"] == "ak"
         )
+
+
+def test_curators_pick_papers_for_the_curated_list(settings: Settings, db: Database) -> None:
+    from tests.community import add_papers, https_client, member, token_for
+
+    harvested = add_papers(db, 2)
+    before = paper_store.paper(db, harvested[0].id)
+    reader = member(db, "reader")
+    curator = accounts.sign_up(db, "cura", "cura@example.org", PASSWORD, is_curator=True)
+    assert curator.may_curate and not reader.may_curate
+    target = f"/api/papers/{harvested[0].id}/pick"
+    curated = {"list": "curated", "date": datetime.now(UTC).date().isoformat()}
+    as_reader = token_for(db, reader)  # signed in: answers are never served from the page cache
+    with https_client(settings) as client:
+        refused = client.post(target, headers=as_reader)
+        assert refused.status_code == 403 and "curators" in refused.json()["error"]
+        assert client.get("/api/daily_papers", params=curated, headers=as_reader).json() == []
+        picked = client.post(target, headers=token_for(db, curator))
+        assert picked.status_code == 200 and picked.json()["submittedBy"]["name"] == "cura"
+        assert _ids(client.get("/api/daily_papers", params=curated, headers=as_reader).json()) == [
+            harvested[0].id
+        ]
+        assert client.post(target, headers=token_for(db, curator)).status_code == 200  # idempotent
+        assert client.delete(target, headers=token_for(db, curator)).status_code == 200
+        assert client.get("/api/daily_papers", params=curated, headers=as_reader).json() == []
+    back = paper_store.paper(db, harvested[0].id)
+    assert back is not None and before is not None
+    assert back.submitted_at is None and back.feed_day == before.feed_day
+
+
+def test_the_pick_button_shows_to_curators_only(settings: Settings, db: Database) -> None:
+    from tests.community import add_papers, csrf_of, https_client, log_in
+
+    paper = add_papers(db, 1)[0]
+    accounts.sign_up(db, "cura", "cura@example.org", PASSWORD, is_curator=True)
+    with https_client(settings) as client:
+        assert 'id="pick"' not in client.get(f"/papers/{paper.id}").text
+        log_in(client, "cura")
+        assert 'id="pick"' in client.get(f"/papers/{paper.id}").text
+        done = client.post(f"/papers/{paper.id}/pick", data={"csrf": csrf_of(client)}, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"].endswith("#curated")
+        assert 'id="unpick"' in client.get(f"/papers/{paper.id}").text

@@ -24,12 +24,7 @@ from paperfeed.storage import claims as claim_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.schema import rate_limits
-from tests.community import PASSWORD, add_papers, csrf_of, https_client, member, token_for
-
-
-def login(client: TestClient, name: str) -> None:
-    response = client.post("/login", data={"csrf": csrf_of(client), "name": name, "password": PASSWORD})
-    assert response.status_code == 200, response.text
+from tests.community import add_papers, csrf_of, https_client, log_in, member, token_for
 
 
 def publish(client: TestClient, org: str, paper_id: str, action: str = "add") -> int:
@@ -59,7 +54,7 @@ def test_only_admins_and_approved_authors_publish_under_an_organization(
     lab = make_org(db, "lab", ada.id, bob.id)
     claim = claim_store.add_claim(db, claimed.id, bob.id, "Alan Turing", datetime.now(UTC))
     with https_client(settings) as client:
-        login(client, "bob")
+        log_in(client, "bob")
         # A plain member without an approved claim: refused, even while the claim is pending.
         assert publish(client, "lab", other.id) == 403
         assert publish(client, "lab", claimed.id) == 403
@@ -74,12 +69,12 @@ def test_only_admins_and_approved_authors_publish_under_an_organization(
         assert publish(client, "lab", claimed.id, "remove") == 303
         assert org_of(db, claimed.id) is None
 
-        login(client, "ada")  # the admin publishes and unpublishes anything
+        log_in(client, "ada")  # the admin publishes and unpublishes anything
         assert publish(client, "lab", claimed.id) == 303
         assert publish(client, "lab", other.id, "remove") == 303
         assert (org_of(db, claimed.id), org_of(db, other.id)) == ("lab", None)
         # Not a member at all: refused as before.
-        login(client, "root")
+        log_in(client, "root")
         assert publish(client, "lab", other.id) == 403
 
 
@@ -95,7 +90,7 @@ def test_a_paper_of_another_organization_moves_only_with_its_admins_word(
         # eve is evilcorp's admin, and even an approved author of the paper: lab's paper stays lab's.
         claim = claim_store.add_claim(db, paper.id, eve.id, "Ada Lovelace", datetime.now(UTC))
         claim_store.decide(db, claim.id, root.id, True, datetime.now(UTC))
-        login(client, "eve")
+        log_in(client, "eve")
         refused = client.post("/orgs/evilcorp/papers", data={"csrf": csrf_of(client), "paper_id": paper.id})
         assert refused.status_code == 403 and "published under lab" in refused.text
         assert org_of(db, paper.id) == "lab"
@@ -110,7 +105,7 @@ def test_a_paper_of_another_organization_moves_only_with_its_admins_word(
 
         # A site admin moves it too, as an admin of the organization it goes to.
         make_org(db, "rootlab", root.id)
-        login(client, "root")
+        log_in(client, "root")
         assert publish(client, "rootlab", paper.id) == 303
         assert org_of(db, paper.id) == "rootlab"
 
@@ -119,7 +114,7 @@ def test_the_last_admin_stays(settings: Settings, db: Database) -> None:
     ada, bob = member(db, "ada"), member(db, "bob")
     lab = make_org(db, "lab", ada.id, bob.id)
     with https_client(settings) as client:
-        login(client, "ada")
+        log_in(client, "ada")
 
         def change(user: str, **fields: str) -> tuple[int, str]:
             data = {"csrf": csrf_of(client), "user": user, **fields}
@@ -150,7 +145,7 @@ def test_creating_organizations_and_collections_and_editing_comments_are_rate_li
         update={"rate_org": "1/3600", "rate_collection": "2/3600", "rate_comment": "3/600"}
     )
     with https_client(limited) as client:
-        login(client, "ada")
+        log_in(client, "ada")
         first = client.post("/orgs", data={"csrf": csrf_of(client), "name": "lab1"}, follow_redirects=False)
         second = client.post("/orgs", data={"csrf": csrf_of(client), "name": "lab2"}, follow_redirects=False)
         assert (first.status_code, second.status_code) == (303, 429)

@@ -69,6 +69,7 @@ FORMS: dict[str, dict[str, str]] = {
     "create_org": {"name": "neworg"},
     "org_members": {"user": "bob", "role": "member"},
     "org_papers": {"paper_id": "2611.00000"},
+    "pick_form": {},
     "create_collection": {"name": "new list"},
     "collection_items": {"paper_id": "2611.00000", "note": "n"},
     "decide_claim": {"decision": "approve"},
@@ -83,6 +84,8 @@ EXEMPT = {"unsubscribe"}
 JSON: dict[str, dict[str, Any]] = {
     "api_submit": {"arxivId": "0704.0001"},
     "api_upvote": {},
+    "api_pick": {},
+    "api_unpick": {},
     "api_unvote": {},
     "api_post_comment": {"body": "hello"},
     "api_create_collection": {"name": "api list"},
@@ -109,6 +112,9 @@ def _counts(db: Database) -> dict[str, int]:
         }
         counted["items"] = conn.execute(
             sa.select(sa.func.count()).select_from(schema.collection_items)
+        ).scalar_one()
+        counted["curated"] = conn.execute(
+            sa.select(sa.func.count()).where(schema.papers.c.submitted_at.is_not(None))
         ).scalar_one()
         counted["edited"] = conn.execute(
             sa.select(sa.func.count()).where(schema.comments.c.edited_at.is_not(None))

@@ -27,18 +27,30 @@ def users() -> None:
 @click.option("--email", required=True, help="The member's email address (unique).")
 @click.option("--admin", is_flag=True, help="May approve authorship claims and moderate comments.")
 @click.option("--moderator", is_flag=True, help="May hide comments.")
+@click.option("--curator", is_flag=True, help="May pick papers for the curated list.")
 @pass_context
-def create_user(obj: Context, name: str, email: str, admin: bool, moderator: bool) -> None:
+def create_user(obj: Context, name: str, email: str, admin: bool, moderator: bool, curator: bool) -> None:
     """Create an account; the password is read from stdin or a prompt."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = accounts.sign_up(obj.db, name, email, password, is_admin=admin, is_moderator=moderator)
+        user = accounts.sign_up(
+            obj.db, name, email, password, is_admin=admin, is_moderator=moderator, is_curator=curator
+        )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    role = " (admin)" if user.is_admin else " (moderator)" if user.is_moderator else ""
+    roles = [
+        r
+        for r, held in (
+            ("admin", user.is_admin),
+            ("moderator", user.is_moderator),
+            ("curator", user.is_curator),
+        )
+        if held
+    ]
+    role = f" ({', '.join(roles)})" if roles else ""
     click.echo(f"created user {user.name} <{user.email}>{role}")
 
 

@@ -249,6 +249,32 @@ def mark_submitted(db: Database, paper_id: str, by: str | None, at: datetime) ->
     return True
 
 
+def unmark_submitted(db: Database, paper_id: str) -> bool:
+    """Take a paper off the curated list: it goes back to the day it was published (or stored); False if
+    it was not on the list."""
+    with db.write() as conn:
+        row = conn.execute(
+            sa.select(papers.c.published_at, papers.c.submitted_at, papers.c.ingested_at).where(
+                papers.c.id == paper_id
+            )
+        ).one_or_none()
+        if row is None:
+            raise KeyError(paper_id)
+        if row.submitted_at is None:
+            return False
+        conn.execute(
+            papers.update()
+            .where(papers.c.id == paper_id)
+            .values(
+                submitted_at=None,
+                submitted_by=None,
+                feed_day=feed_day_of(row.published_at, None, row.ingested_at),
+                rev=next_rev(conn),
+            )
+        )
+    return True
+
+
 # -- questions ---------------------------------------------------------------------------------------
 
 

@@ -137,6 +137,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("is_moderator", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("is_curator", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -35,6 +35,7 @@ def create_user(
     is_admin: bool = False,
     is_moderator: bool = False,
     fullname: str = "",
+    is_curator: bool = False,
 ) -> User:
     with db.write() as conn:
         taken = conn.execute(
@@ -55,6 +56,7 @@ def create_user(
                     password_hash=password_hash,
                     is_admin=is_admin,
                     is_moderator=is_moderator,
+                    is_curator=is_curator,
                     created_at=now,
                 )
                 .returning(users.c.id)
@@ -68,7 +70,14 @@ def create_user(
 
 def _user(row: Any) -> User:
     return User(
-        row.id, row.name, row.email, row.fullname, bool(row.is_admin), bool(row.is_moderator), row.created_at
+        row.id,
+        row.name,
+        row.email,
+        row.fullname,
+        bool(row.is_admin),
+        bool(row.is_moderator),
+        row.created_at,
+        bool(row.is_curator),
     )
 
 
@@ -80,6 +89,7 @@ _USER = sa.select(
     users.c.is_admin,
     users.c.is_moderator,
     users.c.created_at,
+    users.c.is_curator,
 )
 
 
@@ -139,10 +149,14 @@ def _new_password(conn: sa.Connection, user_id: int, password_hash: str) -> None
     )
 
 
-def set_roles(db: Database, user_id: int, is_admin: bool, is_moderator: bool) -> None:
+def set_roles(
+    db: Database, user_id: int, is_admin: bool, is_moderator: bool, is_curator: bool = False
+) -> None:
     with db.write() as conn:
         conn.execute(
-            users.update().where(users.c.id == user_id).values(is_admin=is_admin, is_moderator=is_moderator)
+            users.update()
+            .where(users.c.id == user_id)
+            .values(is_admin=is_admin, is_moderator=is_moderator, is_curator=is_curator)
         )
 
 

@@ -19,6 +19,7 @@ from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.submit import SubmitError, submit_paper
 from paperfeed.models import Comment, Paper, User
 from paperfeed.storage import comments as comment_store
+from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.trending import why_trending
 from paperfeed.web import limits
@@ -243,6 +244,40 @@ def submit_page(request: Request) -> Response:
     if viewer(request) is None:
         return redirect("/login?next=/submit")
     return render(request, "submit.html", {"error": None, "value": ""})
+
+
+# -- curators' picks ----------------------------------------------------------------------------------------
+
+
+def _pick(request: Request, user: User, add: bool) -> Paper:
+    if not user.may_curate:
+        raise Refused(403, "only curators and admins pick papers for the curated list")
+    db = database(request)
+    paper = paper_or_404(db, request.path_params["paper_id"])
+    if add:  # already on the list (submitted or picked): nothing to do
+        paper_store.mark_submitted(db, paper.id, user.name, datetime.now(UTC))
+    else:
+        paper_store.unmark_submitted(db, paper.id)
+    return paper_or_404(db, paper.id)
+
+
+@documented(
+    "Pick a paper for the curated list (POST) or take it off (DELETE)",
+    "community",
+    model=DailyPaperDoc,
+    member=True,
+    not_found=True,
+)
+@api_action
+def pick_api(request: Request, user: User, body: dict[str, Any]) -> Response:
+    """A curator (or admin) puts a harvested paper on today's curated list, or takes it off again."""
+    return SafeJSONResponse(daily_item_json(_pick(request, user, request.method == "POST")))
+
+
+@form_action
+def pick_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    paper = _pick(request, user, form.get("action") != "remove")
+    return redirect(f"/papers/{paper.id}#curated")
 
 
 # -- trending ------------------------------------------------------------------------------------------------
