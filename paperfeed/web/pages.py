@@ -1,9 +1,9 @@
 """The server-rendered HTML pages: the feed (``/`` and ``/papers``) and one paper (``/papers/{id}``).
 
-Handlers only read parameters, fetch once through ``paperfeed.feed.feed_page`` or
-``storage.papers.paper`` and hand plain values to the Jinja2 templates in ``web/templates`` (autoescaped;
-nothing from the data is ever marked safe). A bad parameter gets a 400 page naming it, an unknown paper a
-404 page. Math in titles and abstracts stays as LaTeX text here: the vendored KaTeX renders it in the
+Handlers read parameters, fetch everything the page shows (``paperfeed.feed.feed_page``, the paper, its
+comments, votes, similar papers) and hand plain values to the Jinja2 templates in ``web/templates``
+(autoescaped; only comment HTML, sanitised when it was written, is marked safe). A bad parameter gets a
+400 page naming it, an unknown paper a 404 page. Math in titles and abstracts stays as LaTeX text here: the vendored KaTeX renders it in the
 browser (``static/js/math.js``), so the HTML never carries markup built from data.
 
 Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its thread pool.
