@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_core import to_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -185,6 +185,26 @@ class Settings(BaseSettings):
         description="How often a digest sender records that it is alive. Another sender on a different "
         "host takes it for dead after 6 missed beats and marks what it had in flight 'unknown'.",
     )
+
+    # -- the client's address behind proxies --------------------------------------------------------
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or networks (CIDR) of the proxies in front of the web nodes, separated by "
+        "commas: from these peers the client address is read from X-Forwarded-For (the rightmost address "
+        "that is not a trusted proxy), for rate limits. Empty: the connecting address is the client.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (CIDR)") from None
+        return value
 
     def node(self) -> str:
         """This machine's name: ``node_name`` or the host name."""
