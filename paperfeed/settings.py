@@ -186,6 +186,29 @@ class Settings(BaseSettings):
         "host takes it for dead after 6 missed beats and marks what it had in flight 'unknown'.",
     )
 
+    # -- outbound work: what web requests leave to the worker (paperfeed/outbound.py) -------------------
+    submission_interval: float = Field(
+        5.0,
+        description="Seconds between two runs of the worker's 'submissions' job, which fetches the papers "
+        "members submitted from arXiv (never less than PAPERFEED_ARXIV_REQUEST_INTERVAL).",
+    )
+    outbound_timeout: float = Field(
+        20.0,
+        description="Seconds one request of the worker's outbound jobs (arXiv for submissions) may take. "
+        "They never sleep on retries: a failed request ends the run, and what it was for waits for a later one.",
+    )
+    submission_attempts: int = Field(
+        6,
+        ge=1,
+        description="Runs of the 'submissions' job that may fail to reach arXiv before a waiting "
+        "submission is marked failed (the waits between them double from a minute: about half an hour in all).",
+    )
+    confirmation_interval: float = Field(
+        10.0,
+        description="Seconds between two runs of the worker's 'confirmations' job, which sends the "
+        "subscription confirmation emails /subscribe asked for.",
+    )
+
     # -- the client's address behind proxies --------------------------------------------------------
     trusted_proxies: str = Field(
         "",

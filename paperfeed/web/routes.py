@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/papers/search", search.api_search, "api_search_papers"),
     ("GET", "/api/papers/{paper_id:path}/similar", search.api_similar, "api_similar_papers"),
     ("POST", "/api/papers/index", community.submit_api, "api_submit"),
+    ("GET", "/api/submissions", community.submissions_api, "api_submissions"),
     ("POST", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_upvote"),
     ("DELETE", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_unvote"),
     ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
