@@ -54,12 +54,14 @@ def enqueue(db: Database, paper_id: str, user_id: int, now: datetime) -> tuple[Q
         "next_try_at": now,
     }
     with db.write() as conn:
-        done = conn.execute(
+        # RETURNING tells whether the row was inserted (psycopg reports no rowcount for an INSERT).
+        inserted = conn.execute(
             upsert(conn, submissions)
             .values(paper_id=paper_id, **fresh)
             .on_conflict_do_nothing(index_elements=["paper_id"])
-        )
-        queued = bool(done.rowcount)
+            .returning(c.id)
+        ).first()
+        queued = inserted is not None
         if not queued:
             again = conn.execute(
                 submissions.update().where(c.paper_id == paper_id, c.status == FAILED).values(**fresh)

@@ -70,12 +70,13 @@ def request_confirmation(
             sa.select(c.id, c.status, c.confirm_sent_at, c.confirm_due_at).where(c.email == email)
         ).one_or_none()
         if row is None:
-            # Two first requests at once: the loser's insert conflicts and queues nothing.
+            # Two first requests at once: the loser's insert conflicts and queues nothing (RETURNING
+            # says which, as psycopg reports no rowcount for an INSERT).
             stmt = upsert(conn, subscribers).values(
                 email=email, frequency=frequency, status="pending", created_at=now, confirm_due_at=now
             )
-            done = conn.execute(stmt.on_conflict_do_nothing(index_elements=["email"]))
-            return "queued" if done.rowcount else "rate_limited"
+            done = conn.execute(stmt.on_conflict_do_nothing(index_elements=["email"]).returning(c.id))
+            return "queued" if done.first() is not None else "rate_limited"
         if row.status == "active":
             return "already_active"
         if row.confirm_due_at is not None or (
