@@ -2,7 +2,8 @@
 
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
-  a time across every machine: the OAI-PMH harvest, embedding new papers, digests. Lease
+  a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
+  work web requests queue (fetching submitted papers, sending confirmation emails). Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
@@ -119,15 +120,6 @@ def sync_search_indexes(ctx: JobContext) -> str:
     return f"keyword index: {keyword_count} (re)indexed; vector index: {vector_count} added"
 
 
-JOBS: list[Job] = [
-    Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
-    Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
-    Job("digest-daily", "global", lambda s: s.digest_interval, digests("daily")),
-    Job("digest-weekly", "global", lambda s: s.digest_interval, digests("weekly")),
-    Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),
-]
-
-
 # -- accounts and housekeeping ----------------------------------------------------------------------------
 
 
@@ -153,11 +145,52 @@ def forget_rate_limits(ctx: JobContext) -> str:
     return f"{dropped} expired rate-limit windows dropped"
 
 
+# -- outbound work: what web requests queue for the worker (issue 17: no request waits on a third party) --
+
+
+def fetch_submissions(ctx: JobContext) -> str:
+    """Fetch the papers members submitted from arXiv, all through one client for this run; raises (the run
+    counts as failed, with arXiv's answer) when arXiv cannot be reached, after recording it on each."""
+    from paperfeed import outbound
+    from paperfeed.ingest.arxiv_api import ArxivApi
+    from paperfeed.ingest.submit import fetch_queued
+    from paperfeed.storage import submissions
+
+    s = ctx.settings
+    if not submissions.due(ctx.db, datetime.now(UTC), 1):
+        return "nothing waits"
+    with outbound.client(s, "arxiv") as client:
+        report = fetch_queued(ctx.db, ArxivApi(client, s.arxiv_api_endpoint), s.submission_attempts)
+    if report.unreachable:
+        raise RuntimeError(f"{report.summary()}: arXiv could not be reached: {report.unreachable}")
+    return report.summary()
+
+
+def send_confirmations(ctx: JobContext) -> str:
+    """Send the subscription confirmations /subscribe asked for, over one SMTP connection."""
+    from paperfeed.digest.subscriptions import send_confirmations as send
+
+    if not ctx.settings.smtp_url.get_secret_value():
+        return "skipped: PAPERFEED_SMTP_URL is not set"
+    return send(ctx.db, ctx.settings).summary()
+
+
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
-JOBS.extend(
-    [
-        Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
-        Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
-    ]
-)
+JOBS: list[Job] = [
+    Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
+    Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
+    Job("digest-daily", "global", lambda s: s.digest_interval, digests("daily")),
+    Job("digest-weekly", "global", lambda s: s.digest_interval, digests("weekly")),
+    Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),
+    # What web requests queue for the worker: no request waits on a third party.
+    Job(
+        "submissions",
+        "global",
+        lambda s: max(s.submission_interval, s.arxiv_request_interval),
+        fetch_submissions,
+    ),
+    Job("confirmations", "global", lambda s: s.confirmation_interval, send_confirmations),
+    Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
+    Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
+]

@@ -245,3 +245,21 @@ class Subscriber:
     suppressed_reason: str | None = None  # unsubscribed | bounced
     user_id: int | None = None
     follows: tuple[Follow, ...] = ()
+
+
+# -- outbound work ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedSubmission:
+    """A member's submission of a paper that was not stored yet: the worker fetches it from arXiv."""
+
+    id: int
+    paper_id: str  # version-less arXiv id
+    user_id: int
+    submitted_by: str  # the member's handle
+    status: str  # pending | done | failed
+    attempts: int  # tries that could not reach arXiv
+    message: str | None  # why it failed, or why it still waits
+    created_at: datetime  # when the member submitted it: the time the feed shows
+    updated_at: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_core import to_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -222,6 +222,48 @@ class Settings(BaseSettings):
         "one address: sign-up and reset forms cannot be used to flood an inbox. A request made sooner is "
         "mailed when the time is up.",
     )
+    # -- outbound work: what web requests leave to the worker (paperfeed/outbound.py) -------------------
+    submission_interval: float = Field(
+        5.0,
+        description="Seconds between two runs of the worker's 'submissions' job, which fetches the papers "
+        "members submitted from arXiv (never less than PAPERFEED_ARXIV_REQUEST_INTERVAL).",
+    )
+    outbound_timeout: float = Field(
+        20.0,
+        description="Seconds one request of the worker's outbound jobs (arXiv for submissions) may take. "
+        "They never sleep on retries: a failed request ends the run, and what it was for waits for a later one.",
+    )
+    submission_attempts: int = Field(
+        6,
+        ge=1,
+        description="Runs of the 'submissions' job that may fail to reach arXiv before a waiting "
+        "submission is marked failed (the waits between them double from a minute: about half an hour in all).",
+    )
+    confirmation_interval: float = Field(
+        10.0,
+        description="Seconds between two runs of the worker's 'confirmations' job, which sends the "
+        "subscription confirmation emails /subscribe asked for.",
+    )
+
+    # -- the client's address behind proxies --------------------------------------------------------
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or networks (CIDR) of the proxies in front of the web nodes, separated by "
+        "commas: from these peers the client address is read from X-Forwarded-For (the rightmost address "
+        "that is not a trusted proxy), for rate limits. Empty: the connecting address is the client.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (CIDR)") from None
+        return value
 
     def node(self) -> str:
         """This machine's name: ``node_name`` or the host name."""

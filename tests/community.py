@@ -1,5 +1,6 @@
 """Helpers for the community tests: an in-process client over HTTPS (the session and CSRF cookies are
-Secure, so a client on plain http would rightly never send them back), members, and a few papers."""
+Secure, so a client on plain http would rightly never send them back), members, a few papers, and one run
+of a worker job (what the web queued is done by the worker)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from html.parser import HTMLParser
 from fastapi.testclient import TestClient
 
 from paperfeed import accounts
+from paperfeed.jobs import JOBS, JobContext
 from paperfeed.models import Paper, User, Version
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, leases
 from paperfeed.storage.papers import upsert_papers
 from paperfeed.web.app import create_app
 
@@ -65,6 +67,15 @@ def member(db: Database, name: str, admin: bool = False) -> User:
 
 def token_for(db: Database, user: User, scope: str = "write") -> dict[str, str]:
     return {"Authorization": f"Bearer {accounts.create_token(db, user, scope=scope)}"}
+
+
+def run_job(db: Database, settings: Settings, name: str) -> str:
+    """One run of the worker job ``name`` of ``paperfeed/jobs.py``, now, whenever it last ran (the
+    worker's schedule would wait its interval): its summary, or the exception a failed run raises."""
+    (job,) = [j for j in JOBS if j.name == name]
+    holder = leases.holder_name("test")
+    with leases.hold(db, f"job:{name}", holder, settings.lease_seconds) as held:
+        return job.run(JobContext(db, settings, holder, held))
 
 
 def add_papers(db: Database, count: int = 3, **fields: object) -> list[Paper]:

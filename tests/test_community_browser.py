@@ -1,7 +1,7 @@
 """The community layer in real Chromium against a live server: sign up (activating by the emailed link),
-upvote, comment (with a hostile comment that must run nothing) and submit a paper (fetched from the
-replayed arXiv API), all by clicking, under the Content-Security-Policy, with no console error, CSP
-violation or dialog."""
+upvote, comment (with a hostile comment that must run nothing) and submit a paper (fetched by the worker's
+job from the replayed arXiv API), all by clicking, under the Content-Security-Policy, with no console
+error, CSP violation or dialog."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from paperfeed.storage import comments as comment_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
 from tests.arxiv_replay import ReplayServer, atom
-from tests.community import PASSWORD, add_papers
+from tests.community import PASSWORD, add_papers, run_job
 from tests.conftest import LiveServer
 from tests.smtp_server import SmtpServer
 from tests.test_browser import ARTIFACTS, Problems, assert_clean, browser, page_and_problems  # noqa: F401
@@ -98,10 +98,16 @@ def test_sign_up_upvote_comment_and_submit(
         assert page.locator(".comment-body img, .comment-body script").count() == 0
         assert page.locator("h2", has_text="Discussion (2)").count() == 1
 
-        # Submit a paper from arXiv (the replay server stands in for it).
+        # Submit a paper from arXiv (the replay server stands in for it): it waits for the worker, which
+        # fetches it; then it is on the feed.
         page.click("#nav-submit")
         page.fill("#submit-id", f"https://arxiv.org/abs/{SUBMIT}v1")
         page.click("#submit-button")
+        page.wait_for_url(re.compile(r"/submit#submission-\d+$"))
+        assert "waiting to be fetched" in page.locator("#submissions li").first.inner_text()
+        assert run_job(db, server_settings, "submissions") == "1 submitted, 0 failed, 0 waiting"
+        page.reload()
+        page.click(f'#submissions a[href="/papers/{SUBMIT}"]')
         page.wait_for_url(re.compile(rf"/papers/{SUBMIT}$"))
         assert page.locator("#submitted-by").inner_text() == "ada"
         # A second submission is refused with a clear message.

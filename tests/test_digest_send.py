@@ -226,9 +226,7 @@ def test_paused_pending_and_unsubscribed_get_nothing(tmp_path: Path, smtp: SmtpS
     add_confirmed(db, [("paused@example.org", "daily", []), ("left@example.org", "daily", [])])
     subscriber_store.update_preferences(db, 1, "daily", True, [])
     subscriber_store.suppress(db, 2, "unsubscribed", DAY)
-    subscriber_store.request_confirmation(
-        db, "pending@example.org", "daily", "h" * 64, DAY + timedelta(days=1), DAY, timedelta(0)
-    )
+    subscriber_store.request_confirmation(db, "pending@example.org", "daily", DAY, timedelta(0))
     report = send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
     assert report.sent == 0 and smtp.handler.messages == []
 

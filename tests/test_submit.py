@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paperfeed import accounts
 from paperfeed.cli import main
 from paperfeed.ingest.arxiv_api import ArxivApi
 from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.snapshot import ingest_snapshot
+from paperfeed.ingest.submission import request_submission
 from paperfeed.ingest.submit import SubmitError, submit_paper
+from paperfeed.models import QueuedSubmission
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as store
@@ -118,3 +121,20 @@ def test_the_cli(tmp_path: Path, server: ReplayServer) -> None:
     bad = runner.invoke(main, ["submit", "doi:10.1000/xyz"], env=env)
     assert bad.exit_code == 1
     assert "is not an arXiv id" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_paper_waiting_for_the_worker_is_refused_here_too(
+    db: Database, server: ReplayServer, api: ArxivApi
+) -> None:
+    """A member's web submission waits in the queue until the worker fetches it: it is submitted already."""
+    ada = accounts.sign_up(db, "ada", "ada@example.org", "correct horse battery staple")
+    queued = request_submission(db, PAPER, ada.id, ada.name, NOW)
+    assert isinstance(queued, QueuedSubmission) and queued.status == "pending"
+    assert server.log == []  # the web's way in asks arXiv nothing
+    with pytest.raises(SubmitError) as refused:
+        submit_paper(db, api, PAPER, "bob", NOW)
+    assert refused.value.reason == "already_submitted"
+    assert str(refused.value) == (
+        f"{PAPER} was already submitted by ada on 2026-07-10 09:30 UTC; it is waiting to be fetched from arXiv"
+    )
+    assert server.log == [] and store.paper(db, PAPER) is None

@@ -1,5 +1,5 @@
 """Subscribing, confirming, choosing follows and unsubscribing in a real browser (Debian's Chromium)
-against a live server, with the confirmation email received by a real SMTP server: the CSRF cookie, the
+against a live server, with the confirmation email sent by the worker's job and received by a real SMTP server: the CSRF cookie, the
 forms and the Content-Security-Policy work together as a reader meets them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from paperfeed.digest import tokens
+from paperfeed.digest.subscriptions import send_confirmations
 from paperfeed.storage import open_database
 from paperfeed.storage import subscribers as store
 from tests.conftest import LiveServer
@@ -36,12 +37,17 @@ def test_subscribe_confirm_follow_unsubscribe(
             page.screenshot(path=str(ARTIFACTS / "subscribe.png"))
             page.click("button[type=submit]")
             assert "a link to confirm is on its way" in page.locator("#subscribe-sent").inner_text()
+            db = open_database(settings.database_url)
+            # The worker's 'confirmations' job, configured with the site's address as the server is.
+            worker_settings = settings.model_copy(update={"base_url": server.url})
+            assert send_confirmations(db, worker_settings).sent == 1
             (mail,) = smtp.handler.to("reader@example.org")
             link = re.search(
                 r"http://\S+/subscribe/confirm\?token=\S+", mail.get_body(("plain",)).get_content()
             )
             assert link
             page.goto(link.group(0))
+            assert "reader@example.org" in page.locator("#confirm-address").inner_text()
             page.click("#confirm-button")
             assert "will get the weekly digest" in page.locator("#subscribed").inner_text()
             page.click("text=Choose topics")
@@ -50,7 +56,6 @@ def test_subscribe_confirm_follow_unsubscribe(
             page.click("button[type=submit]")
             assert page.locator("#saved").is_visible()
             page.screenshot(path=str(ARTIFACTS / "preferences.png"), full_page=True)
-            db = open_database(settings.database_url)
             sub = store.subscriber_by_email(db, "reader@example.org")
             assert sub is not None and sub.status == "active" and sub.frequency == "weekly"
             assert {f.value for f in sub.follows} == {"graph neural networks", "diffusion", "Grace Hopper"}

@@ -7,6 +7,7 @@ some digests must wait for a rerun (each is named on stderr).
 from __future__ import annotations
 
 import csv
+import smtplib
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from paperfeed.commands.context import EXIT_REJECTED, Context, fail, pass_context
 from paperfeed.digest.compose import FREQUENCIES, Frequency, default_day, parse_frequency
+from paperfeed.digest.mail import MailConfigError
 from paperfeed.digest.subscriptions import (
     BadEmail,
     BadFollow,
@@ -22,6 +24,7 @@ from paperfeed.digest.subscriptions import (
     make_follow,
     normalize_email,
     request,
+    send_confirmations,
 )
 from paperfeed.models import Follow
 from paperfeed.storage import subscribers as subscriber_store
@@ -70,13 +73,22 @@ def add(
         if follows:
             raise click.UsageError("follows can be given with --confirmed only (or on the preferences page)")
         outcome = request(obj.db, obj.settings, address, frequency)
-        click.echo(
-            {
-                "send": f"confirmation sent to {address}",
-                "rate_limited": f"a confirmation went to {address} recently; not sent again yet",
-                "already_active": f"{address} is subscribed already",
-            }[outcome]
-        )
+        if outcome != "queued":
+            click.echo(
+                {
+                    "rate_limited": f"a confirmation went to {address} recently; not sent again yet",
+                    "already_active": f"{address} is subscribed already",
+                }[outcome]
+            )
+            return
+        # A command may wait on mail, unlike a web request: send it now rather than at the worker's next run.
+        try:
+            report = send_confirmations(obj.db, obj.settings, only=address)
+        except (MailConfigError, smtplib.SMTPException, OSError) as exc:
+            fail(f"the confirmation to {address} is due but was not sent ({exc}); the worker sends it later")
+        if not report.sent:
+            fail(f"the confirmation to {address} was not sent: {report.summary()}")
+        click.echo(f"confirmation sent to {address}")
         return
     counts = add_confirmed(obj.db, [(address, frequency, follows)])
     if counts.suppressed:

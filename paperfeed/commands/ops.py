@@ -52,6 +52,8 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
         port=port or obj.settings.port,
         workers=workers,
         access_log=False,
+        # Who the client is behind a proxy is read in one place, web/limits.client, from
+        # PAPERFEED_TRUSTED_PROXIES; uvicorn's own reading would apply a second rule to the same headers.
         proxy_headers=False,
     )
 

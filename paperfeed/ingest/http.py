@@ -26,7 +26,12 @@ _MAX_BACKOFF = 60.0
 
 
 class ArxivHTTPError(RuntimeError):
-    """A request that failed for good (after its retries); the message names the URL."""
+    """A request that failed for good (after its retries); the message names the URL. ``retry_after``:
+    the seconds the server asked us to wait (503/429 with Retry-After), for callers that try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def user_agent(contact: str = "") -> str:
@@ -127,11 +132,13 @@ class PoliteClient:
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise ArxivHTTPError(
                         f"GET {shown}: HTTP {response.status_code} asking to retry after {wait:.0f} s "
-                        f"(more than {MAX_RETRY_AFTER:.0f} s); try again later"
+                        f"(more than {MAX_RETRY_AFTER:.0f} s); try again later",
+                        wait,
                     )
                 if attempt >= self.retries:
                     raise ArxivHTTPError(
-                        f"GET {shown}: still HTTP {response.status_code} after {self.retries} retries"
+                        f"GET {shown}: still HTTP {response.status_code} after {self.retries} retries",
+                        wait,
                     )
                 attempt += 1
                 self._push_next_start(wait or 0.0)

@@ -264,6 +264,7 @@ subscribers = sa.Table(
     sa.Column("confirm_token_hash", sa.String(64), unique=True),
     sa.Column("confirm_expires_at", UTCDateTime),
     sa.Column("confirm_sent_at", UTCDateTime),
+    sa.Column("confirm_due_at", UTCDateTime),  # migration 0009
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("confirmed_at", UTCDateTime),
     sa.Column("suppressed_at", UTCDateTime),
@@ -337,4 +338,20 @@ account_requests = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),
     sa.UniqueConstraint("kind", "email", name="account_requests_once"),
+)
+
+# -- outbound work, done by the worker (migration 0009) ---------------------------------------------------
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("next_try_at", UTCDateTime, nullable=False),
 )

@@ -18,7 +18,7 @@ from paperfeed.models import Follow, Subscriber
 from paperfeed.storage.db import Database, upsert
 from paperfeed.storage.schema import subscriber_follows, subscribers
 
-Requested = Literal["send", "rate_limited", "already_active"]
+Requested = Literal["queued", "rate_limited", "already_active"]
 
 
 def _subscriber(row: Any, follows: Sequence[Follow] = ()) -> Subscriber:
@@ -59,35 +59,108 @@ def subscriber_by_email(db: Database, email: str) -> Subscriber | None:
 
 
 def request_confirmation(
-    db: Database,
-    email: str,
-    frequency: str,
-    token_hash: str,
-    expires_at: datetime,
-    now: datetime,
-    resend_after: timedelta,
+    db: Database, email: str, frequency: str, now: datetime, resend_after: timedelta
 ) -> Requested:
-    """Record a subscribe request. 'send': a confirmation with this token should go out; 'rate_limited':
-    one went to this address too recently; 'already_active': nothing to do."""
+    """Record a subscribe request. 'queued': a confirmation email is now due (the worker sends it,
+    ``due_confirmations``); 'rate_limited': one is due already or went out too recently; 'already_active':
+    nothing to do."""
     c = subscribers.c
     with db.write() as conn:
-        row = conn.execute(sa.select(c.id, c.status, c.confirm_sent_at).where(c.email == email)).one_or_none()
-        if row is not None and row.status == "active":
-            return "already_active"
-        if row is not None and row.confirm_sent_at is not None and now - row.confirm_sent_at < resend_after:
-            return "rate_limited"
-        token = {"confirm_token_hash": token_hash, "confirm_expires_at": expires_at, "confirm_sent_at": now}
+        row = conn.execute(
+            sa.select(c.id, c.status, c.confirm_sent_at, c.confirm_due_at).where(c.email == email)
+        ).one_or_none()
         if row is None:
-            # Two first requests at once: the loser's insert conflicts and it sends nothing.
+            # Two first requests at once: the loser's insert conflicts and queues nothing (RETURNING
+            # says which, as psycopg reports no rowcount for an INSERT).
             stmt = upsert(conn, subscribers).values(
-                email=email, frequency=frequency, status="pending", created_at=now, **token
+                email=email, frequency=frequency, status="pending", created_at=now, confirm_due_at=now
             )
-            done = conn.execute(stmt.on_conflict_do_nothing(index_elements=["email"]))
-            return "send" if done.rowcount else "rate_limited"
-        # A pending or suppressed address: a fresh token replaces the old one (the old link stops
-        # working); a suppressed address stays suppressed until this one is confirmed.
-        conn.execute(subscribers.update().where(c.id == row.id).values(frequency=frequency, **token))
-        return "send"
+            done = conn.execute(stmt.on_conflict_do_nothing(index_elements=["email"]).returning(c.id))
+            return "queued" if done.first() is not None else "rate_limited"
+        if row.status == "active":
+            return "already_active"
+        if row.confirm_due_at is not None or (
+            row.confirm_sent_at is not None and now - row.confirm_sent_at < resend_after
+        ):
+            return "rate_limited"
+        # A pending or suppressed address keeps its old token until the worker sends a new one (the old
+        # link then stops working); a suppressed address stays suppressed until it is confirmed.
+        conn.execute(
+            subscribers.update().where(c.id == row.id).values(frequency=frequency, confirm_due_at=now)
+        )
+        return "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class DueConfirmation:
+    subscriber_id: int
+    email: str
+    frequency: str
+    due_at: datetime  # when it was asked for
+
+
+def due_confirmations(db: Database, limit: int, email: str | None = None) -> list[DueConfirmation]:
+    """Confirmation emails waiting to be sent, oldest request first (only ``email``'s when given)."""
+    c = subscribers.c
+    query = sa.select(c.id, c.email, c.frequency, c.confirm_due_at).where(
+        c.confirm_due_at.is_not(None), c.status != "active"
+    )
+    if email is not None:
+        query = query.where(c.email == email)
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(c.confirm_due_at, c.id).limit(limit)).all()
+    return [DueConfirmation(r.id, r.email, r.frequency, r.confirm_due_at) for r in rows]
+
+
+def claim_confirmation(
+    db: Database, due: DueConfirmation, token_hash: str, expires_at: datetime, now: datetime
+) -> bool:
+    """Take a due confirmation for sending, with the token its email will carry (only the hash is kept;
+    it replaces any earlier one). False when another sender took it, or the address became active."""
+    c = subscribers.c
+    with db.write() as conn:
+        done = conn.execute(
+            subscribers.update()
+            .where(c.id == due.subscriber_id, c.confirm_due_at == due.due_at, c.status != "active")
+            .values(
+                confirm_token_hash=token_hash,
+                confirm_expires_at=expires_at,
+                confirm_sent_at=now,
+                confirm_due_at=None,
+            )
+        )
+        return bool(done.rowcount)
+
+
+def requeue_confirmation(db: Database, due: DueConfirmation) -> None:
+    """Make a claimed confirmation due again (the SMTP server said: try again later)."""
+    c = subscribers.c
+    with db.write() as conn:
+        conn.execute(
+            subscribers.update()
+            .where(c.id == due.subscriber_id, c.confirm_due_at.is_(None), c.status != "active")
+            .values(confirm_due_at=due.due_at)
+        )
+
+
+def drop_confirmation(db: Database, due: DueConfirmation) -> None:
+    """Forget a confirmation that is no longer worth sending (asked for longer ago than a link lives)."""
+    c = subscribers.c
+    with db.write() as conn:
+        conn.execute(
+            subscribers.update()
+            .where(c.id == due.subscriber_id, c.confirm_due_at == due.due_at)
+            .values(confirm_due_at=None)
+        )
+
+
+def by_confirm_token(db: Database, token_hash: str, now: datetime) -> Subscriber | None:
+    """The subscription an unexpired confirmation token would confirm (nothing changes)."""
+    c = subscribers.c
+    query = sa.select(subscribers).where(c.confirm_token_hash == token_hash, c.confirm_expires_at > now)
+    with db.read() as conn:
+        row = conn.execute(query).one_or_none()
+        return _subscriber(row, _follows(conn, [row.id])[row.id]) if row else None
 
 
 def confirm(db: Database, token_hash: str, now: datetime) -> Subscriber | None:
@@ -103,6 +176,7 @@ def confirm(db: Database, token_hash: str, now: datetime) -> Subscriber | None:
                 confirmed_at=now,
                 confirm_token_hash=None,
                 confirm_expires_at=None,
+                confirm_due_at=None,
                 suppressed_at=None,
                 suppressed_reason=None,
             )
@@ -193,7 +267,13 @@ def add_confirmed(
                 conn.execute(
                     subscribers.update()
                     .where(c.id == sid)
-                    .values(frequency=frequency, status="active", confirmed_at=now, confirm_token_hash=None)
+                    .values(
+                        frequency=frequency,
+                        status="active",
+                        confirmed_at=now,
+                        confirm_token_hash=None,
+                        confirm_due_at=None,
+                    )
                 )
                 confirmed += 1
             if follows:

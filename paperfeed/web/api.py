@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query, Request
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, feed_page
@@ -73,7 +74,10 @@ def daily_papers(
     page = feed_page(db, period, API_SORTS[sort], p, size, selection)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
-        headers["Link"] = f'<{request.url.include_query_params(p=p + 1, limit=size)}>; rel="next"'
+        # From the configured address, never the Host header: the page cache replays this to everyone.
+        here = URL(request.app.state.settings.base_url.rstrip("/") + request.url.path)
+        following = here.replace(query=request.url.query).include_query_params(p=p + 1, limit=size)
+        headers["Link"] = f'<{following}>; rel="next"'
     return SafeJSONResponse([daily_item_json(paper) for paper in page.papers], headers=headers)
 
 

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # the kit redirects '/login/' itself, to a path (web/kit.py)
     )
     app.state.settings = settings
     app.state.db = db

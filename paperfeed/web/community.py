@@ -1,6 +1,6 @@
 """Upvotes, comments and submissions: the forms on the pages and the JSON API, one handler each.
 
-Every handler here changes state, so each is a POST (or DELETE) that passes ``auth.require_user``
+Every handler here that changes state is a POST (or DELETE) that passes ``auth.require_user``
 (CSRF-checked for cookie sessions) and a rate limit before it touches storage. Forms answer with a 303
 back to the page; the API answers JSON, and every refusal is ``{"error": ...}`` with its status.
 """
@@ -14,17 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from paperfeed import markdown
-from paperfeed.ingest.arxiv_api import ArxivApi
-from paperfeed.ingest.http import PoliteClient
-from paperfeed.ingest.submit import SubmitError, submit_paper
-from paperfeed.models import Comment, Paper, User
+from paperfeed.ingest.submission import Submission, SubmitError, request_submission
+from paperfeed.models import Comment, Paper, QueuedSubmission, User
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage import papers as paper_store
+from paperfeed.storage import submissions as submission_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.trending import why_trending
 from paperfeed.web import limits
 from paperfeed.web.kit import (
     DB,
+    Me,
     Refused,
     api_action,
     database,
@@ -42,6 +42,7 @@ from paperfeed.web.serialize import (
     CommentDoc,
     DailyPaperDoc,
     SafeJSONResponse,
+    SubmissionDoc,
     SubmitBody,
     UpvoteDoc,
     daily_item_json,
@@ -194,22 +195,29 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
 
 
 # -- submissions ---------------------------------------------------------------------------------------------
+# Nothing here asks arXiv: a stored paper goes on the feed at once, any other waits in the queue for the
+# worker's 'submissions' job (ingest/submission.py), and the member sees it pending meanwhile.
 
 
-def _submit(request: Request, user: User, arxiv_id: Any) -> Paper:
+def _submit(request: Request, user: User, arxiv_id: Any) -> Submission | QueuedSubmission:
     if not isinstance(arxiv_id, str) or not arxiv_id.strip():
         raise Refused(400, "arxivId: give an arXiv id such as 2607.07386")
     limits.limit(request, "submit", str(user.id))
-    settings = request.app.state.settings
     try:
-        with PoliteClient.from_settings(settings) as client:
-            done = submit_paper(
-                database(request), ArxivApi(client, settings.arxiv_api_endpoint), arxiv_id, user.name
-            )
+        return request_submission(database(request), arxiv_id, user.id, user.name)
     except SubmitError as exc:
-        status = {"already_submitted": 409, "not_found": 404, "unavailable": 502}.get(exc.reason, 400)
-        raise Refused(status, str(exc)) from exc
-    return done.paper
+        raise Refused(409 if exc.reason == "already_submitted" else 400, str(exc)) from exc
+
+
+def submission_json(entry: QueuedSubmission) -> dict[str, Any]:
+    return {
+        "arxivId": entry.paper_id,
+        "status": entry.status,
+        "message": entry.message,
+        "submittedBy": entry.submitted_by,
+        "submittedAt": timestamp(entry.created_at),
+        "updatedAt": timestamp(entry.updated_at),
+    }
 
 
 @documented(
@@ -220,30 +228,57 @@ def _submit(request: Request, user: User, arxiv_id: Any) -> Paper:
     not_found=True,
     body=SubmitBody,
     status=201,
+    also={202: SubmissionDoc},
 )
 @api_action
 def submit_api(request: Request, user: User, body: dict[str, Any]) -> Response:
-    """Submit an arXiv paper to today's feed: {"arxivId": "2607.07386"}; 409 if it was submitted."""
-    paper = _submit(request, user, body.get("arxivId"))
-    return SafeJSONResponse(daily_item_json(paper), status_code=201)
+    """Submit an arXiv paper to today's feed: {"arxivId": "2607.07386"}. 201 with the feed item when the
+    paper is stored already; else 202 with {"arxivId", "status": "pending"} while the worker fetches it
+    from arXiv (follow it at GET /api/submissions); 409 if it was submitted."""
+    done = _submit(request, user, body.get("arxivId"))
+    if isinstance(done, Submission):
+        return SafeJSONResponse(daily_item_json(done.paper), status_code=201)
+    return SafeJSONResponse(submission_json(done), status_code=202)
+
+
+@documented("Your latest submissions and their state", "community", model=list[SubmissionDoc], member=True)
+def submissions_api(request: Request, db: DB, me: Me) -> Response:
+    """The signed-in member's latest submissions that had to be fetched from arXiv, newest first:
+    ``status`` pending, done or failed (``message`` says why)."""
+    if me is None:
+        raise Refused(401, "sign in first (or send Authorization: Bearer <token>)")
+    return SafeJSONResponse([submission_json(e) for e in submission_store.member_submissions(db, me.id)])
 
 
 @form_action
 def submit_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    """A stored paper: to its page, on the feed; any other: back to the submit page, which shows it pending."""
     try:
-        paper = _submit(request, user, form.get("arxiv_id"))
+        done = _submit(request, user, form.get("arxiv_id"))
     except Refused as exc:
         if exc.status == 429:
             raise
-        context = {"error": exc.message, "value": form.get("arxiv_id", "")}
-        return render(request, "submit.html", context, exc.status)
-    return _back(paper)
+        return _submit_page(request, user, exc.message, form.get("arxiv_id", ""), exc.status)
+    if isinstance(done, Submission):
+        return _back(done.paper)
+    return redirect(f"/submit#submission-{done.id}")
+
+
+def _submit_page(request: Request, user: User, error: str | None, value: str, status: int = 200) -> Response:
+    context = {
+        "error": error,
+        "value": value,
+        "submissions": submission_store.member_submissions(database(request), user.id),
+    }
+    return render(request, "submit.html", context, status)
 
 
 def submit_page(request: Request) -> Response:
-    if viewer(request) is None:
+    """The submit form, and the member's submissions waiting for arXiv (or done, or failed)."""
+    user = viewer(request)
+    if user is None:
         return redirect("/login?next=/submit")
-    return render(request, "submit.html", {"error": None, "value": ""})
+    return _submit_page(request, user, None, "")
 
 
 # -- curators' picks ----------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from paperfeed import accounts
 from paperfeed.feed import find_paper
@@ -140,8 +141,23 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return refusal(request, exc)
 
 
+def _without_slash(request: Request) -> str | None:
+    """'/login/' → '/login' (query kept) when that is a route: the redirect the framework would make, as a
+    path (the framework's is an absolute URL built from the Host header, which a client chooses)."""
+    path = request.url.path
+    target = path.rstrip("/")
+    if request.method not in ("GET", "HEAD") or target == path or not target or target.startswith("//"):
+        return None
+    scope = {**request.scope, "path": target}
+    if not any(route.matches(scope)[0] != Match.NONE for route in request.app.router.routes):
+        return None
+    return target + (f"?{request.url.query}" if request.url.query else "")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and (target := _without_slash(request)):
+        return RedirectResponse(target, status_code=307)
     messages = {
         404: f"There is nothing at {request.url.path}.",
         405: f"{request.method} is not allowed here.",

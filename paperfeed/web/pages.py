@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -201,7 +201,8 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     if found is None:
         return error_page(request, 404, f"There is no paper with id {paper_id!r}.", title="Paper not found")
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
-        return RedirectResponse(request.url_for("paper", paper_id=found.id), status_code=301)
+        # A path, not an absolute URL: one built from the request would carry whatever Host it was sent.
+        return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
     searcher: Searcher = request.app.state.searcher
     comments = comment_store.paper_comments(db, found.id)
     context = {

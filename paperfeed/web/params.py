@@ -132,9 +132,10 @@ def documented(
     member: bool = False,
     body: type[BaseModel] | None = None,
     status: int = 200,
+    also: dict[int, Any] | None = None,
 ) -> Callable[[Any], Any]:
     """Attach the OpenAPI details that ``web.routes.register`` passes on to ``add_api_route``: the answer
-    (``model`` with ``status``), the errors the operation can give (``not_found``; ``member`` for an
+    (``model`` with ``status``; ``also``: other successful answers by status), the errors the operation can give (``not_found``; ``member`` for an
     operation that needs a signed-in member and is rate-limited; a ``body`` can be too large or malformed)
     and the JSON body it reads (``body``: the kit reads it under its cap, so FastAPI only documents it)."""
     codes: list[int | str] = [400, "4XX"]
@@ -151,6 +152,8 @@ def documented(
         }
     if model is not None:
         responses[status] = {"model": model, "description": "Done." if status != 200 else "Found."}
+    for code, other in (also or {}).items():
+        responses[code] = {"model": other, "description": "Accepted." if code == 202 else "Done."}
     options: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if status != 200:
         options["status_code"] = status

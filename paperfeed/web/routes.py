@@ -46,6 +46,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/api/papers/index", community.submit_api, "api_submit"),
     ("POST", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_pick"),
     ("DELETE", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_unpick"),
+    ("GET", "/api/submissions", community.submissions_api, "api_submissions"),
     ("POST", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_upvote"),
     ("DELETE", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_unvote"),
     ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),

@@ -277,6 +277,15 @@ class CommentDoc(_Doc):
     html: str = Field(description="The Markdown rendered and sanitised ('' when hidden or deleted).")
 
 
+class SubmissionDoc(_Doc):
+    arxivId: str
+    status: Literal["pending", "done", "failed"]
+    message: str | None = Field(None, description="Why it failed, or what the last try met.")
+    submittedBy: str
+    submittedAt: str
+    updatedAt: str
+
+
 class UpvoteDoc(_Doc):
     id: str
     upvotes: int

@@ -3,13 +3,13 @@
 Every form carries a CSRF token (``web.csrf``) except the one-click unsubscribe POST (RFC 8058: sent by
 mail clients without cookies; the signed token in its URL is the authority). No GET changes anything:
 the confirmation link and the unsubscribe link both open a page with a button that POSTs. A subscribe
-answer is the same whether the address is new, pending, subscribed or suppressed.
+answer is the same, in the same time, whether the address is new, pending, subscribed or suppressed and
+whether or not mail works: the request only records that a confirmation is due, and the worker sends it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -17,24 +17,22 @@ from starlette.responses import PlainTextResponse, Response
 
 from paperfeed.digest import tokens
 from paperfeed.digest.compose import FREQUENCIES, BadFrequency, parse_frequency
-from paperfeed.digest.mail import MailConfigError
 from paperfeed.digest.subscriptions import (
     FOLLOW_KINDS,
     BadEmail,
     BadFollow,
-    MailError,
     by_link,
     confirm,
+    confirming,
     make_follow,
     normalize_email,
-    request,
     unsubscribe,
 )
-from paperfeed.models import Follow, Subscriber
-from paperfeed.storage import Database
+from paperfeed.digest.subscriptions import request as request_confirmation
+from paperfeed.models import Follow, Subscriber, User
 from paperfeed.storage import subscribers as subscriber_store
 from paperfeed.web import csrf, limits
-from paperfeed.web.kit import Refused, check_csrf, database, error_page, read_form, render, viewer
+from paperfeed.web.kit import Refused, check_csrf, database, read_form, render, viewer
 
 log = logging.getLogger(__name__)
 _MAX_FOLLOWS = 50
@@ -61,9 +59,9 @@ def subscribe_page(request: Request) -> Response:
 
 
 async def subscribe(request: Request) -> Response:
-    """Record the request and email a confirmation link; the same answer for every address."""
+    """Record the request; the worker emails the confirmation link. The same answer for every address."""
     fields = await read_form(request)
-    # Storage and SMTP block: run them on the thread pool, as FastAPI does for plain ``def`` handlers.
+    # Storage is synchronous: run it on the thread pool, as FastAPI does for plain ``def`` handlers.
     return await run_in_threadpool(_subscribe, request, fields)
 
 
@@ -82,46 +80,57 @@ def _subscribe(request: Request, fields: dict[str, str]) -> Response:
             "frequencies": FREQUENCIES,
         }
         return render(request, "subscribe.html", context, 400)
-    try:
-        request_outcome = request_subscription(database(request), request, email, frequency)
-    except MailConfigError as exc:
-        log.error("subscribe: mail is not configured: %s", exc)
-        return error_page(request, 503, "This site cannot send email yet.", title="Email is not set up")
-    log.info("subscribe request: %s", request_outcome)
+    outcome = request_confirmation(database(request), request.app.state.settings, email, frequency)
+    log.info("subscribe request: %s", outcome)
     return render(request, "subscribe_sent.html", {"email": email})
 
 
-def request_subscription(db: Database, http: Request, email: str, frequency: Any) -> str:
-    try:
-        return request(db, http.app.state.settings, email, frequency)
-    except (MailError, OSError) as exc:  # the answer stays the same; the operator sees the log
-        log.error("subscribe: the confirmation email was not sent: %s", exc)
-        return "mail_failed"
-
-
 def confirm_page(request: Request, token: str = "") -> Response:
-    """What the emailed link opens: a button that confirms (a GET changes nothing, so link scanners
-    cannot confirm on the reader's behalf)."""
+    """What the emailed link opens: a button that confirms, naming the address (a GET changes nothing, so
+    link scanners cannot confirm on the reader's behalf)."""
     _require_secret(request)
-    return render(request, "subscribe_confirm.html", {"token": token[:128]})
+    found = confirming(database(request), token)
+    if found is None:
+        raise Refused(400, "This confirmation link was used already or has expired.")
+    member = viewer(request)
+    owner = _owner(member, found)
+    context = {
+        "token": token[:128],
+        "subscriber": found,
+        "linked": owner,
+        "other_member": member if owner is None else None,
+    }
+    return render(request, "subscribe_confirm.html", context)
 
 
 async def confirm_subscription(request: Request) -> Response:
     return await run_in_threadpool(_confirm, request, await read_form(request))
 
 
+def _owner(member: User | None, sub: Subscriber) -> User | None:
+    """The signed-in member who owns this address (their account has it), else None. Only then does a
+    confirmation link the subscription to them: their upvotes and private collections shape its picks,
+    and those must not reach an inbox that is not theirs."""
+    if member is not None and member.email.strip().lower() == sub.email:
+        return member
+    return None
+
+
 def _confirm(request: Request, fields: dict[str, str]) -> Response:
     _form_checked(request, fields)
     found = confirm(database(request), fields.get("token", ""))
-    if found is not None and (member := viewer(request)) is not None:
-        # Confirmed by a signed-in member: the address is theirs, so their upvotes and collections
-        # may choose "similar to what you liked" picks.
-        subscriber_store.link_user(database(request), found.id, member.id)
     if found is None:
         raise Refused(400, "This confirmation link was used already or has expired.")
-    return render(
-        request, "subscribe_confirmed.html", {"subscriber": found, "preferences": _prefs(request, found)}
-    )
+    member = viewer(request)
+    if (owner := _owner(member, found)) is not None:
+        subscriber_store.link_user(database(request), found.id, owner.id)
+    context = {
+        "subscriber": found,
+        "preferences": _prefs(request, found),
+        "linked": owner,
+        "other_member": member if owner is None else None,
+    }
+    return render(request, "subscribe_confirmed.html", context)
 
 
 def _prefs(request: Request, sub: Subscriber) -> str:

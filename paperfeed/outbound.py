@@ -1,0 +1,56 @@
+"""Outbound HTTP from the worker: the clients with which paperfeed reaches a third party on a member's
+behalf (arXiv for submissions; GitHub and webhooks are meant to join ``SERVICES``), one per service and
+worker run.
+
+No web request waits on a third party. A handler records what a member asked for (a queue in storage) and
+answers at once; a job of ``paperfeed/jobs.py`` drains the queue through one of these clients. A global job
+runs on one worker at a time, so one client paces every request to a service (for arXiv,
+``arxiv_request_interval`` between the starts of two requests) however many members asked at once: before
+this, each submission opened its own client inside its request, and 45 of them from three accounts sent
+~40 requests to arXiv at once while their retries held every thread of the site for 89 s.
+
+A worker client fails fast: it never sleeps on a retry and gives up on a request after
+``outbound_timeout``. The job records the failure on the queued item, which waits ``backoff`` before its
+next try, and a later run tries again. tests/test_outbound.py checks that no module of ``web/`` imports
+an HTTP client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from paperfeed.ingest.http import PoliteClient, user_agent
+from paperfeed.settings import Settings
+
+FIRST_WAIT = 60.0  # seconds before a queued item's second try; doubling after each failed one
+LONGEST_WAIT = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    interval: Callable[[Settings], float]  # least seconds between the starts of two requests
+
+
+SERVICES: dict[str, Service] = {
+    "arxiv": Service("arxiv", lambda s: s.arxiv_request_interval),
+}
+
+
+def client(settings: Settings, service: str) -> PoliteClient:
+    """A fail-fast client for one worker run: no retries, the service's pace, ``outbound_timeout``."""
+    spec = SERVICES[service]
+    return PoliteClient(
+        interval=spec.interval(settings),
+        retries=0,
+        timeout=settings.outbound_timeout,
+        agent=user_agent(settings.base_url),
+    )
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds a queued item waits after its ``attempts``-th failed try: a minute, doubling, at most an
+    hour, and never less than the service asked for (Retry-After)."""
+    wait = min(FIRST_WAIT * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    return max(wait, retry_after or 0.0)
