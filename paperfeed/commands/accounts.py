@@ -41,15 +41,8 @@ def create_user(obj: Context, name: str, email: str, admin: bool, moderator: boo
         )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    roles = [
-        r
-        for r, held in (
-            ("admin", user.is_admin),
-            ("moderator", user.is_moderator),
-            ("curator", user.is_curator),
-        )
-        if held
-    ]
+    roles = ["admin"] if user.is_admin else ["moderator"] if user.is_moderator else []  # admins moderate
+    roles += ["curator"] if user.is_curator else []
     role = f" ({', '.join(roles)})" if roles else ""
     click.echo(f"created user {user.name} <{user.email}>{role}")
 
