@@ -3,10 +3,14 @@ body can cost the server more memory or time than the kit's caps allow."""
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -16,7 +20,7 @@ from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.web import kit
 from tests.community import add_papers, https_client, member, token_for
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, free_port
 
 
 @pytest.fixture
@@ -136,3 +140,64 @@ def test_a_client_hanging_up_mid_body_logs_no_traceback(
         time.sleep(0.5)  # the server notices the hang-up
         assert httpx.get(f"{server.url}/api/daily_papers").status_code == 200
     assert "Traceback" not in caplog.text and "Exception in ASGI application" not in caplog.text
+
+
+def test_the_site_answers_within_a_second_under_submissions_and_slow_connections(
+    settings: Settings, db: Database
+) -> None:
+    """Issue 17: with 50 submissions and 500 slow connections in flight, a static file and a paper page
+    still answer within 1 s. The server runs in its own process (``paperfeed serve``), as in production,
+    so the test's own threads do not share its interpreter."""
+    (paper,) = add_papers(db, 1)
+    tokens = [token_for(db, member(db, name)) for name in ("ada", "bob", "cy")]
+    port = free_port()
+    env = {**os.environ, **settings.environment(), "PAPERFEED_ACCESS_LOG": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    slow: list[socket.socket] = []
+    try:
+        _wait_until_up(url)
+        httpx.get(f"{url}/papers/{paper.id}", timeout=30)  # the steady state: templates compiled once
+        for i in range(500):  # half hold a body back, half never finish their headers
+            conn = socket.create_connection(("127.0.0.1", port))
+            if i % 2:
+                conn.sendall(b"POST /api/collections HTTP/1.1\r\nHost: x\r\nContent-Length: 999\r\n\r\n{")
+            else:
+                conn.sendall(b"GET /papers HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(conn)
+        with httpx.Client(base_url=url, timeout=30) as http, ThreadPoolExecutor(max_workers=50) as pool:
+
+            def submit(i: int) -> int:
+                body = {"arxivId": f"2607.{20000 + i:05d}"}
+                return http.post("/api/papers/index", json=body, headers=tokens[i % 3]).status_code
+
+            submitted = [pool.submit(submit, i) for i in range(50)]
+            timings = []
+            for path in ("/static/css/site.css", f"/papers/{paper.id}") * 5:
+                started = time.monotonic()
+                assert http.get(path, headers={"Cache-Control": "no-cache"}).status_code == 200
+                timings.append(time.monotonic() - started)
+            codes = [f.result() for f in submitted]
+        assert codes == [202] * 50
+        assert max(timings) < 1.0, f"slowest read {max(timings):.2f} s: {[round(t, 2) for t in timings]}"
+    finally:
+        for conn in slow:
+            conn.close()
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/static/css/site.css", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")

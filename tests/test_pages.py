@@ -532,3 +532,15 @@ def test_other_spellings_of_an_id_redirect_to_the_paper(client: TestClient) -> N
     response = client.get("/papers/2607.07386v2", follow_redirects=False)
     assert response.status_code == 301
     assert response.headers["location"].endswith("/papers/2607.07386")
+
+
+def test_static_assets_are_served_with_etags(client: TestClient) -> None:
+    css = client.get("/static/css/site.css")
+    assert css.status_code == 200 and css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.headers["cache-control"].startswith("public") and css.headers["etag"]
+    again = client.get("/static/css/site.css", headers={"If-None-Match": css.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    font = client.head("/static/katex/fonts/KaTeX_Main-Regular.woff2")
+    assert font.status_code == 200 and font.headers["content-type"] == "font/woff2" and font.content == b""
+    assert client.get("/static/../settings.py").status_code == 404
+    assert client.post("/static/css/site.css").status_code == 405

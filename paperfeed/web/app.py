@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +17,7 @@ from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import kit
+from paperfeed.web.assets import StaticAssets
 from paperfeed.web.cache import CachedPages, PageCache
 from paperfeed.web.csrf import CSRFCookie
 from paperfeed.web.routes import register
@@ -87,6 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CSRFCookie)
     app.add_middleware(CachedPages, cache=app.state.page_cache)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)
     return app

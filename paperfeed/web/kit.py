@@ -27,7 +27,9 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import anyio
+import anyio.to_thread
 import orjson
+from anyio.lowlevel import RunVar
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
@@ -434,15 +436,32 @@ async def read_json(request: Request) -> dict[str, Any]:
 Action = Callable[[Request, User, dict[str, Any]], Response]
 Handler = Callable[[Request], Awaitable[Response]]
 
+# State-changing actions (the member's lookup included) run on threads of their own, at most WRITERS at
+# once: a burst of writes, which queue on the database's write lock anyway, then waits here as coroutines
+# instead of taking every thread of the shared pool that pages and API reads need.
+WRITERS = 8
+_writers: RunVar[anyio.CapacityLimiter] = RunVar("paperfeed_writers")
+
+
+async def _act(action: Action, request: Request, csrf_sent: str | None, data: dict[str, Any]) -> Response:
+    try:
+        limiter = _writers.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(WRITERS)
+        _writers.set(limiter)
+
+    def run() -> Response:
+        return action(request, require_member(request, csrf_sent), data)
+
+    return await anyio.to_thread.run_sync(run, limiter=limiter)
+
 
 def api_action(action: Action) -> Handler:
     """An API handler that changes state: JSON body, signed-in member (token, or cookie + X-CSRF-Token)."""
 
     async def handler(request: Request) -> Response:
         body = await read_json(request) if request.method in ("POST", "PATCH", "PUT") else {}
-        user = await run_in_threadpool(require_member, request, request.headers.get(csrf.HEADER))
-        response: Response = await run_in_threadpool(action, request, user, body)
-        return response
+        return await _act(action, request, request.headers.get(csrf.HEADER), body)
 
     handler.__name__ = action.__name__.lstrip("_")
     handler.__doc__ = action.__doc__
@@ -454,9 +473,7 @@ def form_action(action: Action) -> Handler:
 
     async def handler(request: Request) -> Response:
         form: dict[str, Any] = await read_form(request)
-        user = await run_in_threadpool(require_member, request, form.get(csrf.FIELD))
-        response: Response = await run_in_threadpool(action, request, user, form)
-        return response
+        return await _act(action, request, form.get(csrf.FIELD), form)
 
     handler.__name__ = action.__name__.lstrip("_")
     handler.__doc__ = action.__doc__
