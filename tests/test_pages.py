@@ -544,3 +544,18 @@ def test_static_assets_are_served_with_etags(client: TestClient) -> None:
     assert font.status_code == 200 and font.headers["content-type"] == "font/woff2" and font.content == b""
     assert client.get("/static/../settings.py").status_code == 404
     assert client.post("/static/css/site.css").status_code == 405
+
+
+def test_arxiv_paths_open_here(client: TestClient) -> None:
+    """Swapping the host of an arXiv link works: /abs/ is the paper's page, /pdf/ goes to arXiv's PDF."""
+    found = client.get("/abs/2607.07386v2", follow_redirects=False)
+    assert found.status_code == 301 and found.headers["location"] == "/papers/2607.07386"
+    spelled = client.get("/abs/arXiv:0704.0001", follow_redirects=False)
+    assert spelled.status_code == 301 and spelled.headers["location"] == "/papers/0704.0001"
+    missing = client.get("/abs/2699.00001")
+    assert missing.status_code == 404 and "/submit?arxiv_id=2699.00001" in missing.text
+    assert client.get("/abs/not-an-id").status_code == 404
+    pdf = client.get("/pdf/2607.07386v2", follow_redirects=False)
+    assert pdf.status_code == 302 and pdf.headers["location"] == "https://arxiv.org/pdf/2607.07386v2"
+    assert client.get("/pdf/2699.00001.pdf", follow_redirects=False).headers["location"].endswith("/2699.00001")
+    assert client.get("/pdf/https://evil.example/x", follow_redirects=False).status_code == 404

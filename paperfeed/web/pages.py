@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.feed import (
     LISTS,
     BadPeriod,
@@ -193,6 +194,30 @@ def _anchor(db: Database, period: Period, selection: Selection) -> date:
         return period.start
     latest = lists.previous_day(db, period.end + timedelta(days=1), selection)
     return latest if latest is not None and latest >= period.start else period.start
+
+
+def arxiv_abs(request: Request, db: DB, paper_id: str) -> Response:
+    """arXiv's ``/abs/{id}`` path on this site (swap the host of an arXiv link): the paper's page, or, for
+    a paper not here yet, a page that offers to submit it."""
+    found = find_paper(db, paper_id)
+    if found is None:
+        try:
+            arxiv_id, _ = parse_arxiv_id(paper_id)
+        except BadArxivId:
+            return error_page(request, 404, f"{paper_id[:80]!r} is not an arXiv id.", title="Paper not found")
+        message = f"arXiv:{arxiv_id} is not on this site yet: submit it at /submit?arxiv_id={arxiv_id}."
+        return error_page(request, 404, message, title="Not here yet")
+    return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
+
+
+def arxiv_pdf(paper_id: str) -> Response:
+    """arXiv's ``/pdf/{id}`` path: to arXiv's PDF (of the version asked for), for any arXiv id."""
+    try:
+        arxiv_id, version = parse_arxiv_id(paper_id.removesuffix(".pdf"))
+    except BadArxivId as exc:
+        raise Refused(404, str(exc)) from exc
+    suffix = f"v{version}" if version else ""
+    return RedirectResponse(f"https://arxiv.org/pdf/{arxiv_id}{suffix}", status_code=302)
 
 
 def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:

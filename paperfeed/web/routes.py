@@ -38,6 +38,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/papers/{paper_id:path}/pick", community.pick_form, "pick_form"),
     ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
+    # arXiv's own paths, so swapping the host of an arXiv link lands here
+    ("GET", "/abs/{paper_id:path}", pages.arxiv_abs, "arxiv_abs"),
+    ("GET", "/pdf/{paper_id:path}", pages.arxiv_pdf, "arxiv_pdf"),
     ("GET", "/search", search.search_page, "search"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
     ("GET", "/api/daily_papers", api.daily_papers, "api_daily_papers"),
