@@ -138,10 +138,22 @@
       remove.remove();
     }
     button.setAttribute("aria-pressed", voted ? "true" : "false");
-    button.setAttribute("aria-label", (voted ? "Remove upvote" : "Upvote") + " (" + number + " upvotes)");
   }
 
   function setupVotes() {
+    // A vote asked for before logging in: its ▲ waits, focused. Autofocus does not apply to a page opened
+    // at a #fragment, which this one is (it scrolls to the card), and the scroll to the fragment takes the
+    // focus back: focus once the page has loaded.
+    var waiting = $("form.votes.confirm .vote-button");
+    if (waiting) {
+      var focus = function () {
+        waiting.focus({ preventScroll: true });
+      };
+      focus();
+      window.addEventListener("load", function () {
+        window.setTimeout(focus, 0);
+      });
+    }
     var meta = $('meta[name="csrf-token"]');
     if (!meta || !window.fetch) {
       return; // a visitor's ▲ is a link to the login form; without fetch the form posts as it is
