@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
     port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
+    access_log: bool = Field(
+        True,
+        description="'paperfeed serve' prints one line per request (client, method, path, status) to its "
+        "output; false turns it off (a proxy in front may log already).",
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public address of the site, used for absolute links in feeds and emails.",

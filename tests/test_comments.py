@@ -157,6 +157,6 @@ def test_comments_are_rendered_once_when_written(
         monkeypatch.setattr(markdown, "render", lambda body: calls.append(body) or "")
         page = client.get(f"/papers/{paper.id}")
         listed = client.get(f"/api/papers/{paper.id}/comments")
-    assert page.status_code == 200 and page.text.count('class="comment-body"') == 3
+    assert page.status_code == 200 and page.text.count('class="comment-body tex"') == 3
     assert listed.status_code == 200 and all(c["html"].startswith("<p>[[[") for c in listed.json())
     assert calls == [], "a view rendered Markdown"

@@ -75,12 +75,13 @@ def test_sign_up_upvote_comment_and_submit(
         assert cookies["__Host-session"]["httpOnly"] and cookies["__Host-session"]["secure"]
         assert page.evaluate("document.cookie") == ""  # HttpOnly: no script can read the session
 
-        # Upvote the first paper from its card.
+        # Upvote the first paper from its card (in place, through the API: site.js).
         card = page.locator(f'article.card[data-paper-id="{paper.id}"]')
         card.locator("button.vote-button").click()
-        page.wait_for_load_state()
-        card = page.locator(f'article.card[data-paper-id="{paper.id}"]')
-        assert card.locator("button.vote-button").get_attribute("aria-pressed") == "true"
+        page.wait_for_function(
+            f"() => document.querySelector('article.card[data-paper-id=\"{paper.id}\"] .vote-button')"
+            ".getAttribute('aria-pressed') === 'true'"
+        )
         assert card.locator(".vote-count").inner_text() == "1"
 
         # Comment on it, once in Markdown and once with a payload that must stay text.

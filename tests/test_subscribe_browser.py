@@ -31,11 +31,11 @@ def test_subscribe_confirm_follow_unsubscribe(
         settings = digest_settings(tmp_path, smtp.url)
         with LiveServer(settings) as server:
             page.goto(server.url + "/")
-            page.click("text=Subscribe")
-            page.fill("input[name=email]", "reader@example.org")
+            page.click("#nav-subscribe")
+            page.fill("#subscribe-page-email", "reader@example.org")
             page.check("input[value=weekly]")
             page.screenshot(path=str(ARTIFACTS / "subscribe.png"))
-            page.click("button[type=submit]")
+            page.click("main button[type=submit]")  # not the header's search button
             assert "a link to confirm is on its way" in page.locator("#subscribe-sent").inner_text()
             db = open_database(settings.database_url)
             # The worker's 'confirmations' job, configured with the site's address as the server is.
@@ -53,7 +53,7 @@ def test_subscribe_confirm_follow_unsubscribe(
             page.click("text=Choose topics")
             page.fill("textarea[name=topics]", "graph neural networks\ndiffusion")
             page.fill("textarea[name=authors]", "Grace Hopper")
-            page.click("button[type=submit]")
+            page.click("main button[type=submit]")  # not the header's search button
             assert page.locator("#saved").is_visible()
             page.screenshot(path=str(ARTIFACTS / "preferences.png"), full_page=True)
             sub = store.subscriber_by_email(db, "reader@example.org")

@@ -73,9 +73,11 @@ def test_the_button_on_cards_and_pages(settings: Settings, db: Database) -> None
     paper = add_papers(db, 2)[0]
     with https_client(settings) as client:
         anonymous = client.get("/").text  # a link to sign in: anonymous pages carry no CSRF token
-        assert 'href="/login?next=/"' in anonymous and 'name="csrf"' not in anonymous
+        # ... that comes back to the card with vote=<id> (issue #13 item 4)
+        back_to_card = f"/login?next=%2F%3Fvote%3D{paper.id}%23paper-{paper.id}"
+        assert f'href="{back_to_card}"' in anonymous and 'name="csrf"' not in anonymous
         sign_up(client, "ada")
-        assert 'aria-label="Upvote"' in client.get("/").text
+        assert 'aria-pressed="false"' in client.get("/").text  # the ▲ is a form now
         token = csrf_of(client)
         back = client.post(
             f"/papers/{paper.id}/upvote",

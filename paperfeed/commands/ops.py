@@ -51,7 +51,7 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
         host=host or obj.settings.host,
         port=port or obj.settings.port,
         workers=workers,
-        access_log=False,
+        access_log=obj.settings.access_log,
         # Who the client is behind a proxy is read in one place, web/limits.client, from
         # PAPERFEED_TRUSTED_PROXIES; uvicorn's own reading would apply a second rule to the same headers.
         proxy_headers=False,

@@ -13,16 +13,17 @@ from functools import lru_cache
 
 from pylatexenc.latex2text import LatexNodes2Text
 
+from paperfeed.tex import MATH
+
 _CONVERTER = LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
-_MATH = re.compile(r"(?<!\\)\$\$?(?:[^$\\]|\\.)+?(?<!\\)\$\$?|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
 _DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def _escape_stray_dollars(text: str) -> str:
     """Escape every ``$`` that does not open or close a math span."""
     out, at = [], 0
-    for match in _MATH.finditer(text):
+    for match in MATH.finditer(text):
         out.append(_DOLLAR.sub(r"\\$", text[at : match.start()]))
         out.append(match.group())
         at = match.end()

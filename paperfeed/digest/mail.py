@@ -44,6 +44,16 @@ class MailConfigError(ValueError):
     """A mail setting that cannot work (no SMTP URL, an unreadable DKIM key …); the message says which."""
 
 
+def unavailable(settings: Settings) -> str | None:
+    """Why this site cannot take subscriptions, in words for its visitors, or None when it can: the subscribe
+    forms show it, disabled, before anyone types (issue #13 item 8)."""
+    if not settings.smtp_url.get_secret_value():
+        return "Email digests are off: this site has no mail server set up (PAPERFEED_SMTP_URL)."
+    if not settings.secret_key.get_secret_value():
+        return "Email digests are off: this site has no key to sign its links with (PAPERFEED_SECRET_KEY)."
+    return None
+
+
 def _encoded(value: str) -> str:
     """An unstructured header value, RFC 2047-encoded when it is not plain ASCII."""
     return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=998)

@@ -76,9 +76,10 @@ class PageCache:
 
 def _key(scope: Scope) -> str | None:
     """The cache key (path and query string as sent), or None when the request may not be cached: only
-    GETs by readers who are not signed in (no session cookie, no bearer token). Other cookies (the CSRF
-    cookie every browser gets with its first page) do not matter: an anonymous page carries no token."""
-    if scope["method"] != "GET":
+    GETs (and HEADs, which get the same headers, and no body from the server) by readers who are not
+    signed in (no session cookie, no bearer token). Other cookies (the CSRF cookie every browser gets with
+    its first page) do not matter: an anonymous page carries no token."""
+    if scope["method"] not in ("GET", "HEAD"):
         return None
     for name, value in scope["headers"]:
         if name == b"authorization" or (name == b"cookie" and _SESSION in value):

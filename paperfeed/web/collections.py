@@ -21,9 +21,9 @@ from paperfeed.web.kit import (
     Me,
     Refused,
     api_action,
+    cards_math,
     database,
     form_action,
-    needs_math,
     redirect,
     render,
     text,
@@ -81,7 +81,7 @@ def collection_page(request: Request, db: DB, me: Me, collection_id: int) -> Res
         "items": items,
         "mine": me is not None and me.name == found.owner,
         "voted": voted(request, (i.paper for i in items)),
-        "math": needs_math(i.paper.title for i in items),
+        "math": cards_math(i.paper for i in items) or any("$" in i.note for i in items),
     }
     return render(request, "collection.html", context)
 

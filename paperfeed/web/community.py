@@ -1,4 +1,5 @@
-"""Upvotes, comments and submissions: the forms on the pages and the JSON API, one handler each.
+"""Upvotes, comments and submissions: the forms on the pages and the JSON API, one handler each (the
+comment forms belong to the paper page, ``web/pages.py``, which shows their errors beside them).
 
 Every handler here that changes state is a POST (or DELETE) that passes ``auth.require_user``
 (CSRF-checked for cookie sessions) and a rate limit before it touches storage. Forms answer with a 303
@@ -117,12 +118,10 @@ def list_comments(db: DB, paper_id: PaperId) -> Response:
 
 
 def _body(text: Any) -> str:
-    body = text.strip() if isinstance(text, str) else ""
-    if not body:
-        raise Refused(400, "body: a comment needs some text")
-    if len(body) > markdown.MAX_BODY:
-        raise Refused(400, f"body: at most {markdown.MAX_BODY} characters")
-    return body
+    try:
+        return markdown.check_body(text)
+    except markdown.BadBody as exc:
+        raise Refused(400, f"body: {exc}") from exc
 
 
 def _parent(value: Any) -> int | None:
@@ -156,42 +155,6 @@ def post_comment_api(request: Request, user: User, body: dict[str, Any]) -> Resp
     """Comment on a paper: {"body": Markdown, "parentId": optional id of a top-level comment}."""
     made = _comment(request, user, body.get("body"), body.get("parentId"))
     return SafeJSONResponse(comment_json(made), status_code=201)
-
-
-@form_action
-def post_comment_form(request: Request, user: User, form: dict[str, Any]) -> Response:
-    made = _comment(request, user, form.get("body"), form.get("parent_id"))
-    return redirect(f"/papers/{made.paper_id}#comment-{made.id}")
-
-
-@form_action
-def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> Response:
-    """Edit or delete one's own comment; a moderator hides or shows any comment."""
-    db = database(request)
-    comment_id = int(request.path_params["comment_id"])
-    found = comment_store.comment(db, comment_id)
-    if found is None:
-        raise Refused(404, f"comment {comment_id} not found")
-    what = form.get("action")
-    try:
-        if what == "edit":
-            body = _body(form.get("body"))
-            # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
-            limits.limit(request, "comment", str(user.id))
-            comment_store.edit_comment(
-                db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
-            )
-        elif what == "delete":
-            comment_store.delete_comment(db, comment_id, user.id)
-        elif what in ("hide", "show"):
-            if not (user.is_moderator or user.is_admin):
-                raise Refused(403, "only moderators hide comments")
-            comment_store.set_hidden(db, comment_id, what == "hide")
-        else:
-            raise Refused(400, "action: expected edit, delete, hide or show")
-    except comment_store.CommentError as exc:
-        raise Refused(403, str(exc)) from exc
-    return redirect(f"/papers/{found.paper_id}#comment-{comment_id}")
 
 
 # -- submissions ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The same periods and sorts as the pages: the latest day by default, or ``?date=``, ``?week=``,
 ``?month=`` with ``&sort=``. Entries keep the list's order; each links to the paper's page on this site
 (absolute, from ``settings.base_url``), which is also its stable guid/id. Titles and abstracts are plain
-text: lxml escapes them as XML, characters XML 1.0 forbids are dropped, and the RSS title and description
+text, their LaTeX text-mode macros as Unicode and their math as written (``paperfeed/tex.py``): lxml escapes them as XML, characters XML 1.0 forbids are dropped, and the RSS title and description
 (which readers render as HTML) are HTML-escaped once more so a '<b>' or '<script>' shows as text.
 Responses carry an ETag over the body and Last-Modified from the newest entry, and answer a matching
 If-None-Match with 304.
@@ -26,6 +26,7 @@ from starlette.responses import Response
 from paperfeed.feed import BadPeriod, FeedPage, feed_page
 from paperfeed.models import Paper
 from paperfeed.storage.lists import SORTS
+from paperfeed.tex import text_mode
 from paperfeed.web.kit import DB, Refused
 from paperfeed.web.params import (
     CategoryParam,
@@ -118,14 +119,14 @@ def _add_entry(fg: FeedGenerator, paper: Paper, base: str, kind: FeedKind) -> da
     fe.id(link)
     fe.guid(link, permalink=True)
     fe.link(href=link, rel="alternate")
-    title, abstract = xml_text(paper.title), xml_text(paper.abstract)
+    title, abstract = xml_text(text_mode(paper.title)), xml_text(text_mode(paper.abstract))
     if kind == "atom":  # Atom says what its text is: plain text, unambiguous
         fe.title(title)
         fe.summary(abstract, type="text")
     else:  # readers render an RSS title and description as HTML: escape once more so they show as written
         fe.title(html.escape(title, quote=False))
         fe.description(html.escape(abstract, quote=False), isSummary=True)
-    names = [xml_text(name) for name in paper.authors]
+    names = [xml_text(text_mode(name)) for name in paper.authors]
     if names and kind == "atom":
         fe.author([{"name": name} for name in names])
     elif names:  # RSS <author> must be an e-mail address; Dublin Core's creator carries plain names

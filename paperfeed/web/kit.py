@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -46,7 +45,7 @@ from paperfeed.models import Paper, User
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import votes as vote_store
-from paperfeed.web import csrf
+from paperfeed.web import cards, csrf
 from paperfeed.web.serialize import SafeJSONResponse
 
 SESSION_COOKIE = "__Host-session"
@@ -326,8 +325,15 @@ def redirect(url: str) -> Response:
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A template with the handler's context, plus ``me`` and ``csrf`` for the layout and the forms."""
-    full = {"me": viewer(request), "csrf": csrf.token(request), **context}
+    """A template with the handler's context, plus what every page's layout and cards need: ``me``, the
+    ``csrf`` token of the forms, and ``vote_intent``, the paper a visitor asked to upvote before logging
+    in (``?vote=<id>``, added by ``cards.vote_login``): its card offers a one-click confirm button."""
+    full = {
+        "me": viewer(request),
+        "csrf": csrf.token(request),
+        "vote_intent": request.query_params.get("vote"),
+        **context,
+    }
     response: Response = request.app.state.templates.TemplateResponse(request, name, full, status_code=status)
     return response
 
@@ -342,35 +348,13 @@ def needs_math(texts: Iterable[str]) -> bool:
     return any(_TEX.search(t) for t in texts)
 
 
-def _day(value: date | datetime | None) -> str:
-    """'Aug 20, 2026' (the Daily Papers page's style); '' for None."""
-    return value.strftime("%b %-d, %Y") if value else ""
-
-
-def _number(value: int) -> str:
-    return f"{value:,}"
-
-
-def _authors(paper: Paper) -> str:
-    """'1 author', '7 authors', or 'authors unknown' for cards that do not say (None is not zero)."""
-    n = paper.num_authors
-    if n is None:
-        return "authors unknown"
-    return f"{n} author" if n == 1 else f"{n} authors"
-
-
-def _shown_day(paper: Paper) -> date | None:
-    """The date a card shows: first published on arXiv, else the day it entered the feed."""
-    return paper.published_at.date() if paper.published_at else paper.feed_day
+def cards_math(papers: Iterable[Paper]) -> bool:
+    """Whether a list of cards needs KaTeX: a card shows its title and the start of its abstract."""
+    return needs_math(t for p in papers for t in (p.title, p.abstract))
 
 
 # Formatting only: a filter never reads storage (the handler hands the template everything it shows).
-FILTERS: dict[str, Callable[..., Any]] = {
-    "day": _day,
-    "number": _number,
-    "authors": _authors,
-    "shown_day": _shown_day,
-}
+FILTERS: dict[str, Callable[..., Any]] = dict(cards.FILTERS)
 
 
 # -- bodies and actions -----------------------------------------------------------------------------------

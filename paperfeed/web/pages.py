@@ -1,4 +1,6 @@
-"""The server-rendered HTML pages: the feed (``/`` and ``/papers``) and one paper (``/papers/{id}``).
+"""The server-rendered HTML pages: the feed (``/`` and ``/papers``) and one paper (``/papers/{id}``), with
+the paper page's own forms (comment, reply, edit, hide), whose errors show beside the form they concern
+rather than on a page of their own.
 
 Handlers read parameters, fetch everything the page shows (``paperfeed.feed.feed_page``, the paper, its
 comments, votes, similar papers) and hand plain values to the Jinja2 templates in ``web/templates``
@@ -12,14 +14,16 @@ Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Annotated
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed import markdown
 from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
+from paperfeed.digest.mail import unavailable as mail_unavailable
 from paperfeed.feed import (
     LISTS,
     BadPeriod,
@@ -37,14 +41,31 @@ from paperfeed.feed import (
     selection_of,
 )
 from paperfeed.feed import period_of as period_of_kind
+from paperfeed.models import Paper, User
 from paperfeed.search.hybrid import Searcher
 from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage.lists import SORTS, Selection, Sort
 from paperfeed.trending import why_trending
+from paperfeed.web import limits
 from paperfeed.web.cache import cached
-from paperfeed.web.kit import DB, Me, Refused, error_page, needs_math, render, voted
+from paperfeed.web.kit import (
+    DB,
+    Me,
+    Refused,
+    cards_math,
+    database,
+    error_page,
+    form_action,
+    needs_math,
+    paper_or_404,
+    redirect,
+    render,
+    row_id,
+    viewer,
+    voted,
+)
 
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
 SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
@@ -178,9 +199,11 @@ def _feed(
         "feed_url": links,
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
         "sorts": [(s.name, s.label) for s in SORTS.values()],
+        "default_sort": next(iter(SORTS)),
         "voted": voted(request, result.papers),
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "math": needs_math(t for p in result.papers for t in (p.title, p.abstract)),
+        "mail_off": mail_unavailable(request.app.state.settings),
+        "math": cards_math(result.papers),
     }
     return render(request, "feed.html", context)
 
@@ -228,20 +251,94 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
         # A path, not an absolute URL: one built from the request would carry whatever Host it was sent.
         return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
+    return render(request, "paper.html", _paper_context(request, db, me, found))
+
+
+def _paper_context(request: Request, db: Database, me: User | None, found: Paper) -> dict[str, Any]:
     searcher: Searcher = request.app.state.searcher
     comments = comment_store.paper_comments(db, found.id)
-    context = {
+    similar = [r.paper for r in searcher.similar(found.id, SIMILAR)]
+    return {
         "paper": found,
-        "similar": searcher.similar(found.id, SIMILAR),
+        "similar": similar,
         "day_url": Links("all", request.app.state.settings.default_list)(
             Period("day", found.feed_day, found.feed_day), next(iter(SORTS))
         )
         if found.feed_day
         else None,
-        "voted": voted(request, [found]),
+        "voted": voted(request, [found, *similar]),
         "why": why_trending(db, found.id),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
-        "math": needs_math((found.title, found.abstract)),
+        "form_error": None,
+        "math": cards_math([found, *similar])
+        or needs_math([found.comments or "", *(c.body for c in comments if not (c.hidden or c.deleted))]),
     }
-    return render(request, "paper.html", context)
+
+
+# -- the paper page's forms ----------------------------------------------------------------------------
+
+
+def _form_error(request: Request, paper: Paper, form: str, message: str, draft: str) -> Response:
+    """The paper page again (400), with ``message`` beside the form named ``form`` ('comment',
+    'reply-<id>' or 'edit-<id>') and what was typed still in it."""
+    context = _paper_context(request, database(request), viewer(request), paper)
+    context["form_error"] = {"form": form, "message": message, "draft": draft}
+    return render(request, "paper.html", context, 400)
+
+
+@form_action
+def comment_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    """A comment or, with ``parent_id``, a reply; back to it on the page."""
+    db = database(request)
+    paper = paper_or_404(db, request.path_params["paper_id"])
+    parent = row_id(form["parent_id"], "parent_id") if form.get("parent_id") else None
+    draft = str(form.get("body", ""))
+    where = f"reply-{parent}" if parent else "comment"
+    try:
+        body = markdown.check_body(draft)
+    except markdown.BadBody as exc:
+        return _form_error(request, paper, where, f"Not posted: {exc}.", draft)
+    limits.limit(request, "comment", str(user.id))
+    try:
+        made = comment_store.add_comment(
+            db, paper.id, user.id, body, markdown.render(body), datetime.now(UTC), parent
+        )
+    except comment_store.CommentError as exc:
+        return _form_error(request, paper, where, f"Not posted: {exc}.", draft)
+    return redirect(f"/papers/{made.paper_id}#comment-{made.id}")
+
+
+@form_action
+def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> Response:
+    """Edit or delete one's own comment; a moderator hides or shows any comment."""
+    db = database(request)
+    comment_id = int(request.path_params["comment_id"])
+    found = comment_store.comment(db, comment_id)
+    if found is None:
+        raise Refused(404, f"comment {comment_id} not found")
+    what = form.get("action")
+    try:
+        if what == "edit":
+            draft = str(form.get("body", ""))
+            try:
+                body = markdown.check_body(draft)
+            except markdown.BadBody as exc:
+                paper = paper_or_404(db, found.paper_id)
+                return _form_error(request, paper, f"edit-{comment_id}", f"Not saved: {exc}.", draft)
+            # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
+            limits.limit(request, "comment", str(user.id))
+            comment_store.edit_comment(
+                db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
+            )
+        elif what == "delete":
+            comment_store.delete_comment(db, comment_id, user.id)
+        elif what in ("hide", "show"):
+            if not (user.is_moderator or user.is_admin):
+                raise Refused(403, "only moderators hide comments")
+            comment_store.set_hidden(db, comment_id, what == "hide")
+        else:
+            raise Refused(400, "action: expected edit, delete, hide or show")
+    except comment_store.CommentError as exc:
+        raise Refused(403, str(exc)) from exc
+    return redirect(f"/papers/{found.paper_id}#comment-{comment_id}")

@@ -21,9 +21,9 @@ from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
+    cards_math,
     database,
     form_action,
-    needs_math,
     paper_or_404,
     redirect,
     render,
@@ -47,7 +47,7 @@ def profile(request: Request, db: DB, me: Me, name: str) -> Response:
         "voted": voted(request, claimed + submitted),
         "orgs": org_store.user_orgs(db, user.id),
         "collections": collection_store.user_collections(db, user.id, is_me),
-        "math": needs_math(p.title for p in claimed + submitted),
+        "math": cards_math(claimed + submitted),
     }
     return render(request, "user.html", context)
 

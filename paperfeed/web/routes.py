@@ -1,5 +1,6 @@
 """Every URL paperfeed answers, in one table. Anything that changes state is a POST (or DELETE), and
-every such handler checks the CSRF token (cookie sessions) and a rate limit where the issue asks for one."""
+every such handler checks the CSRF token (cookie sessions) and a rate limit where the issue asks for one.
+Every GET also answers HEAD."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from paperfeed.web import (
     pages,
     profiles,
     search,
+    sitefiles,
     subscribe,
     tokens,
 )
@@ -33,10 +35,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
     # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
     ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
-    ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
+    ("POST", "/papers/{paper_id:path}/comments", pages.comment_form, "comment_form"),
     ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
     ("POST", "/papers/{paper_id:path}/pick", community.pick_form, "pick_form"),
-    ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
+    ("POST", "/comments/{comment_id:rowid}", pages.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     # arXiv's own paths, so swapping the host of an arXiv link lands here
     ("GET", "/abs/{paper_id:path}", pages.arxiv_abs, "arxiv_abs"),
@@ -102,6 +104,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     # Feeds for readers: ?date=, ?week=, ?month= as on the pages
     ("GET", "/feed.xml", feeds.rss, "rss"),
     ("GET", "/feed.atom", feeds.atom, "atom"),
+    # What crawlers and browsers ask every site for
+    ("GET", "/robots.txt", sitefiles.robots, "robots"),
+    ("GET", "/favicon.ico", sitefiles.favicon, "favicon"),
 ]
 
 
@@ -133,3 +138,7 @@ def register(app: FastAPI) -> None:
         if documented and (parameters := _path_parameters(path, handler)):
             options["openapi_extra"] = {**options.get("openapi_extra", {}), "parameters": parameters}
         app.add_api_route(path, handler, methods=[method], name=name, include_in_schema=documented, **options)
+        if method == "GET":
+            # HEAD wherever GET is (FastAPI does not add it): the same handler and headers; the server
+            # (uvicorn) sends no body. Kept out of /openapi.json, where it would only repeat the GET.
+            app.add_api_route(path, handler, methods=["HEAD"], name=f"{name}_head", include_in_schema=False)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web.kit import DB, Refused, needs_math, paper_or_404, render
+from paperfeed.web.kit import DB, Refused, cards_math, paper_or_404, render, voted
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
@@ -59,7 +59,9 @@ def search_page(
         "query": query,
         "filters": filters,
         "papers": found,
-        "math": needs_math(t for p in found for t in (p.title, p.abstract)),
+        "voted": voted(request, found),
+        "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "math": cards_math(found),
     }
     return render(request, "search.html", context)
 

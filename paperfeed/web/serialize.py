@@ -2,7 +2,9 @@
 
 Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/papers/{id}`` (camelCase,
 ``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
-``PaperInfo`` reads them unchanged. ``ai_keywords`` are keyphrases extracted offline (no model, see
+``PaperInfo`` reads them unchanged. Titles, summaries and author names have their LaTeX text-mode macros
+turned into Unicode (``\\emph{x}`` → x, ``--`` → –, ``G\\"ahler`` → Gähler; ``paperfeed/tex.py``) while math
+stays as written (``$O(n^2)$``), where Hugging Face returns arXiv's text untouched. ``ai_keywords`` are keyphrases extracted offline (no model, see
 ``search/keyphrases.py``); fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary, GitHub
 repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
 paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from paperfeed.models import Organization, Paper
+from paperfeed.tex import text_mode
 
 
 def timestamp(value: datetime) -> str:
@@ -62,13 +65,13 @@ def paper_json(paper: Paper) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": paper.id,
         "authors": [
-            {"_id": object_id("author", paper.id, str(i)), "name": name, "hidden": False}
+            {"_id": object_id("author", paper.id, str(i)), "name": text_mode(name), "hidden": False}
             for i, name in enumerate(paper.authors)
         ],
         "publishedAt": timestamp(paper.published_at or entered),
         "submittedOnDailyAt": timestamp(entered),
-        "title": paper.title,
-        "summary": paper.abstract,
+        "title": text_mode(paper.title),
+        "summary": text_mode(paper.abstract),
         "upvotes": paper.upvotes,
         "discussionId": object_id("discussion", paper.id),
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
@@ -94,8 +97,8 @@ def daily_item_json(paper: Paper) -> dict[str, Any]:
     item: dict[str, Any] = {
         "paper": paper_json(paper),
         "publishedAt": timestamp(paper.entered_feed_at),
-        "title": paper.title,
-        "summary": paper.abstract,
+        "title": text_mode(paper.title),
+        "summary": text_mode(paper.abstract),
         "numComments": paper.num_comments,
     }
     if paper.submitted_by:
@@ -119,14 +122,14 @@ def _md_text(text: str) -> str:
 
 def paper_markdown(paper: Paper, base_url: str) -> str:
     """The paper as Markdown, as ``huggingface_hub``'s ``read_paper`` returns it: title, authors, links,
-    abstract (LaTeX left as written)."""
+    abstract (math left as written, text-mode macros as Unicode)."""
     if paper.authors:
-        authors = ", ".join(_md_text(a) for a in paper.authors)
+        authors = ", ".join(_md_text(text_mode(a)) for a in paper.authors)
     elif paper.num_authors:
         authors = f"{paper.num_authors} authors (names unknown)"
     else:
         authors = "unknown"
-    lines = [f"# {_md_text(' '.join(paper.title.split()))}", "", f"**Authors:** {authors}", ""]
+    lines = [f"# {_md_text(' '.join(text_mode(paper.title).split()))}", "", f"**Authors:** {authors}", ""]
     facts = []
     if paper.published_at:
         facts.append(f"**Published:** {paper.published_at.astimezone(UTC):%Y-%m-%d}")
@@ -141,7 +144,14 @@ def paper_markdown(paper: Paper, base_url: str) -> str:
         links += [f"[arXiv]({paper.abs_url})", f"[PDF]({paper.pdf_url})"]
     if paper.doi:
         links.append(f"[DOI](https://doi.org/{quote(paper.doi, safe='/')})")
-    lines += [f"**Links:** {' · '.join(links)}", "", "## Abstract", "", _md_text(paper.abstract), ""]
+    lines += [
+        f"**Links:** {' · '.join(links)}",
+        "",
+        "## Abstract",
+        "",
+        _md_text(text_mode(paper.abstract)),
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from paperfeed.digest import tokens
 from paperfeed.digest.compose import FREQUENCIES, BadFrequency, parse_frequency
+from paperfeed.digest.mail import unavailable as mail_unavailable
 from paperfeed.digest.subscriptions import (
     FOLLOW_KINDS,
     BadEmail,
@@ -52,10 +53,18 @@ def _require_secret(request: Request) -> None:
 # -- subscribe and confirm ---------------------------------------------------------------------------
 
 
-def subscribe_page(request: Request) -> Response:
-    """The subscribe form."""
-    _require_secret(request)
-    return render(request, "subscribe.html", {"frequency": "daily", "frequencies": FREQUENCIES})
+def subscribe_page(request: Request, email: str = "") -> Response:
+    """The subscribe form, holding the address typed on the feed (``?email=``: the feed page is cached for
+    every visitor, so its box sends the address here, where the form carries the CSRF token) or the
+    member's own. When this site cannot send mail it says why, with the form disabled (issue #13 item 8)."""
+    me = viewer(request)
+    context = {
+        "frequency": "daily",
+        "frequencies": FREQUENCIES,
+        "email": email[:254] or (me.email if me else ""),
+        "mail_off": mail_unavailable(request.app.state.settings),
+    }
+    return render(request, "subscribe.html", context)
 
 
 async def subscribe(request: Request) -> Response:
