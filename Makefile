@@ -81,6 +81,9 @@ chromium:
 # axe-core (npm) checks the pages' accessibility in the browser tests; installed beside the virtualenv.
 AXE := $(VENV)/node_modules/axe-core/axe.min.js
 $(AXE):
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "installing Debian's nodejs and npm for axe-core"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@echo "installing axe-core (npm) into $(VENV)/node_modules for the accessibility checks"
 	npm install --silent --no-audit --no-fund --prefix $(VENV) axe-core@4
 axe: $(AXE)
