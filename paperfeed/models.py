@@ -18,6 +18,21 @@ class Organization:
     fullname: str  # display name ("TongyiLab")
 
 
+@dataclass(frozen=True, slots=True)
+class CodeLinks:
+    """A paper's code repository and project page (``paperfeed/links.py``), with what the ``github-stars``
+    job last found of the repository."""
+
+    repo: str | None  # https://github.com/owner/name, https://gitlab.com/…, https://huggingface.co/…
+    project_page: str | None
+    stars: int | None = None  # GitHub's count at the last check; None before it, or off GitHub
+    status: str = "unchecked"  # unchecked | ok | empty | missing (flagged on cards and pages)
+
+    @property
+    def flagged(self) -> bool:
+        return self.status in ("empty", "missing")
+
+
 @dataclass(slots=True)
 class Paper:
     """One paper, keyed by its version-less arXiv id (or a stable ``card-…`` id for seed cards)."""
@@ -46,6 +61,7 @@ class Paper:
     upvotes: int = 0
     num_comments: int = 0
     keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
+    code: CodeLinks | None = None  # stored apart (storage/links.py); an import reads it from the text
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:

@@ -102,11 +102,15 @@ class PoliteClient:
         self._http.close()
 
     def get(
-        self, url: str, params: Mapping[str, str] | None = None, ok: Collection[int] = (200,)
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        ok: Collection[int] = (200,),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """GET ``url``; a status in ``ok`` is returned, 503/429/connection errors are retried, anything
-        else raises ArxivHTTPError naming the URL."""
-        request = self._http.build_request("GET", url, params=params)
+        """GET ``url`` (with these extra ``headers``); a status in ``ok`` is returned, 503/429/connection
+        errors are retried, anything else raises ArxivHTTPError naming the URL."""
+        request = self._http.build_request("GET", url, params=params, headers=headers)
         shown = str(request.url)
         attempt = 0
         while True:

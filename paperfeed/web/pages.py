@@ -41,9 +41,9 @@ from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage.lists import SORTS, Selection, Sort
-from paperfeed.trending import why_trending
+from paperfeed.trending import why_stars, why_trending
 from paperfeed.web.cache import cached
-from paperfeed.web.kit import DB, Me, Refused, error_page, needs_math, render, voted
+from paperfeed.web.kit import DB, Me, Refused, error_page, may_edit_links, needs_math, render, voted
 
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
 SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
@@ -215,6 +215,8 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         else None,
         "voted": voted(request, [found]),
         "why": why_trending(db, found.id),
+        "stars": why_stars(db, found.id),
+        "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
         "math": needs_math((found.title, found.abstract)),

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from paperfeed.web import (
     api,
     auth,
+    code,
     collections,
     community,
     feeds,
@@ -36,6 +37,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
     ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
     ("POST", "/papers/{paper_id:path}/pick", community.pick_form, "pick_form"),
+    ("POST", "/papers/{paper_id:path}/links", code.links_form, "links_form"),
     ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     ("GET", "/search", search.search_page, "search"),
@@ -52,6 +54,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
     ("POST", "/api/papers/{paper_id:path}/comments", community.post_comment_api, "api_post_comment"),
     ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
+    ("POST", "/api/papers/{paper_id:path}/links", code.links_api, "api_links"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
     ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
     ("POST", "/api/collections", collections.create_api, "api_create_collection"),

@@ -3,9 +3,10 @@
 Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/papers/{id}`` (camelCase,
 ``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
 ``PaperInfo`` reads them unchanged. ``ai_keywords`` are keyphrases extracted offline (no model, see
-``search/keyphrases.py``); fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary, GitHub
-repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
-paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
+``search/keyphrases.py``); ``githubRepo`` (GitHub, GitLab or Hugging Face), ``projectPage`` and
+``githubStars`` come from ``paperfeed/links.py`` and the worker's ``github-stars`` job, present when known;
+fields HF has and paperfeed cannot fill honestly yet are left out rather than faked; ``numAuthors``,
+``categories`` and ``githubRepoStatus`` are paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
 are built as plain dicts (much cheaper than validating every paper) and a test checks the two agree.
 """
 
@@ -80,6 +81,14 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         out["submittedOnDailyBy"] = user_json(paper.submitted_by)
     if paper.organization:
         out["organization"] = organization_json(paper.organization)
+    if (code := paper.code) is not None:
+        if code.repo:
+            out["githubRepo"] = code.repo
+            out["githubRepoStatus"] = code.status
+        if code.stars is not None:
+            out["githubStars"] = code.stars
+        if code.project_page:
+            out["projectPage"] = code.project_page
     return out
 
 
@@ -208,6 +217,15 @@ class PaperDoc(_Doc):
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
+    githubRepo: str | None = Field(
+        None, description="The code repository (GitHub, GitLab or Hugging Face), canonical URL."
+    )
+    githubRepoStatus: Literal["unchecked", "ok", "empty", "missing"] | None = Field(
+        None,
+        description="paperfeed: what the last check of the repository found (empty or missing: flagged).",
+    )
+    githubStars: int | None = Field(None, description="GitHub stars at the last check (GitHub only).")
+    projectPage: str | None = Field(None, description="The paper's project page.")
 
 
 class PaperDetailDoc(PaperDoc):
@@ -284,6 +302,42 @@ class SubmissionDoc(_Doc):
     submittedBy: str
     submittedAt: str
     updatedAt: str
+
+
+class LinksBody(BaseModel):
+    githubRepo: str | None = Field(
+        None,
+        max_length=500,
+        description="A GitHub, GitLab or Hugging Face repository URL; '' or null removes it.",
+        examples=["https://github.com/owner/name"],
+    )
+    projectPage: str | None = Field(
+        None, max_length=500, description="An http(s) URL; '' or null removes it."
+    )
+
+
+class StarsDoc(_Doc):
+    repo: str
+    stars: int | None = Field(description="At the last check.")
+    starsBefore: int | None = Field(description="At the window's start (or the first count inside it).")
+    since: str | None = Field(description="When starsBefore was counted.")
+    gain: int
+    windowDays: int
+
+
+class TrendingDoc(_Doc):
+    id: str
+    score: float
+    upvotes: int
+    recentUpvotes: int
+    windowHours: int
+    numComments: int
+    ageHours: float
+    gravityHours: float
+    formula: str
+    stars: StarsDoc | None = Field(
+        None, description="Trending by stars: the repository's gain (docs/trending.md)."
+    )
 
 
 class UpvoteDoc(_Doc):
