@@ -37,12 +37,12 @@ load-demo: install
 	$(BIN)/paperfeed ingest cards data/seed-papers.jsonl
 
 # The demo signs its links with a key made for this run unless PAPERFEED_SECRET_KEY is set; mail needs
-# PAPERFEED_SMTP_URL (docs/digests.md). A worker beside the server fetches submitted papers and sends
+# PAPERFEED_SMTP_URL (docs/digests.md). A worker beside the server fetches submitted papers, reads GitHub stars and sends
 # confirmation emails (no web request does either: docs/deploy.md); its log is $(DEMO)/worker.log.
 run: load-demo
 	@echo "paperfeed on http://127.0.0.1:$(PORT)"
 	export PAPERFEED_SECRET_KEY="$${PAPERFEED_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}"; \
-		$(BIN)/paperfeed worker --job submissions --job confirmations >$(DEMO)/worker.log 2>&1 & \
+		$(BIN)/paperfeed worker --job submissions --job confirmations --job github-stars >$(DEMO)/worker.log 2>&1 & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/paperfeed serve --port $(PORT)
 

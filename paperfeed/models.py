@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+
+# How arXiv's records say a paper was withdrawn: its comments (or a replaced abstract) read "This paper
+# has been withdrawn by the author(s)", "withdrawn due to …", "Paper withdrawn", "This submission has been
+# withdrawn by arXiv administrators".
+_WITHDRAWN = re.compile(
+    r"\b(?:(?:paper|article|submission|manuscript|work|version)\s+(?:has\s+been\s+|is\s+|was\s+)?withdrawn"
+    r"|withdrawn\s+by\s+(?:the\s+)?(?:authors?|arxiv)|^\s*withdrawn\b)",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,15 @@ class Paper:
     @property
     def primary_category(self) -> str | None:
         return self.categories[0] if self.categories else None
+
+    @property
+    def withdrawn_at(self) -> datetime | None:
+        """When the paper was withdrawn, if arXiv's comments or abstract say it was: the date of its latest
+        version (the withdrawal notice is a new version), else of its last update or publication."""
+        if not any(_WITHDRAWN.search(text or "") for text in (self.comments, self.abstract)):
+            return None
+        latest = max(self.versions, key=lambda v: v.version).created if self.versions else None
+        return latest or self.updated_at or self.published_at
 
     @property
     def is_arxiv(self) -> bool:

@@ -46,10 +46,11 @@ from paperfeed.links import may_set_links
 from paperfeed.models import Paper, User
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
+from paperfeed.storage import claims as claim_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.web import csrf
-from paperfeed.web.serialize import SafeJSONResponse
+from paperfeed.web.serialize import Extras, SafeJSONResponse
 
 SESSION_COOKIE = "__Host-session"
 MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
@@ -290,6 +291,15 @@ def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
     """Which of these papers the signed-in member upvoted (none for a visitor)."""
     me = viewer(request)
     return vote_store.has_upvoted(database(request), me.id, [p.id for p in papers]) if me else set()
+
+
+def extras(request: Request, papers: Iterable[Paper]) -> Extras:
+    """What the API shows of these papers beyond themselves: approved authorship claims, and (for a
+    signed-in reader only) which of them the reader upvoted."""
+    listed = list(papers)
+    db = database(request)
+    claimed = claim_store.approved_authors(db, [p.id for p in listed if p.authors])
+    return Extras(claimed, voted(request, listed) if viewer(request) is not None else None)
 
 
 def may_edit_links(db: Database, user: User | None, paper: Paper) -> bool:

@@ -44,6 +44,7 @@ from paperfeed.storage.lists import SORTS, Selection, Sort
 from paperfeed.trending import why_stars, why_trending
 from paperfeed.web.cache import cached
 from paperfeed.web.kit import DB, Me, Refused, error_page, may_edit_links, needs_math, render, voted
+from paperfeed.web.serialize import paper_markdown
 
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
 SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
@@ -195,6 +196,14 @@ def _anchor(db: Database, period: Period, selection: Selection) -> date:
     return latest if latest is not None and latest >= period.start else period.start
 
 
+def _wants_markdown(request: Request) -> bool:
+    """Whether the Accept header puts text/markdown before text/html (a browser asks for HTML first)."""
+    kinds = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
+    return "text/markdown" in kinds and (
+        "text/html" not in kinds or kinds.index("text/markdown") < kinds.index("text/html")
+    )
+
+
 def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     """One paper: everything we know of it, with links to arXiv and to its day in the feed."""
     found = find_paper(db, paper_id)
@@ -203,6 +212,9 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
         # A path, not an absolute URL: one built from the request would carry whatever Host it was sent.
         return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
+    if _wants_markdown(request):  # huggingface_hub's read_paper, and any client asking for Markdown
+        text = paper_markdown(found, request.app.state.settings.base_url)
+        return Response(text, media_type="text/markdown; charset=utf-8", headers={"Vary": "Accept"})
     searcher: Searcher = request.app.state.searcher
     comments = comment_store.paper_comments(db, found.id)
     context = {
@@ -221,4 +233,6 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
         "math": needs_math((found.title, found.abstract)),
     }
-    return render(request, "paper.html", context)
+    response = render(request, "paper.html", context)
+    response.headers.append("Vary", "Accept")  # the same URL answers Markdown to who asks for it
+    return response

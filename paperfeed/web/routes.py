@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from paperfeed.web import (
     api,
     auth,
+    avatars,
     code,
     collections,
     community,
@@ -41,8 +42,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     ("GET", "/search", search.search_page, "search"),
+    ("GET", "/avatars/{seed}.svg", avatars.avatar, "avatar"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
     ("GET", "/api/daily_papers", api.daily_papers, "api_daily_papers"),
+    ("GET", "/api/papers", api.all_papers, "api_all_papers"),
     ("GET", "/api/papers/search", search.api_search, "api_search_papers"),
     ("GET", "/api/papers/{paper_id:path}/similar", search.api_similar, "api_similar_papers"),
     ("POST", "/api/papers/index", community.submit_api, "api_submit"),
@@ -56,6 +59,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
     ("POST", "/api/papers/{paper_id:path}/links", code.links_api, "api_links"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
+    ("GET", "/api/arxiv/{paper_id:path}/repos", api.arxiv_repos, "api_arxiv_repos"),
+    ("POST", "/api/settings/papers/claim", profiles.claim_api, "api_claim"),
     ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
     ("POST", "/api/collections", collections.create_api, "api_create_collection"),
     ("GET", "/api/collections/{collection_id:rowid}", collections.collection_api, "api_collection"),

@@ -11,11 +11,12 @@ from starlette.responses import Response
 
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web.kit import DB, Refused, needs_math, paper_or_404, render
+from paperfeed.web.kit import DB, Refused, extras, needs_math, paper_or_404, render
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
 QUERY_MAX = 500
+SEARCH_MAX = 120  # Hugging Face's own bound
 Text = Annotated[str | None, Query()]
 
 
@@ -77,7 +78,8 @@ def api_search(
         ),
     ] = "",
     limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Results (default 50, at most 100).")
+        int | None,
+        Query(ge=1, le=SEARCH_MAX, description=f"Results (default 50, at most {SEARCH_MAX}, as on HF)."),
     ] = None,
     since: Annotated[
         str | None, Query(description="Only papers on the feed from this day (YYYY-MM-DD).")
@@ -95,7 +97,8 @@ def api_search(
     except ValueError as exc:
         raise Refused(400, str(exc)) from exc
     found = _searcher(request).search(q, page_size(request, limit), filters)
-    return SafeJSONResponse([daily_item_json(r.paper) for r in found])
+    more = extras(request, [r.paper for r in found])
+    return SafeJSONResponse([daily_item_json(r.paper, more) for r in found])
 
 
 @documented("Similar papers", "papers", model=list[DailyPaperDoc], not_found=True)
