@@ -41,6 +41,7 @@ from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage.lists import SORTS, Selection, Sort
+from paperfeed.summary import extractive_summary
 from paperfeed.trending import why_stars, why_trending
 from paperfeed.web.cache import cached
 from paperfeed.web.kit import DB, Me, Refused, error_page, may_edit_links, needs_math, render, voted
@@ -228,6 +229,7 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         "voted": voted(request, [found]),
         "why": why_trending(db, found.id),
         "stars": why_stars(db, found.id),
+        "summary": extractive_summary(found.title, found.abstract),
         "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],

@@ -3,7 +3,8 @@
 Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/papers/{id}`` (camelCase,
 ``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
 ``PaperInfo`` reads them unchanged. ``ai_keywords`` are keyphrases extracted offline (no model, see
-``search/keyphrases.py``); ``githubRepo`` (GitHub, GitLab or Hugging Face), ``projectPage`` and
+``search/keyphrases.py``), ``ai_summary`` sentences of the abstract picked offline (``paperfeed/summary.py``,
+labelled by ``aiSummaryMethod``); ``githubRepo`` (GitHub, GitLab or Hugging Face), ``projectPage`` and
 ``githubStars`` come from ``paperfeed/links.py`` and the worker's ``github-stars`` job, present when known;
 fields HF has and paperfeed cannot fill honestly yet are left out rather than faked; ``numAuthors``,
 ``categories`` and ``githubRepoStatus`` are paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from paperfeed.models import Organization, Paper
+from paperfeed.summary import extractive_summary
 
 
 def timestamp(value: datetime) -> str:
@@ -107,6 +109,9 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
         "categories": paper.categories,
     }
+    if summary := extractive_summary(paper.title, paper.abstract):
+        out["ai_summary"] = summary
+        out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
         out["ai_keywords"] = paper.keywords
     if paper.submitted_by:
@@ -272,6 +277,12 @@ class PaperDoc(_Doc):
     discussionId: str
     numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
     categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
+    ai_summary: str | None = Field(
+        None, description="One or two sentences of the abstract, picked offline (docs/summaries.md)."
+    )
+    aiSummaryMethod: Literal["extractive"] | None = Field(
+        None, description="paperfeed: how ai_summary was made."
+    )
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
