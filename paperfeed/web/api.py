@@ -11,16 +11,16 @@ synchronous, so FastAPI runs them in its thread pool instead of blocking the eve
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from starlette.datastructures import URL
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, feed_page
 from paperfeed.storage import papers as paper_store
 from paperfeed.web.cache import cached
-from paperfeed.web.kit import DB, Config, Refused, extras, paper_or_404
+from paperfeed.web.kit import DB, Config, Refused, cited, extras, paper_or_404
 from paperfeed.web.params import (
     API_SORTS,
     ApiSortParam,
@@ -127,3 +127,17 @@ def arxiv_repos(db: DB, paper_id: PaperId) -> Response:
 def paper_markdown(db: DB, settings: Config, paper_id: PaperId) -> Response:
     """Title, authors, links and abstract as Markdown, what ``huggingface_hub``'s ``read_paper`` returns."""
     return MarkdownResponse(render_markdown(paper_or_404(db, paper_id), settings.base_url))
+
+
+# Like the pages (and the collection's and search's exports), not in /openapi.json: a suffix it does not
+# know is the paper page's URL, not an error of this operation.
+def paper_citation(
+    request: Request,
+    db: DB,
+    paper_id: PaperId,
+    fmt: Annotated[Literal["bib", "ris", "json"], Path(description="bib: BibTeX; ris: RIS; json: CSL-JSON.")],
+) -> Response:
+    """``.bib`` (BibTeX), ``.ris`` (RIS) or ``.json`` (CSL-JSON): the paper as a reference manager imports
+    it, citing its journal reference and DOI where arXiv has them (``paperfeed/citations.py``)."""
+    found = paper_or_404(db, paper_id)
+    return cited(request, [found], fmt, found.id.replace("/", "-"))

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed.citations import highwire
 from paperfeed.feed import (
     LISTS,
     BadPeriod,
@@ -230,6 +231,7 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         "why": why_trending(db, found.id),
         "stars": why_stars(db, found.id),
         "summary": extractive_summary(found.title, found.abstract),
+        "citation_tags": highwire(found),
         "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],

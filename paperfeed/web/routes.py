@@ -26,13 +26,15 @@ from paperfeed.web import (
     tokens,
 )
 
-# (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
-# '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
+# (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' and '.bib|.ris|.json'
+# before '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
 ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     # HTML pages
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
+    # Citations: .bib, .ris, .json (CSL); before '/papers/{id}', which would take the suffix for the id
+    ("GET", "/papers/{paper_id:path}.{fmt:cite}", api.paper_citation, "paper_citation"),
     # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
     ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
     ("POST", "/papers/{paper_id:path}/comments", community.post_comment_form, "comment_form"),
@@ -41,6 +43,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/papers/{paper_id:path}/links", code.links_form, "links_form"),
     ("POST", "/comments/{comment_id:rowid}", community.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
+    ("GET", "/search.{fmt:cite}", search.search_citation, "search_citation"),
     ("GET", "/search", search.search_page, "search"),
     ("GET", "/avatars/{seed}.svg", avatars.avatar, "avatar"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
@@ -91,6 +94,12 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/orgs/{name}/members", orgs.members_form, "org_members"),
     ("POST", "/orgs/{name}/papers", orgs.papers_form, "org_papers"),
     ("POST", "/collections", collections.create_form, "create_collection"),
+    (
+        "GET",
+        "/collections/{collection_id:rowid}.{fmt:cite}",
+        collections.collection_citation,
+        "collection_citation",
+    ),
     ("GET", "/collections/{collection_id:rowid}", collections.collection_page, "collection"),
     ("POST", "/collections/{collection_id:rowid}/items", collections.items_form, "collection_items"),
     ("GET", "/admin/claims", profiles.claims_page, "claims"),

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web.kit import DB, Refused, extras, needs_math, paper_or_404, render
+from paperfeed.web.kit import DB, Refused, cited, extras, needs_math, paper_or_404, render
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
@@ -35,6 +35,28 @@ def _filters(since: str | None, until: str | None, category: str | None, organiz
             raise ValueError(f"{name}={value!r} is not a date (YYYY-MM-DD)") from None
 
     return Filters(day("since", since), day("until", until), category or None, organization or None)
+
+
+def search_citation(
+    request: Request,
+    fmt: str,
+    q: Text = None,
+    since: Text = None,
+    until: Text = None,
+    category: Text = None,
+    organization: Text = None,
+) -> Response:
+    """The results ``/search`` shows for these parameters, as one BibTeX, RIS or CSL-JSON file."""
+    query = (q or "").strip()
+    try:
+        if len(query) > QUERY_MAX:
+            raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
+        filters = _filters(since, until, category, organization)
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from exc
+    size = int(request.app.state.settings.page_size)
+    found = [r.paper for r in _searcher(request).search(query, size, filters)] if query else []
+    return cited(request, found, fmt, "search")
 
 
 def search_page(
