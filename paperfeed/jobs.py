@@ -196,6 +196,24 @@ def github_stars(ctx: JobContext) -> str:
     return report.summary()
 
 
+def summaries(ctx: JobContext) -> str:
+    """Abstractive summaries from the configured OpenAI-compatible endpoint (``paperfeed/abstractive.py``);
+    skipped while ``PAPERFEED_SUMMARY_URL`` is empty (summaries are then extractive, made when shown)."""
+    from paperfeed import outbound
+    from paperfeed.abstractive import summarise_due
+
+    s = ctx.settings
+    if not s.summary_url:
+        return "skipped: PAPERFEED_SUMMARY_URL is not set (summaries are extractive)"
+    with outbound.client(s, "summaries") as client:
+        report = summarise_due(
+            ctx.db, client, s.summary_url, s.summary_model, s.summary_key.get_secret_value(), s.summary_batch
+        )
+    if report.unreachable:
+        raise RuntimeError(f"{report.summary()}: the summary endpoint failed: {report.unreachable}")
+    return report.summary()
+
+
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
 JOBS: list[Job] = [
@@ -213,6 +231,7 @@ JOBS: list[Job] = [
     ),
     Job("confirmations", "global", lambda s: s.confirmation_interval, send_confirmations),
     Job("github-stars", "global", lambda s: s.github_interval, github_stars),
+    Job("summaries", "global", lambda s: s.summary_interval, summaries),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

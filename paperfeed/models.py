@@ -43,6 +43,15 @@ class CodeLinks:
         return self.status in ("empty", "missing")
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSummary:
+    """An abstractive summary the ``summaries`` job got, with its provenance."""
+
+    text: str
+    model: str
+    made_at: datetime
+
+
 @dataclass(slots=True)
 class Paper:
     """One paper, keyed by its version-less arXiv id (or a stable ``card-…`` id for seed cards)."""
@@ -72,6 +81,7 @@ class Paper:
     num_comments: int = 0
     keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
     code: CodeLinks | None = None  # stored apart (storage/links.py); an import reads it from the text
+    summary: StoredSummary | None = None  # abstractive, when an endpoint is configured (storage/summaries.py)
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:

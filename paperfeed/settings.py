@@ -266,6 +266,22 @@ class Settings(BaseSettings):
         description="Seconds before a repository's stars are read again (a conditional request: an unchanged "
         "repository costs no rate limit).",
     )
+    summary_url: str = Field(
+        "",
+        description="An OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1): when set, the worker's "
+        "'summaries' job asks its /chat/completions for an abstractive summary of each paper, shown with its "
+        "model and date. Empty: summaries are extractive (sentences of the abstract).",
+    )
+    summary_model: str = Field("", description="The model the 'summaries' job names in its requests.")
+    summary_key: SecretStr = Field(
+        SecretStr(""), description="Secret, optional: the bearer key of PAPERFEED_SUMMARY_URL."
+    )
+    summary_interval: float = Field(
+        300.0, description="Seconds between two runs of the worker's 'summaries' job."
+    )
+    summary_batch: int = Field(
+        50, ge=1, description="Papers one run of the 'summaries' job summarises at most."
+    )
     github_batch: int = Field(
         500, ge=1, description="Repositories one run of the 'github-stars' job checks at most."
     )

@@ -7,6 +7,11 @@ The method: split the abstract into sentences; weigh each content word (not a st
 sentence by the weights of its distinct content words over the square root of its length; leave out
 sentences that only point at code or data (a URL). The best sentence is the summary, and the second best
 joins it, in the abstract's order, while the two stay within ``MAX_WORDS``.
+
+When ``PAPERFEED_SUMMARY_URL`` names an OpenAI-compatible API, the worker's ``summaries`` job
+(``paperfeed/abstractive.py``) asks it for an abstractive summary of each paper instead, through one outbound client,
+and stores it with the model that answered and the date (``storage/summaries.py``); the API and the page
+then show that one, labelled abstractive with its provenance.
 """
 
 from __future__ import annotations

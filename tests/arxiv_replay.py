@@ -50,6 +50,7 @@ class Hit:
     params: dict[str, str]
     headers: dict[str, str]
     client_port: int
+    body: bytes = b""  # what a POST sent
 
 
 class ReplayServer:
@@ -123,11 +124,17 @@ class ReplayServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as arXiv: the client should reuse one connection
 
+            def do_POST(self) -> None:  # an OpenAI-compatible endpoint: the body is logged, the path routes
+                self.do_GET()
+
             def do_GET(self) -> None:
                 arrived = time.monotonic()
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
-                server._record(Hit(arrived, parts.path, params, dict(self.headers), self.client_address[1]))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                hit = Hit(arrived, parts.path, params, dict(self.headers), self.client_address[1], body)
+                server._record(hit)
                 reply = server._reply_for(parts.path, params)
                 if reply is None:
                     reply = Reply(f"no scripted reply for {params}".encode(), 404, content_type="text/plain")

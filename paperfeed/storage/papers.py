@@ -11,10 +11,10 @@ import orjson
 import sqlalchemy as sa
 
 from paperfeed.links import find_links
-from paperfeed.models import CodeLinks, Organization, Paper, Version, feed_day_of
+from paperfeed.models import CodeLinks, Organization, Paper, StoredSummary, Version, feed_day_of
 from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, papers
+from paperfeed.storage.schema import counters, organizations, paper_summaries, papers
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -290,8 +290,13 @@ def paper_query() -> sa.Select[Any]:
         organizations.c.name.label("org_name"),
         organizations.c.fullname.label("org_fullname"),
         *link_store.LINK_COLUMNS,
+        paper_summaries.c.text.label("summary_text"),
+        paper_summaries.c.model.label("summary_model"),
+        paper_summaries.c.made_at.label("summary_at"),
     ).select_from(
-        link_store.repo_join(papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id))
+        link_store.repo_join(
+            papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id)
+        ).outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
     )
 
 
@@ -386,6 +391,9 @@ def paper_of_row(row: Any) -> Paper:
         keywords=list(row.keywords or ()),
         code=CodeLinks(row.repo_url, row.project_page, row.repo_stars, row.repo_status or "unchecked")
         if row.repo_url or row.project_page
+        else None,
+        summary=StoredSummary(row.summary_text, row.summary_model, row.summary_at)
+        if row.summary_text
         else None,
     )
 

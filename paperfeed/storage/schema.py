@@ -397,3 +397,15 @@ service_pauses = sa.Table(
     sa.Column("until", UTCDateTime, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
+
+# -- abstractive summaries (migration 0011) -----------------------------------------------------------------
+
+paper_summaries = sa.Table(
+    "paper_summaries",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("made_at", UTCDateTime, nullable=False),
+    sa.Column("source_hash", sa.String(32), nullable=False),
+)

@@ -109,7 +109,12 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
         "categories": paper.categories,
     }
-    if summary := extractive_summary(paper.title, paper.abstract):
+    if paper.summary is not None:  # abstractive, from the configured endpoint, with its provenance
+        out["ai_summary"] = paper.summary.text
+        out["aiSummaryMethod"] = "abstractive"
+        out["aiSummaryModel"] = paper.summary.model
+        out["aiSummaryAt"] = timestamp(paper.summary.made_at)
+    elif summary := extractive_summary(paper.title, paper.abstract):
         out["ai_summary"] = summary
         out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
