@@ -22,7 +22,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "paperfeed"
 
 # web/: the kit (and app, routes, which assemble the features) may be imported by every feature module;
 # every other web module is a feature, and imports the kit and the layers below, never another feature.
-KIT = {"kit", "params", "app", "routes", "assets", "csrf", "limits", "cache", "serialize", "__init__"}
+KIT = {
+    "kit",
+    "params",
+    "app",
+    "routes",
+    "assets",
+    "csrf",
+    "limits",
+    "cache",
+    "serialize",
+    "citing",
+    "__init__",
+}
 ASSEMBLERS = {"app", "routes"}  # the kit modules that may import feature modules
 
 

@@ -20,7 +20,8 @@ from starlette.responses import Response
 from paperfeed.feed import BadPeriod, feed_page
 from paperfeed.storage import papers as paper_store
 from paperfeed.web.cache import cached
-from paperfeed.web.kit import DB, Config, Refused, cited, extras, paper_or_404
+from paperfeed.web.citing import cited
+from paperfeed.web.kit import DB, Config, Refused, extras, paper_or_404
 from paperfeed.web.params import (
     API_SORTS,
     ApiSortParam,

@@ -16,12 +16,12 @@ from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
 from paperfeed.web import limits
+from paperfeed.web.citing import cited
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
     api_action,
-    cited,
     database,
     form_action,
     needs_math,

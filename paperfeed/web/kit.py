@@ -40,7 +40,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
-from paperfeed import accounts, citations
+from paperfeed import accounts
 from paperfeed.feed import find_paper
 from paperfeed.links import may_set_links
 from paperfeed.models import Paper, User
@@ -78,22 +78,6 @@ class RowId(Convertor[int]):
 # Starlette's convertors are a process-wide table that routes read when they are compiled: registered on
 # import, before web.routes builds any route.
 register_url_convertor("rowid", RowId())
-
-
-class CiteFormat(Convertor[str]):
-    """``{fmt:cite}``: the suffix of a citation export (``.bib``, ``.ris``, ``.json``); nothing else
-    matches, so ``/papers/{id}.{fmt:cite}`` never takes a plain paper URL."""
-
-    regex = "bib|ris|json"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("cite", CiteFormat())
 
 
 class Refused(Exception):
@@ -307,19 +291,6 @@ def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
     """Which of these papers the signed-in member upvoted (none for a visitor)."""
     me = viewer(request)
     return vote_store.has_upvoted(database(request), me.id, [p.id for p in papers]) if me else set()
-
-
-def cited(request: Request, papers: list[Paper], fmt: str, name: str) -> Response:
-    """Papers as a citation file: BibTeX, RIS or CSL-JSON (``paperfeed/citations.py``), named ``name``."""
-    base = request.app.state.settings.base_url
-    if fmt == "bib":
-        body = citations.bibtex(papers, base).encode()
-    elif fmt == "ris":
-        body = citations.ris(papers, base).encode()
-    else:
-        body = orjson.dumps(citations.csl_json(papers, base))
-    headers = {"Content-Disposition": f'inline; filename="{name}.{fmt}"'}
-    return Response(body, media_type=citations.FORMATS[fmt], headers=headers)
 
 
 def extras(request: Request, papers: Iterable[Paper]) -> Extras:

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web.kit import DB, Refused, cited, extras, needs_math, paper_or_404, render
+from paperfeed.web.citing import cited
+from paperfeed.web.kit import DB, Refused, extras, needs_math, paper_or_404, render
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
