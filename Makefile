@@ -60,7 +60,7 @@ reset-demo:
 #   make run PAPERFEED_DATABASE_URL=sqlite:////srv/paperfeed/paperfeed.db
 # The demo signs its links with a key made for this run unless PAPERFEED_SECRET_KEY is set; mail needs
 # PAPERFEED_SMTP_URL (docs/digests.md). The server prints an access log (PAPERFEED_ACCESS_LOG=false: none).
-# A worker beside the server fetches submitted papers, embeds new ones and sends confirmation emails (no web
+# A worker beside the server fetches submitted papers, embeds new ones, reads GitHub stars and sends confirmation emails (no web
 # request does any of it: docs/deploy.md); its log is $(DEMO)/worker.log.
 ifeq ($(PAPERFEED_DATABASE_URL),$(DEMO_DATABASE_URL))
 RUN_DATA := $(DEMO)/.loaded
@@ -69,7 +69,7 @@ run: install $(RUN_DATA)
 	@echo "paperfeed on http://127.0.0.1:$(PORT), serving $(PAPERFEED_DATABASE_URL)"
 	@mkdir -p $(DEMO)
 	export PAPERFEED_SECRET_KEY="$${PAPERFEED_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}"; \
-		$(BIN)/paperfeed worker --job submissions --job embed --job confirmations >$(DEMO)/worker.log 2>&1 & \
+		$(BIN)/paperfeed worker --job submissions --job embed --job confirmations --job github-stars >$(DEMO)/worker.log 2>&1 & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/paperfeed serve --port $(PORT)
 

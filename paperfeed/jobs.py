@@ -3,7 +3,7 @@
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
   a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
-  work web requests queue (fetching submitted papers, sending confirmation emails). Lease
+  work web requests queue (fetching submitted papers, sending confirmation emails), and GitHub's stars. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
@@ -175,6 +175,45 @@ def send_confirmations(ctx: JobContext) -> str:
     return send(ctx.db, ctx.settings).summary()
 
 
+def github_stars(ctx: JobContext) -> str:
+    """Read the stars of the linked GitHub repositories that are due (``paperfeed/stars.py``), through one
+    client for this run; raises (the run counts as failed) when GitHub cannot be reached."""
+    from paperfeed import outbound
+    from paperfeed.stars import check_stars
+
+    s = ctx.settings
+    with outbound.client(s, "github") as client:
+        report = check_stars(
+            ctx.db,
+            client,
+            s.github_api_url,
+            s.github_token.get_secret_value(),
+            s.github_refresh,
+            s.github_batch,
+        )
+    if report.unreachable:
+        raise RuntimeError(f"{report.summary()}: GitHub could not be reached: {report.unreachable}")
+    return report.summary()
+
+
+def summaries(ctx: JobContext) -> str:
+    """Abstractive summaries from the configured OpenAI-compatible endpoint (``paperfeed/abstractive.py``);
+    skipped while ``PAPERFEED_SUMMARY_URL`` is empty (summaries are then extractive, made when shown)."""
+    from paperfeed import outbound
+    from paperfeed.abstractive import summarise_due
+
+    s = ctx.settings
+    if not s.summary_url:
+        return "skipped: PAPERFEED_SUMMARY_URL is not set (summaries are extractive)"
+    with outbound.client(s, "summaries") as client:
+        report = summarise_due(
+            ctx.db, client, s.summary_url, s.summary_model, s.summary_key.get_secret_value(), s.summary_batch
+        )
+    if report.unreachable:
+        raise RuntimeError(f"{report.summary()}: the summary endpoint failed: {report.unreachable}")
+    return report.summary()
+
+
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
 JOBS: list[Job] = [
@@ -191,6 +230,8 @@ JOBS: list[Job] = [
         fetch_submissions,
     ),
     Job("confirmations", "global", lambda s: s.confirmation_interval, send_confirmations),
+    Job("github-stars", "global", lambda s: s.github_interval, github_stars),
+    Job("summaries", "global", lambda s: s.summary_interval, summaries),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+
+# How arXiv's records say a paper was withdrawn: its comments (or a replaced abstract) read "This paper
+# has been withdrawn by the author(s)", "withdrawn due to …", "Paper withdrawn", "This submission has been
+# withdrawn by arXiv administrators".
+_WITHDRAWN = re.compile(
+    r"\b(?:(?:paper|article|submission|manuscript|work|version)\s+(?:has\s+been\s+|is\s+|was\s+)?withdrawn"
+    r"|withdrawn\s+by\s+(?:the\s+)?(?:authors?|arxiv)|^\s*withdrawn\b)",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +26,30 @@ class Version:
 class Organization:
     name: str  # short handle, unique ("AlibabaTongyiLab")
     fullname: str  # display name ("TongyiLab")
+
+
+@dataclass(frozen=True, slots=True)
+class CodeLinks:
+    """A paper's code repository and project page (``paperfeed/links.py``), with what the ``github-stars``
+    job last found of the repository."""
+
+    repo: str | None  # https://github.com/owner/name, https://gitlab.com/…, https://huggingface.co/…
+    project_page: str | None
+    stars: int | None = None  # GitHub's count at the last check; None before it, or off GitHub
+    status: str = "unchecked"  # unchecked | ok | empty | missing (flagged on cards and pages)
+
+    @property
+    def flagged(self) -> bool:
+        return self.status in ("empty", "missing")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSummary:
+    """An abstractive summary the ``summaries`` job got, with its provenance."""
+
+    text: str
+    model: str
+    made_at: datetime
 
 
 @dataclass(slots=True)
@@ -46,6 +80,8 @@ class Paper:
     upvotes: int = 0
     num_comments: int = 0
     keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
+    code: CodeLinks | None = None  # stored apart (storage/links.py); an import reads it from the text
+    summary: StoredSummary | None = None  # abstractive, when an endpoint is configured (storage/summaries.py)
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:
@@ -54,6 +90,15 @@ class Paper:
     @property
     def primary_category(self) -> str | None:
         return self.categories[0] if self.categories else None
+
+    @property
+    def withdrawn_at(self) -> datetime | None:
+        """When the paper was withdrawn, if arXiv's comments or abstract say it was: the date of its latest
+        version (the withdrawal notice is a new version), else of its last update or publication."""
+        if not any(_WITHDRAWN.search(text or "") for text in (self.comments, self.abstract)):
+            return None
+        latest = max(self.versions, key=lambda v: v.version).created if self.versions else None
+        return latest or self.updated_at or self.published_at
 
     @property
     def is_arxiv(self) -> bool:

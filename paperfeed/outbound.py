@@ -1,6 +1,5 @@
-"""Outbound HTTP from the worker: the clients with which paperfeed reaches a third party on a member's
-behalf (arXiv for submissions; GitHub and webhooks are meant to join ``SERVICES``), one per service and
-worker run.
+"""Outbound HTTP from the worker: the clients with which paperfeed reaches a third party (arXiv for
+submissions, GitHub for stars, an OpenAI-compatible endpoint for summaries; webhooks are meant to join ``SERVICES``), one per service and worker run.
 
 No web request waits on a third party. A handler records what a member asked for (a queue in storage) and
 answers at once; a job of ``paperfeed/jobs.py`` drains the queue through one of these clients. A global job
@@ -35,6 +34,9 @@ class Service:
 
 SERVICES: dict[str, Service] = {
     "arxiv": Service("arxiv", lambda s: s.arxiv_request_interval),
+    "github": Service("github", lambda s: s.github_request_interval),
+    # The operator's own summarising endpoint: one request at a time is pace enough.
+    "summaries": Service("summaries", lambda s: 0.0),
 }
 
 

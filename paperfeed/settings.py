@@ -249,6 +249,47 @@ class Settings(BaseSettings):
         description="Seconds between two runs of the worker's 'confirmations' job, which sends the "
         "subscription confirmation emails /subscribe asked for.",
     )
+    github_api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub's REST API, which the worker's 'github-stars' job asks for repositories' stars.",
+    )
+    github_token: SecretStr = Field(
+        SecretStr(""),
+        description="Secret, optional: a GitHub token (no scope needed) raises the API's rate limit from 60 to "
+        "5,000 requests an hour.",
+    )
+    github_interval: float = Field(
+        600.0,
+        description="Seconds between two runs of the worker's 'github-stars' job, each checking the "
+        "repositories that are due.",
+    )
+    github_request_interval: float = Field(
+        1.0, description="Seconds between the starts of two requests to GitHub's API (it asks for no bursts)."
+    )
+    github_refresh: float = Field(
+        86400.0,
+        description="Seconds before a repository's stars are read again (a conditional request: an unchanged "
+        "repository costs no rate limit).",
+    )
+    summary_url: str = Field(
+        "",
+        description="An OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1): when set, the worker's "
+        "'summaries' job asks its /chat/completions for an abstractive summary of each paper, shown with its "
+        "model and date. Empty: summaries are extractive (sentences of the abstract).",
+    )
+    summary_model: str = Field("", description="The model the 'summaries' job names in its requests.")
+    summary_key: SecretStr = Field(
+        SecretStr(""), description="Secret, optional: the bearer key of PAPERFEED_SUMMARY_URL."
+    )
+    summary_interval: float = Field(
+        300.0, description="Seconds between two runs of the worker's 'summaries' job."
+    )
+    summary_batch: int = Field(
+        50, ge=1, description="Papers one run of the 'summaries' job summarises at most."
+    )
+    github_batch: int = Field(
+        500, ge=1, description="Repositories one run of the 'github-stars' job checks at most."
+    )
 
     # -- the client's address behind proxies --------------------------------------------------------
     trusted_proxies: str = Field(

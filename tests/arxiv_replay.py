@@ -1,7 +1,7 @@
 """A local stand-in for arXiv: a real HTTP server on 127.0.0.1 that replays scripted responses.
 
-Routes match on the query string (every given parameter must be present with that value; the most
-specific route wins). A route holds a script of replies consumed in order, the last one repeating, so
+Routes match on the query string (every given parameter must be present with that value) and, when given
+``at``, on the path (GitHub's REST API names the repository in it); the most specific route wins. A route holds a script of replies consumed in order, the last one repeating, so
 "503 first, then the page" is ``[Reply(503, …), Reply(body=…)]``. A reply can be held until the test
 releases it (to kill a harvester mid-request) or can drop the connection without answering. Every
 request is logged with its arrival time on the monotonic clock, its parameters, headers and client port.
@@ -50,12 +50,13 @@ class Hit:
     params: dict[str, str]
     headers: dict[str, str]
     client_port: int
+    body: bytes = b""  # what a POST sent
 
 
 class ReplayServer:
     def __init__(self) -> None:
         self.log: list[Hit] = []
-        self._routes: list[tuple[dict[str, str], list[Reply]]] = []
+        self._routes: list[tuple[str | None, dict[str, str], list[Reply]]] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._holds: list[threading.Event] = []
@@ -65,12 +66,13 @@ class ReplayServer:
         # A short poll interval: shutdown() waits for it, once per test.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
-    def route(self, replies: Reply | list[Reply], **params: str) -> None:
-        """Answer requests whose query string has all these parameters (Python names: ``from_`` → from)."""
+    def route(self, replies: Reply | list[Reply], at: str | None = None, **params: str) -> None:
+        """Answer requests whose query string has all these parameters (Python names: ``from_`` → from),
+        at the path ``at`` when it is given."""
         script = replies if isinstance(replies, list) else [replies]
         wanted = {k.rstrip("_"): v for k, v in params.items()}
         with self._lock:
-            self._routes.append((wanted, list(script)))
+            self._routes.append((at, wanted, list(script)))
             self._holds += [r.hold for r in script if r.hold is not None]
 
     def wait_for(self, match: Callable[[Hit], bool], timeout: float = 20.0) -> Hit:
@@ -99,12 +101,16 @@ class ReplayServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _reply_for(self, params: dict[str, str]) -> Reply | None:
+    def _reply_for(self, path: str, params: dict[str, str]) -> Reply | None:
         with self._lock:
-            matching = [(w, s) for w, s in self._routes if all(params.get(k) == v for k, v in w.items())]
+            matching = [
+                (at, w, s)
+                for at, w, s in self._routes
+                if (at is None or at == path) and all(params.get(k) == v for k, v in w.items())
+            ]
             if not matching:
                 return None
-            _, script = max(matching, key=lambda route: len(route[0]))
+            _, _, script = max(matching, key=lambda route: (route[0] is not None, len(route[1])))
             return script.pop(0) if len(script) > 1 else script[0]
 
     def _record(self, hit: Hit) -> None:
@@ -118,12 +124,18 @@ class ReplayServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as arXiv: the client should reuse one connection
 
+            def do_POST(self) -> None:  # an OpenAI-compatible endpoint: the body is logged, the path routes
+                self.do_GET()
+
             def do_GET(self) -> None:
                 arrived = time.monotonic()
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
-                server._record(Hit(arrived, parts.path, params, dict(self.headers), self.client_address[1]))
-                reply = server._reply_for(params)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                hit = Hit(arrived, parts.path, params, dict(self.headers), self.client_address[1], body)
+                server._record(hit)
+                reply = server._reply_for(parts.path, params)
                 if reply is None:
                     reply = Reply(f"no scripted reply for {params}".encode(), 404, content_type="text/plain")
                 if reply.hold is not None:

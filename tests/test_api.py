@@ -325,6 +325,7 @@ def test_submitted_paper_shape(extra_client: TestClient) -> None:
         "_id": item["organization"]["_id"],
         "name": "acme",
         "fullname": "Acme Labs",
+        "avatarUrl": item["organization"]["avatarUrl"],
     }
     assert item["numComments"] == 2 and item["paper"]["upvotes"] == 7
     assert len(extra_client.get("/api/daily_papers", params={"date": "2026-09-01"}).json()) == 2

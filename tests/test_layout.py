@@ -33,6 +33,7 @@ KIT = {
     "limits",
     "cache",
     "serialize",
+    "citing",
     "__init__",
 }
 ASSEMBLERS = {"app", "routes"}  # the kit modules that may import feature modules

@@ -102,11 +102,25 @@ class PoliteClient:
         self._http.close()
 
     def get(
-        self, url: str, params: Mapping[str, str] | None = None, ok: Collection[int] = (200,)
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        ok: Collection[int] = (200,),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """GET ``url``; a status in ``ok`` is returned, 503/429/connection errors are retried, anything
-        else raises ArxivHTTPError naming the URL."""
-        request = self._http.build_request("GET", url, params=params)
+        """GET ``url`` (with these extra ``headers``); a status in ``ok`` is returned, 503/429/connection
+        errors are retried, anything else raises ArxivHTTPError naming the URL."""
+        return self.send(self._http.build_request("GET", url, params=params, headers=headers), ok)
+
+    def post_json(
+        self, url: str, body: object, ok: Collection[int] = (200,), headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """POST a JSON body, paced, retried and checked as ``get`` is."""
+        return self.send(self._http.build_request("POST", url, json=body, headers=headers), ok)
+
+    def send(self, request: httpx.Request, ok: Collection[int] = (200,)) -> httpx.Response:
+        """Send one request in its turn; what ``get`` says of statuses and retries holds."""
+        method = request.method
         shown = str(request.url)
         attempt = 0
         while True:
@@ -119,7 +133,7 @@ class PoliteClient:
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
                     raise ArxivHTTPError(
-                        f"GET {shown}: {_describe(exc)} (gave up after {self.retries} retries)"
+                        f"{method} {shown}: {_describe(exc)} (gave up after {self.retries} retries)"
                     ) from exc
                 attempt += 1
                 # Exponential backoff on dropped connections, never below the interval.
@@ -131,19 +145,21 @@ class PoliteClient:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise ArxivHTTPError(
-                        f"GET {shown}: HTTP {response.status_code} asking to retry after {wait:.0f} s "
+                        f"{method} {shown}: HTTP {response.status_code} asking to retry after {wait:.0f} s "
                         f"(more than {MAX_RETRY_AFTER:.0f} s); try again later",
                         wait,
                     )
                 if attempt >= self.retries:
                     raise ArxivHTTPError(
-                        f"GET {shown}: still HTTP {response.status_code} after {self.retries} retries",
+                        f"{method} {shown}: still HTTP {response.status_code} after {self.retries} retries",
                         wait,
                     )
                 attempt += 1
                 self._push_next_start(wait or 0.0)
                 continue
-            raise ArxivHTTPError(f"GET {shown}: HTTP {response.status_code} {_snippet(response)}".rstrip())
+            raise ArxivHTTPError(
+                f"{method} {shown}: HTTP {response.status_code} {_snippet(response)}".rstrip()
+            )
 
     def _wait_turn(self) -> None:
         delay = self._next_start - self._clock()

@@ -3,7 +3,8 @@ days around it have papers.
 
 A list is a ``Selection``: everything harvested, or only the curated papers (those a member submitted or a
 curator picked, ``papers.submitted_at`` set), optionally narrowed to some arXiv categories (a union) or one
-submitter. The sort orders are one table, ``SORTS``; trending's SQL is documented in docs/trending.md.
+submitter. The sort orders are one table, ``SORTS``; trending's SQL (and trending by stars, ``storage/links.py``)
+is documented in docs/trending.md.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import sqlalchemy as sa
 
 from paperfeed.models import Paper
 from paperfeed.storage.db import Database
+from paperfeed.storage.links import STARS_WINDOW_DAYS, star_gain
 from paperfeed.storage.papers import paper_of_row, paper_query
-from paperfeed.storage.schema import papers, votes
+from paperfeed.storage.schema import papers, repos, votes
 
-Sort = Literal["upvotes", "published", "trending"]
+Sort = Literal["upvotes", "published", "trending", "stars"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,20 @@ SORTS: dict[Sort, SortOrder] = {
             "trending",
             "trending first (votes and comments against age, docs/trending.md)",
             lambda db, now: [trending_score(db, now).desc(), papers.c.id],
+        ),
+        SortOrder(
+            "stars",
+            "Trending on GitHub",
+            "githubStars",
+            f"most GitHub stars gained in {STARS_WINDOW_DAYS} days first, papers without a repository last "
+            "(docs/trending.md)",
+            lambda db, now: [
+                star_gain(now).desc().nulls_last(),
+                repos.c.stars.desc().nulls_last(),
+                repos.c.id.is_(None),  # a repository not counted yet before no repository
+                papers.c.published_at.desc().nulls_last(),
+                papers.c.id,
+            ],
         ),
     )
 }

@@ -10,9 +10,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from paperfeed.models import Organization, Paper, Version, feed_day_of
+from paperfeed.links import find_links
+from paperfeed.models import CodeLinks, Organization, Paper, StoredSummary, Version, feed_day_of
+from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, papers
+from paperfeed.storage.schema import counters, organizations, paper_summaries, papers
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -108,6 +110,9 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
     else:
         rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
         conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    # Code links the text names (a member's own are kept: storage/links.py).
+    found = [(p.id, f) for p in fresh if (f := find_links(p.abstract, p.comments)) is not None]
+    link_store.store_found(conn, found, now)
     inserted = sum(1 for p in fresh if p.id not in stored)
     written = None
     if inserted == len(fresh):
@@ -281,8 +286,18 @@ def unmark_submitted(db: Database, paper_id: str) -> bool:
 def paper_query() -> sa.Select[Any]:
     """Papers with their organization, ready for a WHERE: every question about whole papers starts here."""
     return sa.select(
-        papers, organizations.c.name.label("org_name"), organizations.c.fullname.label("org_fullname")
-    ).select_from(papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id))
+        papers,
+        organizations.c.name.label("org_name"),
+        organizations.c.fullname.label("org_fullname"),
+        *link_store.LINK_COLUMNS,
+        paper_summaries.c.text.label("summary_text"),
+        paper_summaries.c.model.label("summary_model"),
+        paper_summaries.c.made_at.label("summary_at"),
+    ).select_from(
+        link_store.repo_join(
+            papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id)
+        ).outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
+    )
 
 
 def paper(db: Database, paper_id: str) -> Paper | None:
@@ -374,8 +389,22 @@ def paper_of_row(row: Any) -> Paper:
         upvotes=row.upvotes,
         num_comments=row.num_comments,
         keywords=list(row.keywords or ()),
+        code=CodeLinks(row.repo_url, row.project_page, row.repo_stars, row.repo_status or "unchecked")
+        if row.repo_url or row.project_page
+        else None,
+        summary=StoredSummary(row.summary_text, row.summary_model, row.summary_at)
+        if row.summary_text
+        else None,
     )
 
 
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def papers_after(db: Database, after_id: str, limit: int) -> list[Paper]:
+    """Every paper, in id order, after ``after_id`` ('' for the first): keyset paging through them all
+    (``GET /api/papers?cursor=``), as cheap on the millionth page as on the first."""
+    query = paper_query().where(papers.c.id > after_id).order_by(papers.c.id).limit(limit)
+    with db.read() as conn:
+        return [paper_of_row(r) for r in conn.execute(query)]

@@ -355,3 +355,57 @@ submissions = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("next_try_at", UTCDateTime, nullable=False),
 )
+
+# -- code links and stars (migration 0010) -----------------------------------------------------------------
+
+paper_links = sa.Table(
+    "paper_links",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("repo_url", sa.Text),
+    sa.Column("project_page", sa.Text),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("set_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+repos = sa.Table(
+    "repos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("stars", sa.Integer),
+    sa.Column("status", sa.String(12), nullable=False, server_default="unchecked"),
+    sa.Column("etag", sa.Text),
+    sa.Column("message", sa.Text),
+    sa.Column("checked_at", UTCDateTime),
+    sa.Column("next_check_at", UTCDateTime, nullable=False),
+)
+
+repo_stars = sa.Table(
+    "repo_stars",
+    metadata,
+    sa.Column("repo_id", sa.Integer, sa.ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("at", UTCDateTime, primary_key=True),
+    sa.Column("stars", sa.Integer, nullable=False),
+)
+
+service_pauses = sa.Table(
+    "service_pauses",
+    metadata,
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+# -- abstractive summaries (migration 0011) -----------------------------------------------------------------
+
+paper_summaries = sa.Table(
+    "paper_summaries",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("made_at", UTCDateTime, nullable=False),
+    sa.Column("source_hash", sa.String(32), nullable=False),
+)

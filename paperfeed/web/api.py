@@ -1,6 +1,7 @@
 """The JSON API, shaped like Hugging Face's papers API so ``huggingface_hub`` works unchanged with
-``HF_ENDPOINT`` pointing here: ``/api/daily_papers``, ``/api/papers/{id}``, ``/api/papers/search`` and
-``/papers/{id}.md`` (search is in ``web/search.py``).
+``HF_ENDPOINT`` pointing here: ``/api/daily_papers``, ``/api/papers`` (every paper, cursor-paged),
+``/api/papers/{id}``, ``/api/arxiv/{id}/repos``, ``/api/papers/search`` and ``/papers/{id}.md`` (search is
+in ``web/search.py``).
 
 Handlers only read parameters and shape answers; the data comes from ``paperfeed.feed``, ``storage.papers``
 and ``search``. Every error is ``{"error": "..."}`` naming the parameter, the shape
@@ -10,15 +11,17 @@ synchronous, so FastAPI runs them in its thread pool instead of blocking the eve
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from starlette.datastructures import URL
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, feed_page
+from paperfeed.storage import papers as paper_store
 from paperfeed.web.cache import cached
-from paperfeed.web.kit import DB, Config, Refused, paper_or_404
+from paperfeed.web.citing import cited
+from paperfeed.web.kit import DB, Config, Refused, extras, paper_or_404
 from paperfeed.web.params import (
     API_SORTS,
     ApiSortParam,
@@ -35,9 +38,11 @@ from paperfeed.web.params import (
     resolve_selection,
 )
 from paperfeed.web.serialize import (
+    ArxivReposDoc,
     DailyPaperDoc,
     PaperDetailDoc,
     SafeJSONResponse,
+    arxiv_repos_json,
     daily_item_json,
     paper_detail_json,
 )
@@ -78,16 +83,62 @@ def daily_papers(
         here = URL(request.app.state.settings.base_url.rstrip("/") + request.url.path)
         following = here.replace(query=request.url.query).include_query_params(p=p + 1, limit=size)
         headers["Link"] = f'<{following}>; rel="next"'
-    return SafeJSONResponse([daily_item_json(paper) for paper in page.papers], headers=headers)
+    more = extras(request, page.papers)
+    return SafeJSONResponse([daily_item_json(paper, more) for paper in page.papers], headers=headers)
+
+
+@documented("List every paper", "papers", model=list[DailyPaperDoc])
+def all_papers(
+    request: Request,
+    db: DB,
+    cursor: Annotated[
+        str, Query(max_length=64, description="Where the previous page ended (its Link header gives it).")
+    ] = "",
+    limit: LimitParam = None,
+) -> Response:
+    """Every paper, in id order, as daily items: ``cursor`` pages through them all (keyset paging), and
+    ``Link: <…>; rel="next"`` gives the next page while there is one."""
+    size = page_size(request, limit)
+    found = paper_store.papers_after(db, cursor, size)
+    headers = {}
+    if len(found) == size:
+        here = URL(request.app.state.settings.base_url.rstrip("/") + request.url.path)
+        following = here.include_query_params(cursor=found[-1].id, limit=size)
+        headers["Link"] = f'<{following}>; rel="next"'
+    more = extras(request, found)
+    return SafeJSONResponse([daily_item_json(p, more) for p in found], headers=headers)
 
 
 @documented("Get a paper", "papers", model=PaperDetailDoc, not_found=True)
-def paper(db: DB, paper_id: PaperId) -> Response:
-    """One paper, as on HF's ``/api/papers/{id}``: the paper object with its submission and counters."""
-    return SafeJSONResponse(paper_detail_json(paper_or_404(db, paper_id)))
+def paper(request: Request, db: DB, paper_id: PaperId) -> Response:
+    """One paper, as on HF's ``/api/papers/{id}``: the paper object with its submission and counters
+    (``upvoted`` when a reader is signed in)."""
+    found = paper_or_404(db, paper_id)
+    return SafeJSONResponse(paper_detail_json(found, extras(request, [found])))
+
+
+@documented("Repositories linked to an arXiv paper", "papers", model=ArxivReposDoc, not_found=True)
+def arxiv_repos(db: DB, paper_id: PaperId) -> Response:
+    """The Hugging Face repositories (models, datasets, spaces) the paper links, as HF's
+    ``/api/arxiv/{id}/repos`` lists them, and its code repository (``githubRepo``, paperfeed's addition)."""
+    return SafeJSONResponse(arxiv_repos_json(paper_or_404(db, paper_id)))
 
 
 @documented("Read a paper as Markdown", "papers", response_class=MarkdownResponse, not_found=True)
 def paper_markdown(db: DB, settings: Config, paper_id: PaperId) -> Response:
     """Title, authors, links and abstract as Markdown, what ``huggingface_hub``'s ``read_paper`` returns."""
     return MarkdownResponse(render_markdown(paper_or_404(db, paper_id), settings.base_url))
+
+
+# Like the pages (and the collection's and search's exports), not in /openapi.json: a suffix it does not
+# know is the paper page's URL, not an error of this operation.
+def paper_citation(
+    request: Request,
+    db: DB,
+    paper_id: PaperId,
+    fmt: Annotated[Literal["bib", "ris", "json"], Path(description="bib: BibTeX; ris: RIS; json: CSL-JSON.")],
+) -> Response:
+    """``.bib`` (BibTeX), ``.ris`` (RIS) or ``.json`` (CSL-JSON): the paper as a reference manager imports
+    it, citing its journal reference and DOI where arXiv has them (``paperfeed/citations.py``)."""
+    found = paper_or_404(db, paper_id)
+    return cited(request, [found], fmt, found.id.replace("/", "-"))

@@ -16,6 +16,7 @@ from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
 from paperfeed.web import limits
+from paperfeed.web.citing import cited
 from paperfeed.web.kit import (
     DB,
     Me,
@@ -84,6 +85,12 @@ def collection_page(request: Request, db: DB, me: Me, collection_id: int) -> Res
         "math": cards_math(i.paper for i in items) or any("$" in i.note for i in items),
     }
     return render(request, "collection.html", context)
+
+
+def collection_citation(request: Request, db: DB, me: Me, collection_id: int, fmt: str) -> Response:
+    """A collection's papers as one BibTeX, RIS or CSL-JSON file (who may see it may cite it)."""
+    found = _visible(db, me, collection_id)
+    return cited(request, [i.paper for i in store.items(db, found.id)], fmt, f"collection-{found.id}")
 
 
 @documented("Get a collection and its papers", "community", model=CollectionDoc, not_found=True)

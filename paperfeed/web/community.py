@@ -21,7 +21,7 @@ from paperfeed.storage import comments as comment_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import submissions as submission_store
 from paperfeed.storage import votes as vote_store
-from paperfeed.trending import why_trending
+from paperfeed.trending import why_stars, why_trending
 from paperfeed.web import limits
 from paperfeed.web.kit import (
     DB,
@@ -45,6 +45,7 @@ from paperfeed.web.serialize import (
     SafeJSONResponse,
     SubmissionDoc,
     SubmitBody,
+    TrendingDoc,
     UpvoteDoc,
     daily_item_json,
     timestamp,
@@ -281,13 +282,14 @@ def pick_form(request: Request, user: User, form: dict[str, Any]) -> Response:
 # -- trending ------------------------------------------------------------------------------------------------
 
 
-@documented("Why a paper is trending", "community", not_found=True)
+@documented("Why a paper is trending", "community", model=TrendingDoc, not_found=True)
 def trending_api(db: DB, paper_id: PaperId) -> Response:
     """Why a paper is trending: the numbers behind its ``sort=trending`` score (docs/trending.md)."""
     found = paper_or_404(db, paper_id)
     why = why_trending(db, found.id)
     if why is None:
         raise Refused(404, f"paper {paper_id!r} not found")
+    stars = why_stars(db, found.id)
     return SafeJSONResponse(
         {
             "id": found.id,
@@ -299,5 +301,15 @@ def trending_api(db: DB, paper_id: PaperId) -> Response:
             "ageHours": why.age_hours,
             "gravityHours": why.gravity_hours,
             "formula": "(upvotes + recentUpvotes + 2*numComments + 1) / (ageHours + gravityHours)",
+            "stars": {
+                "repo": stars.repo,
+                "stars": stars.stars,
+                "starsBefore": stars.stars_before,
+                "since": timestamp(stars.since) if stars.since else None,
+                "gain": stars.gain,
+                "windowDays": stars.window_days,
+            }
+            if stars
+            else None,
         }
     )

@@ -41,12 +41,15 @@ from starlette.routing import Match
 
 from paperfeed import accounts
 from paperfeed.feed import find_paper
+from paperfeed.links import may_set_links
 from paperfeed.models import Paper, User
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
+from paperfeed.storage import claims as claim_store
+from paperfeed.storage import orgs as org_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.web import cards, csrf
-from paperfeed.web.serialize import SafeJSONResponse
+from paperfeed.web.serialize import Extras, SafeJSONResponse
 
 SESSION_COOKIE = "__Host-session"
 MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
@@ -289,6 +292,27 @@ def voted(request: Request, papers: Iterable[Paper]) -> set[str]:
     return vote_store.has_upvoted(database(request), me.id, [p.id for p in papers]) if me else set()
 
 
+def extras(request: Request, papers: Iterable[Paper]) -> Extras:
+    """What the API shows of these papers beyond themselves: approved authorship claims, and (for a
+    signed-in reader only) which of them the reader upvoted."""
+    listed = list(papers)
+    db = database(request)
+    claimed = claim_store.approved_authors(db, [p.id for p in listed if p.authors])
+    return Extras(claimed, voted(request, listed) if viewer(request) is not None else None)
+
+
+def may_edit_links(db: Database, user: User | None, paper: Paper) -> bool:
+    """Whether ``user`` may set the paper's code links: the paper page shows the form, the handler
+    enforces it (``web/code.py``)."""
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    org_id = org_store.paper_org_id(db, paper.id) if paper.organization else None
+    org_admin = org_id is not None and org_store.role_of(db, org_id, user.id) == "admin"
+    return may_set_links(False, org_store.has_approved_claim(db, user.id, paper.id), org_admin)
+
+
 def text(data: dict[str, Any], field: str, limit: int) -> str:
     """A string field of a form or JSON body, stripped ('' when absent); 400 naming the field when it is
     something else (a number, a list, an object) or longer than ``limit``."""
@@ -353,8 +377,13 @@ def cards_math(papers: Iterable[Paper]) -> bool:
     return needs_math(t for p in papers for t in (p.title, p.abstract))
 
 
+def _repo_name(url: str) -> str:
+    """'owner/name' of a repository URL (its host dropped), what a card shows."""
+    return url.split("://", 1)[-1].split("/", 1)[-1]
+
+
 # Formatting only: a filter never reads storage (the handler hands the template everything it shows).
-FILTERS: dict[str, Callable[..., Any]] = dict(cards.FILTERS)
+FILTERS: dict[str, Callable[..., Any]] = {**cards.FILTERS, "repo_name": _repo_name}
 
 
 # -- bodies and actions -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from paperfeed import markdown
 from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
+from paperfeed.citations import highwire
 from paperfeed.digest.mail import unavailable as mail_unavailable
 from paperfeed.feed import (
     LISTS,
@@ -47,7 +48,8 @@ from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage.lists import SORTS, Selection, Sort
-from paperfeed.trending import why_trending
+from paperfeed.summary import extractive_summary
+from paperfeed.trending import why_stars, why_trending
 from paperfeed.web import limits
 from paperfeed.web.cache import cached
 from paperfeed.web.kit import (
@@ -58,6 +60,7 @@ from paperfeed.web.kit import (
     database,
     error_page,
     form_action,
+    may_edit_links,
     needs_math,
     paper_or_404,
     redirect,
@@ -66,6 +69,7 @@ from paperfeed.web.kit import (
     viewer,
     voted,
 )
+from paperfeed.web.serialize import paper_markdown
 
 KIND_LABELS: dict[Kind, str] = {"day": "Day", "week": "Week", "month": "Month"}
 SIMILAR = 6  # papers listed under "Similar papers" on a paper's page
@@ -243,6 +247,14 @@ def arxiv_pdf(paper_id: str) -> Response:
     return RedirectResponse(f"https://arxiv.org/pdf/{arxiv_id}{suffix}", status_code=302)
 
 
+def _wants_markdown(request: Request) -> bool:
+    """Whether the Accept header puts text/markdown before text/html (a browser asks for HTML first)."""
+    kinds = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
+    return "text/markdown" in kinds and (
+        "text/html" not in kinds or kinds.index("text/markdown") < kinds.index("text/html")
+    )
+
+
 def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     """One paper: everything we know of it, with links to arXiv and to its day in the feed."""
     found = find_paper(db, paper_id)
@@ -251,7 +263,12 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
     if found.id != paper_id:  # 2607.07386v2, arXiv:2607.07386 → the one canonical address
         # A path, not an absolute URL: one built from the request would carry whatever Host it was sent.
         return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
-    return render(request, "paper.html", _paper_context(request, db, me, found))
+    if _wants_markdown(request):  # huggingface_hub's read_paper, and any client asking for Markdown
+        text = paper_markdown(found, request.app.state.settings.base_url)
+        return Response(text, media_type="text/markdown; charset=utf-8", headers={"Vary": "Accept"})
+    response = render(request, "paper.html", _paper_context(request, db, me, found))
+    response.headers.append("Vary", "Accept")  # the same URL answers Markdown to who asks for it
+    return response
 
 
 def _paper_context(request: Request, db: Database, me: User | None, found: Paper) -> dict[str, Any]:
@@ -268,6 +285,10 @@ def _paper_context(request: Request, db: Database, me: User | None, found: Paper
         else None,
         "voted": voted(request, [found, *similar]),
         "why": why_trending(db, found.id),
+        "stars": why_stars(db, found.id),
+        "summary": extractive_summary(found.title, found.abstract),
+        "citation_tags": highwire(found),
+        "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
         "form_error": None,

@@ -62,11 +62,11 @@ PaperId = Annotated[
         examples=["2607.07386"],
     ),
 ]
-FeedSort = Literal["upvotes", "published", "trending"]
+FeedSort = Literal["upvotes", "published", "trending", "stars"]
 SortParam = Annotated[
     FeedSort, Query(description="; ".join(f"{s.name}: {s.help}" for s in SORTS.values()) + ".")
 ]
-ApiSort = Literal["publishedAt", "trending", "upvotes"]
+ApiSort = Literal["publishedAt", "trending", "upvotes", "githubStars"]
 API_SORTS: dict[str, Sort] = {s.api_name: s.name for s in SORTS.values()}
 ApiSortParam = Annotated[
     ApiSort,

@@ -21,6 +21,7 @@ from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
+    api_action,
     cards_math,
     database,
     form_action,
@@ -29,6 +30,8 @@ from paperfeed.web.kit import (
     render,
     voted,
 )
+from paperfeed.web.params import documented
+from paperfeed.web.serialize import ClaimBody, ClaimDoc, SafeJSONResponse, object_id
 
 
 def profile(request: Request, db: DB, me: Me, name: str) -> Response:
@@ -64,6 +67,31 @@ def claim_form(request: Request, user: User, form: dict[str, Any]) -> Response:
     except claim_store.ClaimError as exc:
         raise Refused(409, str(exc)) from exc
     return redirect(f"/papers/{paper.id}#claim")
+
+
+@documented(
+    "Claim authorship of a paper", "community", model=ClaimDoc, member=True, not_found=True, body=ClaimBody,
+    status=201,
+)  # fmt: skip
+@api_action
+def claim_api(request: Request, user: User, body: dict[str, Any]) -> Response:
+    """HF's ``/api/settings/papers/claim``: {"paperId", "claimAuthorId"} (an author entry's ``_id``) asks
+    to be that author; an admin approves or rejects it at /admin/claims (then ``authors[].user`` shows it)."""
+    db = database(request)
+    paper_id, author_id = body.get("paperId"), body.get("claimAuthorId")
+    if not isinstance(paper_id, str) or not paper_id.strip():
+        raise Refused(400, "paperId: give the paper's arXiv id")
+    paper = paper_or_404(db, paper_id)
+    named = [a for i, a in enumerate(paper.authors) if object_id("author", paper.id, str(i)) == author_id]
+    if not named:
+        raise Refused(400, f"claimAuthorId: no author entry {str(author_id)[:64]!r} on {paper.id}")
+    try:
+        made = claim_store.add_claim(db, paper.id, user.id, named[0], datetime.now(UTC))
+    except claim_store.ClaimError as exc:
+        raise Refused(409, str(exc)) from exc
+    return SafeJSONResponse(
+        {"paperId": made.paper_id, "author": made.author, "status": made.status}, status_code=201
+    )
 
 
 def claims_page(request: Request, db: DB, me: Me) -> Response:

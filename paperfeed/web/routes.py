@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from paperfeed.web import (
     api,
     auth,
+    avatars,
+    code,
     collections,
     community,
     feeds,
@@ -26,26 +28,32 @@ from paperfeed.web import (
     tokens,
 )
 
-# (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' before
-# '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
+# (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' and '.bib|.ris|.json'
+# before '/papers/{id}', and '/api/papers/search' and '…/similar' before '/api/papers/{id}' (old-style ids contain a slash).
 ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     # HTML pages
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
+    # Citations: .bib, .ris, .json (CSL); before '/papers/{id}', which would take the suffix for the id
+    ("GET", "/papers/{paper_id:path}.{fmt:cite}", api.paper_citation, "paper_citation"),
     # Community forms (POST only: '/papers/{id}/upvote' never shadows the GET paper page)
     ("POST", "/papers/{paper_id:path}/upvote", community.upvote_form, "upvote_form"),
     ("POST", "/papers/{paper_id:path}/comments", pages.comment_form, "comment_form"),
     ("POST", "/papers/{paper_id:path}/claim", profiles.claim_form, "claim_form"),
     ("POST", "/papers/{paper_id:path}/pick", community.pick_form, "pick_form"),
+    ("POST", "/papers/{paper_id:path}/links", code.links_form, "links_form"),
     ("POST", "/comments/{comment_id:rowid}", pages.change_comment_form, "change_comment_form"),
     ("GET", "/papers/{paper_id:path}", pages.paper, "paper"),
     # arXiv's own paths, so swapping the host of an arXiv link lands here
     ("GET", "/abs/{paper_id:path}", pages.arxiv_abs, "arxiv_abs"),
     ("GET", "/pdf/{paper_id:path}", pages.arxiv_pdf, "arxiv_pdf"),
+    ("GET", "/search.{fmt:cite}", search.search_citation, "search_citation"),
     ("GET", "/search", search.search_page, "search"),
+    ("GET", "/avatars/{seed}.svg", avatars.avatar, "avatar"),
     # JSON API, shaped like Hugging Face's so huggingface_hub works with HF_ENDPOINT pointing here
     ("GET", "/api/daily_papers", api.daily_papers, "api_daily_papers"),
+    ("GET", "/api/papers", api.all_papers, "api_all_papers"),
     ("GET", "/api/papers/search", search.api_search, "api_search_papers"),
     ("GET", "/api/papers/{paper_id:path}/similar", search.api_similar, "api_similar_papers"),
     ("POST", "/api/papers/index", community.submit_api, "api_submit"),
@@ -57,7 +65,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
     ("POST", "/api/papers/{paper_id:path}/comments", community.post_comment_api, "api_post_comment"),
     ("GET", "/api/papers/{paper_id:path}/trending", community.trending_api, "api_trending"),
+    ("POST", "/api/papers/{paper_id:path}/links", code.links_api, "api_links"),
     ("GET", "/api/papers/{paper_id:path}", api.paper, "api_paper"),
+    ("GET", "/api/arxiv/{paper_id:path}/repos", api.arxiv_repos, "api_arxiv_repos"),
+    ("POST", "/api/settings/papers/claim", profiles.claim_api, "api_claim"),
     ("GET", "/api/organizations/{name}", orgs.org_api, "api_org"),
     ("POST", "/api/collections", collections.create_api, "api_create_collection"),
     ("GET", "/api/collections/{collection_id:rowid}", collections.collection_api, "api_collection"),
@@ -88,6 +99,12 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/orgs/{name}/members", orgs.members_form, "org_members"),
     ("POST", "/orgs/{name}/papers", orgs.papers_form, "org_papers"),
     ("POST", "/collections", collections.create_form, "create_collection"),
+    (
+        "GET",
+        "/collections/{collection_id:rowid}.{fmt:cite}",
+        collections.collection_citation,
+        "collection_citation",
+    ),
     ("GET", "/collections/{collection_id:rowid}", collections.collection_page, "collection"),
     ("POST", "/collections/{collection_id:rowid}/items", collections.items_form, "collection_items"),
     ("GET", "/admin/claims", profiles.claims_page, "claims"),

@@ -11,11 +11,13 @@ from starlette.responses import Response
 
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.web.kit import DB, Refused, cards_math, paper_or_404, render, voted
+from paperfeed.web.citing import cited
+from paperfeed.web.kit import DB, Refused, cards_math, extras, paper_or_404, render, voted
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
 
 QUERY_MAX = 500
+SEARCH_MAX = 120  # Hugging Face's own bound
 Text = Annotated[str | None, Query()]
 
 
@@ -34,6 +36,28 @@ def _filters(since: str | None, until: str | None, category: str | None, organiz
             raise ValueError(f"{name}={value!r} is not a date (YYYY-MM-DD)") from None
 
     return Filters(day("since", since), day("until", until), category or None, organization or None)
+
+
+def search_citation(
+    request: Request,
+    fmt: str,
+    q: Text = None,
+    since: Text = None,
+    until: Text = None,
+    category: Text = None,
+    organization: Text = None,
+) -> Response:
+    """The results ``/search`` shows for these parameters, as one BibTeX, RIS or CSL-JSON file."""
+    query = (q or "").strip()
+    try:
+        if len(query) > QUERY_MAX:
+            raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
+        filters = _filters(since, until, category, organization)
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from exc
+    size = int(request.app.state.settings.page_size)
+    found = [r.paper for r in _searcher(request).search(query, size, filters)] if query else []
+    return cited(request, found, fmt, "search")
 
 
 def search_page(
@@ -79,7 +103,8 @@ def api_search(
         ),
     ] = "",
     limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Results (default 50, at most 100).")
+        int | None,
+        Query(ge=1, le=SEARCH_MAX, description=f"Results (default 50, at most {SEARCH_MAX}, as on HF)."),
     ] = None,
     since: Annotated[
         str | None, Query(description="Only papers on the feed from this day (YYYY-MM-DD).")
@@ -97,7 +122,8 @@ def api_search(
     except ValueError as exc:
         raise Refused(400, str(exc)) from exc
     found = _searcher(request).search(q, page_size(request, limit), filters)
-    return SafeJSONResponse([daily_item_json(r.paper) for r in found])
+    more = extras(request, [r.paper for r in found])
+    return SafeJSONResponse([daily_item_json(r.paper, more) for r in found])
 
 
 @documented("Similar papers", "papers", model=list[DailyPaperDoc], not_found=True)

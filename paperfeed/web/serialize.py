@@ -4,10 +4,13 @@ Field names and nesting follow ``huggingface.co/api/daily_papers`` and ``/api/pa
 ``_id`` ObjectId-like strings, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` timestamps) so that ``huggingface_hub``'s
 ``PaperInfo`` reads them unchanged. Titles, summaries and author names have their LaTeX text-mode macros
 turned into Unicode (``\\emph{x}`` → x, ``--`` → –, ``G\\"ahler`` → Gähler; ``paperfeed/tex.py``) while math
-stays as written (``$O(n^2)$``), where Hugging Face returns arXiv's text untouched. ``ai_keywords`` are keyphrases extracted offline (no model, see
-``search/keyphrases.py``); fields HF has and paperfeed cannot fill honestly (thumbnail, AI summary, GitHub
-repository) are left out rather than faked; ``numAuthors`` and ``categories`` are
-paperfeed's additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
+stays as written (``$O(n^2)$``), where Hugging Face returns arXiv's text untouched. ``ai_keywords`` are
+keyphrases extracted offline (no model, see ``search/keyphrases.py``), ``ai_summary`` sentences of the
+abstract picked offline (``paperfeed/summary.py``, labelled by ``aiSummaryMethod``); ``githubRepo`` (GitHub,
+GitLab or Hugging Face), ``projectPage`` and ``githubStars`` come from ``paperfeed/links.py`` and the
+worker's ``github-stars`` job, present when known; fields HF has and paperfeed cannot fill honestly yet are
+left out rather than faked; ``numAuthors``, ``categories`` and ``githubRepoStatus`` are paperfeed's
+additions. The pydantic models below document the shapes in ``/openapi.json`` only: responses
 are built as plain dicts (much cheaper than validating every paper) and a test checks the two agree.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -24,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from paperfeed.models import Organization, Paper
+from paperfeed.summary import extractive_summary
 from paperfeed.tex import text_mode
 
 
@@ -43,10 +48,17 @@ def paper_url(base_url: str, paper_id: str) -> str:
     return f"{base_url.rstrip('/')}/papers/{quote(paper_id, safe='/')}"
 
 
+def avatar_url(kind: str, name: str) -> str:
+    """A generated identicon served by this site (``web/avatars.py``), as HF's default avatars are:
+    a relative ``/avatars/<hex>.svg``, never a third party's address."""
+    return f"/avatars/{object_id(kind, name)}.svg"
+
+
 def user_json(username: str) -> dict[str, Any]:
     # huggingface_hub's User reads the handle from "user"; HF's own schema also carries "name".
     return {
         "_id": object_id("user", username),
+        "avatarUrl": avatar_url("user", username),
         "fullname": username,
         "name": username,
         "user": username,
@@ -56,18 +68,46 @@ def user_json(username: str) -> dict[str, Any]:
 
 
 def organization_json(org: Organization) -> dict[str, Any]:
-    return {"_id": object_id("org", org.name), "name": org.name, "fullname": org.fullname}
+    return {
+        "_id": object_id("org", org.name),
+        "name": org.name,
+        "fullname": org.fullname,
+        "avatarUrl": avatar_url("org", org.name),
+    }
 
 
-def paper_json(paper: Paper) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What a paper's JSON shows beyond the paper itself: its approved authorship claims (paper id →
+    author name → member), and which papers the signed-in reader upvoted (None for a visitor: the field
+    is then left out)."""
+
+    claimed: dict[str, dict[str, str]] = field(default_factory=dict)
+    upvoted: set[str] | None = None
+
+
+NONE = Extras()
+
+
+def _author(paper: Paper, i: int, name: str, extras: Extras) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "_id": object_id("author", paper.id, str(i)),
+        "name": text_mode(name),
+        "hidden": False,
+    }
+    member = extras.claimed.get(paper.id, {}).get(name)
+    if member is not None:
+        out["user"] = user_json(member)
+        out["status"] = "claimed_verified"  # HF's word for a claim its staff approved
+    return out
+
+
+def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
     """The ``paper`` object of a daily item, which is also what ``/api/papers/{id}`` returns."""
     entered = paper.entered_feed_at
     out: dict[str, Any] = {
         "id": paper.id,
-        "authors": [
-            {"_id": object_id("author", paper.id, str(i)), "name": text_mode(name), "hidden": False}
-            for i, name in enumerate(paper.authors)
-        ],
+        "authors": [_author(paper, i, name, extras) for i, name in enumerate(paper.authors)],
         "publishedAt": timestamp(paper.published_at or entered),
         "submittedOnDailyAt": timestamp(entered),
         "title": text_mode(paper.title),
@@ -77,36 +117,74 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
         "categories": paper.categories,
     }
+    if paper.summary is not None:  # abstractive, from the configured endpoint, with its provenance
+        out["ai_summary"] = paper.summary.text
+        out["aiSummaryMethod"] = "abstractive"
+        out["aiSummaryModel"] = paper.summary.model
+        out["aiSummaryAt"] = timestamp(paper.summary.made_at)
+    elif summary := extractive_summary(paper.title, paper.abstract):
+        out["ai_summary"] = summary
+        out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
         out["ai_keywords"] = paper.keywords
     if paper.submitted_by:
         out["submittedOnDailyBy"] = user_json(paper.submitted_by)
     if paper.organization:
         out["organization"] = organization_json(paper.organization)
+    if (withdrawn := paper.withdrawn_at) is not None:
+        out["withdrawnAt"] = timestamp(withdrawn)
+    if extras.upvoted is not None:
+        out["upvoted"] = paper.id in extras.upvoted
+    if (code := paper.code) is not None:
+        if code.repo:
+            out["githubRepo"] = code.repo
+            out["githubRepoStatus"] = code.status
+        if code.stars is not None:
+            out["githubStars"] = code.stars
+        if code.project_page:
+            out["projectPage"] = code.project_page
     return out
 
 
-def paper_detail_json(paper: Paper) -> dict[str, Any]:
+def paper_detail_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
     """``/api/papers/{id}``: the paper object, plus the comment count huggingface_hub reads at top level."""
-    return {**paper_json(paper), "numComments": paper.num_comments}
+    return {**paper_json(paper, extras), "numComments": paper.num_comments}
 
 
-def daily_item_json(paper: Paper) -> dict[str, Any]:
+def daily_item_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
     """One element of ``/api/daily_papers`` (and of ``/api/papers/search``): the paper nested, and the
-    feed entry's own date, title, summary and counters beside it, in HF's key order."""
+    feed entry's own date, title, summary, thumbnail, submitter and counters beside it, in HF's key order
+    (``thumbnail`` and ``submittedBy`` always present, null when unknown; ``upvotes`` at the top too,
+    which ``hf papers ls`` reads)."""
     item: dict[str, Any] = {
-        "paper": paper_json(paper),
+        "paper": paper_json(paper, extras),
         "publishedAt": timestamp(paper.entered_feed_at),
         "title": text_mode(paper.title),
         "summary": text_mode(paper.abstract),
+        "thumbnail": None,
         "numComments": paper.num_comments,
+        "upvotes": paper.upvotes,
+        "submittedBy": user_json(paper.submitted_by) if paper.submitted_by else None,
     }
-    if paper.submitted_by:
-        item["submittedBy"] = user_json(paper.submitted_by)
     if paper.organization:
         item["organization"] = organization_json(paper.organization)
     item["isAuthorParticipating"] = False
     return item
+
+
+def arxiv_repos_json(paper: Paper) -> dict[str, Any]:
+    """``/api/arxiv/{id}/repos``: the paper's Hugging Face repository, filed by kind, and its code link."""
+    out: dict[str, Any] = {"models": [], "datasets": [], "spaces": []}
+    repo = paper.code.repo if paper.code else None
+    if repo and repo.startswith("https://huggingface.co/"):
+        path = repo.removeprefix("https://huggingface.co/")
+        kind, _, name = path.partition("/")
+        if kind in ("datasets", "spaces"):
+            out[kind].append({"id": name, "url": repo})
+        else:
+            out["models"].append({"id": path, "url": repo})
+    out["githubRepo"] = repo
+    return out
 
 
 # -- Markdown -------------------------------------------------------------------------------------------
@@ -183,14 +261,9 @@ class _Doc(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class AuthorDoc(_Doc):
-    id: str = Field(alias="_id", description="Stable id of this author entry.")
-    name: str
-    hidden: bool = False
-
-
 class UserDoc(_Doc):
     id: str = Field(alias="_id")
+    avatarUrl: str = Field(description="A generated identicon on this site (/avatars/<hex>.svg).")
     name: str = Field(description="Handle of the member who submitted the paper.")
     user: str = Field(description="Same as name (huggingface_hub reads this one).")
     fullname: str
@@ -202,6 +275,15 @@ class OrganizationDoc(_Doc):
     id: str = Field(alias="_id")
     name: str = Field(description="Unique handle, e.g. 'AlibabaTongyiLab'.")
     fullname: str = Field(description="Display name.")
+    avatarUrl: str = Field(description="A generated identicon on this site (/avatars/<hex>.svg).")
+
+
+class AuthorDoc(_Doc):
+    id: str = Field(alias="_id", description="Stable id of this author entry.")
+    name: str
+    hidden: bool = False
+    user: UserDoc | None = Field(None, description="The member whose claim to be this author was approved.")
+    status: Literal["claimed_verified"] | None = None
 
 
 class PaperDoc(_Doc):
@@ -215,9 +297,28 @@ class PaperDoc(_Doc):
     discussionId: str
     numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
     categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
+    ai_summary: str | None = Field(
+        None, description="One or two sentences of the abstract, picked offline (docs/summaries.md)."
+    )
+    aiSummaryMethod: Literal["extractive"] | None = Field(
+        None, description="paperfeed: how ai_summary was made."
+    )
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
+    withdrawnAt: str | None = Field(None, description="When arXiv's record says the paper was withdrawn.")
+    upvoted: bool | None = Field(
+        None, description="Whether the signed-in reader upvoted it (signed in only)."
+    )
+    githubRepo: str | None = Field(
+        None, description="The code repository (GitHub, GitLab or Hugging Face), canonical URL."
+    )
+    githubRepoStatus: Literal["unchecked", "ok", "empty", "missing"] | None = Field(
+        None,
+        description="paperfeed: what the last check of the repository found (empty or missing: flagged).",
+    )
+    githubStars: int | None = Field(None, description="GitHub stars at the last check (GitHub only).")
+    projectPage: str | None = Field(None, description="The paper's project page.")
 
 
 class PaperDetailDoc(PaperDoc):
@@ -229,10 +330,37 @@ class DailyPaperDoc(_Doc):
     publishedAt: str = Field(description="When the paper entered the daily list, YYYY-MM-DDTHH:MM:SS.mmmZ.")
     title: str
     summary: str
+    thumbnail: str | None = Field(description="The paper's thumbnail image; null when it has none.")
     numComments: int
-    submittedBy: UserDoc | None = None
+    upvotes: int = Field(description="Same as paper.upvotes (hf papers ls reads this one).")
+    submittedBy: UserDoc | None = Field(description="The member who submitted it; null when none did.")
     organization: OrganizationDoc | None = None
     isAuthorParticipating: bool = False
+
+
+class HubRepoDoc(_Doc):
+    id: str = Field(description="owner/name on the Hugging Face Hub.")
+    url: str
+
+
+class ArxivReposDoc(_Doc):
+    models: list[HubRepoDoc]
+    datasets: list[HubRepoDoc]
+    spaces: list[HubRepoDoc]
+    githubRepo: str | None = Field(description="paperfeed: the paper's code repository, whatever its host.")
+
+
+class ClaimBody(BaseModel):
+    paperId: str = Field(min_length=1, max_length=64, description="The paper's arXiv id.")
+    claimAuthorId: str = Field(
+        min_length=1, max_length=64, description="The _id of the author entry (from /api/papers/{id})."
+    )
+
+
+class ClaimDoc(_Doc):
+    paperId: str
+    author: str
+    status: Literal["pending", "approved", "rejected"]
 
 
 class ErrorDoc(BaseModel):
@@ -294,6 +422,42 @@ class SubmissionDoc(_Doc):
     submittedBy: str
     submittedAt: str
     updatedAt: str
+
+
+class LinksBody(BaseModel):
+    githubRepo: str | None = Field(
+        None,
+        max_length=500,
+        description="A GitHub, GitLab or Hugging Face repository URL; '' or null removes it.",
+        examples=["https://github.com/owner/name"],
+    )
+    projectPage: str | None = Field(
+        None, max_length=500, description="An http(s) URL; '' or null removes it."
+    )
+
+
+class StarsDoc(_Doc):
+    repo: str
+    stars: int | None = Field(description="At the last check.")
+    starsBefore: int | None = Field(description="At the window's start (or the first count inside it).")
+    since: str | None = Field(description="When starsBefore was counted.")
+    gain: int
+    windowDays: int
+
+
+class TrendingDoc(_Doc):
+    id: str
+    score: float
+    upvotes: int
+    recentUpvotes: int
+    windowHours: int
+    numComments: int
+    ageHours: float
+    gravityHours: float
+    formula: str
+    stars: StarsDoc | None = Field(
+        None, description="Trending by stars: the repository's gain (docs/trending.md)."
+    )
 
 
 class UpvoteDoc(_Doc):

@@ -1,0 +1,161 @@
+"""The Hugging Face papers API, whole (issue 15, item 2): the fields and endpoints HF has that paperfeed
+lacked, in HF's shapes, driven with the official ``huggingface_hub`` client where it reads them and
+checked against the bundled data (0704.0156 of the snapshot sample is a withdrawn paper; 2608.13517 links
+a Hugging Face model in its abstract)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from huggingface_hub import HfApi
+
+from paperfeed.settings import Settings
+from paperfeed.storage import Database
+from paperfeed.storage import claims as claim_store
+from paperfeed.storage import orgs as org_store
+from paperfeed.storage import papers as paper_store
+from paperfeed.web.serialize import object_id
+from tests.community import add_papers, https_client, member, token_for
+from tests.conftest import SNAPSHOT, LiveServer
+
+NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
+
+
+def test_daily_items_carry_thumbnail_submitter_and_top_level_upvotes(
+    client: TestClient, live_server: LiveServer
+) -> None:
+    items = client.get("/api/daily_papers?month=2026-08&list=all&limit=100").json()
+    assert items
+    for item in items:
+        assert "thumbnail" in item and item["thumbnail"] is None
+        assert "submittedBy" in item
+        assert item["upvotes"] == item["paper"]["upvotes"]
+    # hf papers ls shows paper_info.upvotes: 0 (not an empty cell) for a paper without votes.
+    listed = HfApi(endpoint=live_server.url).list_daily_papers(month="2026-08", limit=20)
+    zero = [p for p in listed if p.upvotes is not None and p.upvotes == 0]
+    assert zero and all(p.upvotes is not None for p in listed)
+
+
+def test_withdrawn_papers_are_flagged(client: TestClient) -> None:
+    withdrawn = [
+        json.loads(line) for line in SNAPSHOT.read_text().splitlines() if "withdrawn" in line.lower()
+    ]
+    assert [r["id"] for r in withdrawn] == ["0704.0156"]
+    api = client.get("/api/papers/0704.0156").json()
+    assert api["withdrawnAt"].startswith("2008-03-05")  # its last version, the withdrawal notice
+    assert "withdrawnAt" not in client.get("/api/papers/2607.07386").json()
+    assert 'id="withdrawn"' in client.get("/papers/0704.0156").text
+    day = client.get("/api/papers/0704.0156").json()["submittedOnDailyAt"][:10]
+    assert '<span class="withdrawn">withdrawn</span>' in client.get(f"/papers?date={day}&list=all").text
+
+
+def test_avatars_are_local_identicons(settings: Settings, db: Database) -> None:
+    paper = add_papers(db, 1)[0]
+    ada = member(db, "ada")
+    org = org_store.create_org(db, "lab", "The Lab", ada.id, NOW)
+    org_store.link_paper(db, org, paper.id)
+    paper_store.mark_submitted(db, paper.id, "ada", NOW)
+    with https_client(settings) as client:
+        item = client.get(f"/api/papers/{paper.id}").json()
+        urls = [item["submittedOnDailyBy"]["avatarUrl"], item["organization"]["avatarUrl"]]
+        assert all(re.fullmatch(r"/avatars/[0-9a-f]{24}\.svg", u) for u in urls) and urls[0] != urls[1]
+        svg = client.get(urls[0])
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.text.startswith("<svg") and "http" not in svg.text.replace(
+            "http://www.w3.org/2000/svg", ""
+        )
+        assert client.get(urls[0]).text == svg.text  # the same picture every time
+        assert client.get("/avatars/nothex.svg").status_code == 404
+        org_api = client.get("/api/organizations/lab").json()
+        assert org_api["papers"][0]["submittedBy"]["avatarUrl"] == urls[0]
+
+
+def test_claimed_authors_and_upvoted(settings: Settings, db: Database, live_server: LiveServer) -> None:
+    paper = add_papers(db, 1)[0]
+    root, ada = member(db, "root", admin=True), member(db, "ada")
+    with https_client(settings) as client:
+        detail = client.get(f"/api/papers/{paper.id}").json()
+        assert "upvoted" not in detail and "user" not in detail["authors"][1]
+        turing = detail["authors"][1]["_id"]
+        body = {"paperId": paper.id, "claimAuthorId": turing}
+        made = client.post("/api/settings/papers/claim", json=body, headers=token_for(db, ada))
+        assert made.status_code == 201
+        assert made.json() == {"paperId": paper.id, "author": "Alan Turing", "status": "pending"}
+        again = client.post("/api/settings/papers/claim", json=body, headers=token_for(db, ada))
+        assert again.status_code == 409
+        bad = client.post(
+            "/api/settings/papers/claim", json={**body, "claimAuthorId": "f" * 24}, headers=token_for(db, ada)
+        )
+        assert bad.status_code == 400 and bad.json()["error"].startswith("claimAuthorId:")
+        (pending,) = claim_store.pending(db)
+        claim_store.decide(db, pending.id, root.id, True, NOW)
+
+        headers = token_for(db, ada)
+        assert client.get(f"/api/papers/{paper.id}", headers=headers).json()["upvoted"] is False
+        client.post(f"/api/papers/{paper.id}/upvote", headers=headers)
+        mine = client.get(f"/api/papers/{paper.id}", headers=headers).json()
+        assert mine["upvoted"] is True
+        assert (
+            mine["authors"][1]["user"]["user"] == "ada" and mine["authors"][1]["status"] == "claimed_verified"
+        )
+        assert "user" not in mine["authors"][0]
+        day = paper_store.paper(db, paper.id).feed_day  # type: ignore[union-attr]
+        listed = client.get(f"/api/daily_papers?date={day}&list=all", headers=headers).json()
+        assert listed[0]["paper"]["upvoted"] is True
+        assert "upvoted" not in client.get(f"/api/daily_papers?date={day}&list=all").json()[0]["paper"]
+    assert object_id("author", paper.id, "1") == turing
+
+
+def test_hub_client_reads_claimed_authors(loaded_db: Database, live_server: LiveServer) -> None:
+    root, ben = member(loaded_db, "hubroot", admin=True), member(loaded_db, "ben")
+    made = claim_store.add_claim(loaded_db, "2607.07386", ben.id, "Matthijs Douze", NOW)
+    claim_store.decide(loaded_db, made.id, root.id, True, NOW)
+    info = HfApi(endpoint=live_server.url).paper_info("2607.07386")
+    (douze,) = [a for a in info.authors or [] if a.name == "Matthijs Douze"]
+    assert douze.user is not None and douze.user.username == "ben" and douze.status == "claimed_verified"
+
+
+def test_every_paper_cursor_paged(client: TestClient, loaded_db: Database) -> None:
+    seen: list[str] = []
+    url = "/api/papers?limit=100"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen += [item["paper"]["id"] for item in response.json()]
+        link = response.headers.get("link")
+        url = link[link.index("/api/") : link.index(">")] if link else ""
+    assert len(seen) == len(set(seen)) == paper_store.count_papers(loaded_db)
+    assert seen == sorted(seen)
+    assert client.get("/api/papers?limit=101").status_code == 400
+
+
+def test_arxiv_repos(client: TestClient) -> None:
+    mimir = client.get("/api/arxiv/2608.13517/repos").json()
+    assert mimir["models"] == [
+        {
+            "id": "danish-foundation-models/DFM-Mimir",
+            "url": "https://huggingface.co/danish-foundation-models/DFM-Mimir",
+        }
+    ]
+    assert mimir["datasets"] == mimir["spaces"] == []
+    vakra = client.get("/api/arxiv/2608.12282/repos").json()
+    assert vakra["githubRepo"] == "https://github.com/IBM/VAKRA" and vakra["models"] == []
+    assert client.get("/api/arxiv/2699.99999/repos").status_code == 404
+
+
+def test_markdown_by_accept_header_and_search_limit(client: TestClient, live_server: LiveServer) -> None:
+    md = client.get("/papers/2607.07386", headers={"Accept": "text/markdown"})
+    assert md.headers["content-type"].startswith("text/markdown") and md.text.startswith(
+        "# Sparse Delta Memory"
+    )
+    assert "Accept" in md.headers["vary"]
+    html = client.get("/papers/2607.07386", headers={"Accept": "text/html,text/markdown;q=0.9"})
+    assert html.headers["content-type"].startswith("text/html") and "Accept" in html.headers["vary"]
+    # The live server's base URL differs from the test client's: compare what follows the links.
+    read = HfApi(endpoint=live_server.url).read_paper("2607.07386")
+    assert read.split("## Abstract")[1] == md.text.split("## Abstract")[1]
+    assert client.get("/api/papers/search?q=attention&limit=120").status_code == 200
+    assert client.get("/api/papers/search?q=attention&limit=121").status_code == 400
