@@ -358,6 +358,7 @@ class Outage:
     requests: int = 0
     failed: int = 0  # not answered 200 (or not at all)
     empty: int = 0  # answered with no results
+    differed: int = 0  # answered otherwise than before the damage (from what remained)
     slowest: float = 0.0
     rebuilt: float | None = None  # seconds until the folder was whole and every answer as before
     server_alive: bool = True
@@ -370,44 +371,52 @@ class Outage:
         )
         return (
             f"{self.damage}: {self.requests} requests meanwhile, {self.failed} failed, {self.empty} empty, "
-            f"slowest {seconds(self.slowest)}; {back}" + ("" if self.server_alive else "; THE SERVER DIED")
+            f"{self.differed} other results than before, slowest {seconds(self.slowest)}; {back}"
+            + ("" if self.server_alive else "; THE SERVER DIED")
         )
 
 
 def _answers(url: str, similar_to: str, outage: Outage | None = None) -> list[list[str]]:
-    """The ids each query finds, then the ids of the papers similar to one paper."""
+    """The titles each query finds, in order, then those of the papers similar to one paper. Titles, not
+    ids: the real-text copies of a paper (``real_text_records``) share its words and tie, in an order that
+    depends on how the index's segments happen to lie."""
     found = []
     paths = [("/api/papers/search", {"q": q, "limit": 10}) for q in QUERIES]
     for path, params in [*paths, (f"/api/papers/{similar_to}/similar", {})]:
         started = time.monotonic()
         try:
             response = httpx.get(url + path, params=params, timeout=30)
-            ids = [item["paper"]["id"] for item in response.json()] if response.status_code == 200 else None
+            titles = [i["paper"]["title"] for i in response.json()] if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
-            ids = None
+            titles = None
         if outage is not None:
             outage.requests += 1
             outage.slowest = max(outage.slowest, time.monotonic() - started)
-            outage.failed += ids is None
-            outage.empty += ids == []
-        found.append(ids or [])
+            outage.failed += titles is None
+            outage.empty += titles == []
+        found.append(titles or [])
     return found
 
 
-def index_whole(folder: Path, papers: int) -> bool:
-    """Whether a new process would find the node's indexes complete: every paper in both."""
+def index_whole(folder: Path, documents: int, vectors: int) -> bool:
+    """Whether a new process would find the node's indexes complete: every paper, every vector."""
     try:
         from usearch.index import Index
 
-        documents = tantivy.Index.open(str(folder)).searcher().num_docs
+        found = tantivy.Index.open(str(folder)).searcher().num_docs
         meta = Index.metadata(str(folder / "vectors" / "vectors.usearch"))
-        return documents == papers and meta is not None and meta["count_present"] == papers
+        return found == documents and meta is not None and meta["count_present"] == vectors
     except (ValueError, RuntimeError, OSError):
         return False
 
 
 def damage_indexes(
-    server: Served, papers: int, similar_to: str, damages: list[str], timeout: float = 60.0
+    server: Served,
+    documents: int,
+    vectors: int,
+    similar_to: str,
+    damages: list[str],
+    timeout: float = 60.0,
 ) -> list[Outage]:
     """For each damage in turn: answers before, the damage, then searches until the node has rebuilt its
     folder and answers as before (or ``timeout``)."""
@@ -420,9 +429,11 @@ def damage_indexes(
         DAMAGES[name](folder)
         damaged = time.monotonic()
         while time.monotonic() - damaged < timeout and server.alive():
-            if _answers(server.url, similar_to, outage) == before and index_whole(folder, papers):
+            answers = _answers(server.url, similar_to, outage)
+            if answers == before and index_whole(folder, documents, vectors):
                 outage.rebuilt = time.monotonic() - damaged
                 break
+            outage.differed += sum(a != b for a, b in zip(answers, before, strict=True))
             time.sleep(0.1)
         outage.server_alive = server.alive()
         outages.append(outage)

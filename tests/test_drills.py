@@ -3,17 +3,22 @@ and records the figures in docs/benchmarks.md. The drills themselves are in ``te
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from paperfeed import accounts
+from paperfeed.commands.context import refused
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.search import indexer
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, open_database
+from paperfeed.storage.db import unavailable
 from tests import drills, postgres
 from tests.conftest import RECENT, cached_embedder, fresh_database_url, load_bundled, make_settings
 
@@ -52,16 +57,17 @@ def test_index_files_deleted_or_cut_short_under_a_running_server(settings: Setti
     same answers as before once the node has rebuilt its folder, without a restart. Two web workers: one
     writes the node's folder, the other only reads it."""
     load_bundled(settings).close()
-    env = {"PAPERFEED_INDEX_REFRESH_SECONDS": "0.3"}
+    # faulthandler says so in the log if a worker dies of SIGBUS (uvicorn would restart it unnoticed).
+    env = {"PAPERFEED_INDEX_REFRESH_SECONDS": "0.3", "PYTHONFAULTHANDLER": "1"}
     with drills.Served(settings, tmp_path / "server.log", workers=2, env=env) as server:
-        outages = drills.damage_indexes(server, 554, SDM, list(drills.DAMAGES))
+        outages = drills.damage_indexes(server, 554, 554, SDM, list(drills.DAMAGES))
         log = server.log()
     print("\n".join(o.line() for o in outages))
     assert [o.damage for o in outages] == list(drills.DAMAGES)
     for outage in outages:
         assert outage.server_alive and outage.failed == 0 and outage.rebuilt is not None, outage
     assert "Internal Server Error" not in log and "Traceback" not in log, log[-3000:]
-    assert "died" not in log, "no web worker was killed (SIGBUS) and restarted by uvicorn"
+    assert "Fatal Python error" not in log, "no web worker was killed (SIGBUS) and restarted by uvicorn"
 
 
 def test_postgresql_restarted_under_load_gives_fast_503s_and_recovers_without_a_restart(
@@ -127,3 +133,23 @@ def test_the_disk_filling_during_an_import(settings: Settings, tmp_path: Path) -
     assert 0 < report.stored < 5000 and report.in_order
     assert report.integrity in ("ok", "PostgreSQL unaffected")
     assert (report.rerun_exit, report.rerun_stored, report.rerun_documents) == (0, 5000, 5000)
+
+
+def test_only_a_database_out_of_reach_counts_as_unavailable(tmp_path: Path) -> None:
+    """503 (web) and one line (commands) for a database that cannot answer; a faulty statement stays a bug,
+    even on SQLite, which reports both as OperationalError."""
+    db = open_database(f"sqlite:///{tmp_path / 'paperfeed.db'}")
+    with pytest.raises(sa.exc.OperationalError) as faulty, db.read() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+    assert not unavailable(faulty.value) and refused(faulty.value) is None
+    blocker = sqlite3.connect(tmp_path / "paperfeed.db")
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sa.exc.OperationalError) as locked, db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    blocker.rollback()
+    assert unavailable(locked.value)
+    assert (refused(locked.value) or "").startswith("the database is unavailable (database is locked)")
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert (refused(full) or "").startswith("the disk is full ([Errno 28] No space left on device)")
+    db.close()

@@ -90,19 +90,24 @@ class IndexFollower:
                 down = False
 
     def step(self) -> None:
-        """One round: writes if this worker holds the node's lock, then refreshes what it reads."""
+        """One round: writes if this worker holds the node's lock, then refreshes what it reads. A damaged
+        index is rebuilt first, before the embedding, which can take long."""
         searcher, db = self.searcher, self.searcher.db
         writer = self._is_writer()
         if writer:
-            searcher.keywords.sync(db)
-            if self.settings.embed_in_web:
-                indexer.embed_new(
-                    db, searcher.embedder, searcher.keywords, batch_size=self.settings.embed_batch
-                )
+            searcher.keywords.sync(db)  # rebuilds the folder if it finds it damaged
         searcher.vectors.refresh(db)
-        if writer and (searcher.vectors.needs_build() or searcher.vectors.delta_size() >= MERGE_DELTA):
-            searcher.vectors.sync(db)
-            searcher.vectors.refresh(db)  # map the new base; the delta empties
+        if writer and searcher.vectors.needs_build():
+            self._save_base()
+        if writer and self.settings.embed_in_web:
+            indexer.embed_new(db, searcher.embedder, searcher.keywords, batch_size=self.settings.embed_batch)
+            searcher.vectors.refresh(db)
+        if writer and searcher.vectors.delta_size() >= MERGE_DELTA:
+            self._save_base()
+
+    def _save_base(self) -> None:
+        self.searcher.vectors.sync(self.searcher.db)
+        self.searcher.vectors.refresh(self.searcher.db)  # map the new base; the delta empties
 
 
 def _still_there(handle: IO[bytes], path: Path) -> bool:
