@@ -564,28 +564,31 @@ def restart_database(
 
     reader = threading.Thread(target=follow_worker, daemon=True)
     reader.start()
-    deadline = time.monotonic() + 60
-    while not any(line.endswith("(0.0 s)") or " s)" in line for line in report.worker_lines):
-        assert time.monotonic() < deadline and worker.poll() is None, "\n".join(report.worker_lines)
-        time.sleep(0.1)  # the worker has started and run its job once
     threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    time.sleep(2)
-    report.stopped_at = time.monotonic() - origin
-    postgres.stop(pg, mode)
-    time.sleep(down)
-    postgres.start(pg)
-    report.up_at = time.monotonic() - origin
-    report.down_for = report.up_at - report.stopped_at
-    time.sleep(max(down, 5.0))
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    report.server_alive = server.alive()
-    worker.terminate()
-    worker.wait(timeout=30)
-    reader.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(" s)" in line for line in report.worker_lines):  # it has run its job once
+            assert time.monotonic() < deadline and worker.poll() is None, "\n".join(report.worker_lines)
+            time.sleep(0.1)
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        report.stopped_at = time.monotonic() - origin
+        postgres.stop(pg, mode)
+        time.sleep(down)
+        postgres.start(pg)
+        report.up_at = time.monotonic() - origin
+        report.down_for = report.up_at - report.stopped_at
+        time.sleep(max(down, 5.0))
+    finally:
+        stop.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(timeout=30)
+        report.server_alive = server.alive()
+        worker.terminate()
+        worker.wait(timeout=30)
+        reader.join(timeout=10)
     return report
 
 

@@ -7,7 +7,8 @@ only reads what changed since; deleting the folder and syncing rebuilds it from 
 
 Files deleted or cut short under a running server (issue 17's drills): searches keep answering from the last
 commit they could read while its files are whole (a deleted file stays readable; one cut short is never read
-again, see ``mapped``), and the next ``sync`` by the node's writer finds the damage and rebuilds the folder.
+again, see ``mapped``), and the next ``sync`` by the node's writer finds the damage and rebuilds the index
+beside it, then moves it in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = "4"  # bump when the fields below change: an index of another version is rebuilt
 _STATE = "paperfeed-state"
 _KEEP = {".writer.lock"}  # the node's writer lock (search/follower.py), held while the folder is rebuilt
+_ASIDE = ".rebuilding"  # the folder a rebuild is made in before it replaces the index's files
 _SEGMENT_FILE = re.compile(r"[0-9a-f]{32}\..+")  # tantivy's segment files, which its searchers map
 # Title and abstract as one field: scored as one text, BM25 gives 0.700 nDCG@10 on SciFact against 0.624
 # for separate fields with the title boosted (its length normalisation then favours short titles). An
@@ -133,12 +136,15 @@ class KeywordIndex:
         each is deleted by id before it is added, so repeating is harmless. A damaged folder (``damage``)
         is rebuilt from the database.
         """
+        if problem := self.damage():
+            log.warning("keyword index %s: %s; rebuilding it from the database", self.path, problem)
+            return self.rebuild(db, progress)
         with self._writing() as writer:
             return self._catch_up(db, writer, progress)
 
     @contextmanager
     def _writing(self, threads: int = 0, commit_every: int = _COMMIT_EVERY) -> Iterator[tantivy.IndexWriter]:
-        if problem := self.damage():
+        if problem := self.damage():  # an import into a damaged folder: it starts over, in place
             log.warning("keyword index %s: %s; rebuilding it from the database", self.path, problem)
             self._reset()
         elif self._in_memory:  # another process repaired the folder since
@@ -242,8 +248,21 @@ class KeywordIndex:
             self._catch_up(db, writer, None, new=False)  # whatever was written since the last batch
 
     def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
-        self._reset()
-        return self.sync(db, progress)
+        """A new index of every paper, built beside the folder's files (in ``.rebuilding``) and then moved
+        in, ``meta.json`` last: until then searches, here and in the node's other workers, read the old
+        commit if they still can (the rebuild of 1M papers takes over a minute)."""
+        aside = self.path / _ASIDE
+        shutil.rmtree(aside, ignore_errors=True)
+        count = KeywordIndex(aside).sync(db, progress)
+        with self._lock:
+            _clear(self.path)
+            for built in sorted(aside.iterdir(), key=lambda p: p.name == "meta.json"):
+                os.replace(built, self.path / built.name)
+            aside.rmdir()
+            self._index, self._in_memory = _manual(tantivy.Index.open(str(self.path))), False
+            self._mapped, self._segments, self._whole, self._problem = None, frozenset(), True, ""
+            self._reloaded = 0.0
+        return count
 
     def damage(self) -> str | None:
         """Why the folder cannot be built on, or None: files deleted, cut short or unreadable (a fresh
@@ -376,7 +395,7 @@ class KeywordIndex:
             # since may also have removed some, which nothing can then cut short).
             self._mapped = Watched(files)
             self._segments, self._whole = segments, True
-        if self._problem:
+        if self._problem and self._whole:
             log.warning("keyword index %s: readable again", self.path)
             self._problem = ""
 
