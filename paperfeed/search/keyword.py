@@ -378,7 +378,9 @@ class KeywordIndex:
 
     def _reload(self) -> None:
         try:
-            if self._in_memory:
+            if self._in_memory or not self._whole:
+                # Opened anew: a reload would reopen a cut segment through the maps this index keeps (at
+                # their old length), and read past the file's end.
                 self._index, self._in_memory = _manual(tantivy.Index.open(str(self.path))), False
             else:
                 try:
