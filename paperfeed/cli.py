@@ -10,13 +10,26 @@ import click
 
 from paperfeed.commands import ops
 from paperfeed.commands.accounts import tokens, users
-from paperfeed.commands.context import Context
+from paperfeed.commands.context import Context, fail, refused
 from paperfeed.commands.digest import digest, subscribers
 from paperfeed.commands.ingest import ingest, submit
 from paperfeed.commands.search import index, search
 
 
-@click.group()
+class _Group(click.Group):
+    """The command group: an error the machine caused (a full disk, the database unreachable) ends any
+    command with one line naming it and exit 1 (commands/context.py)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            if (reason := refused(error)) is None:
+                raise
+            fail(reason)
+
+
+@click.group(cls=_Group)
 @click.option(
     "--database", "database_url", envvar="PAPERFEED_DATABASE_URL", help="Overrides PAPERFEED_DATABASE_URL."
 )

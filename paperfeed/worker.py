@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from paperfeed.jobs import JOBS, Job, JobContext, NotNow
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, leases
+from paperfeed.storage.db import unavailable
 
 
 class Worker:
@@ -56,8 +57,20 @@ class Worker:
 
     def run_forever(self) -> None:
         self.say(f"worker {self.holder}: jobs {', '.join(j.name for j in self.jobs)}")
+        down = False
         while not self.stop.is_set():
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                if not down:  # a PostgreSQL restart: wait for it rather than exit, one line for the outage
+                    self.say(f"the database is unavailable; retrying every poll: {str(exc).splitlines()[0]}")
+                down = True
+            else:
+                if down:
+                    self.say("the database is back")
+                down = False
             self.stop.wait(self.settings.worker_poll_seconds)
 
     def _run(self, job: Job, held: leases.Held) -> bool:

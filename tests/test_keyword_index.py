@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,3 +150,34 @@ def test_exact_arxiv_id_comes_first(loaded_db: Database, loaded_settings: Settin
     assert results[0].paper.id == "2607.07386"
     results = searcher.search("arXiv:0704.0001v2", 5, mode="keyword")
     assert results[0].paper.id == "0704.0001"
+
+
+_CUT_SHORT = """
+import os, sys, time
+from pathlib import Path
+from paperfeed.search.keyword import KeywordIndex
+from paperfeed.storage import open_database
+db, folder = open_database(sys.argv[1]), Path(sys.argv[2])
+index = KeywordIndex(folder)
+assert index.sync(db) == 304 and index.search("sparse delta memory")
+for path in folder.iterdir():
+    if path.name[0] != "." and path.name.split(".")[0] not in ("meta", "paperfeed-state"):
+        os.truncate(path, path.stat().st_size // 2)
+started = time.monotonic()
+while time.monotonic() - started < 2.5:  # searches, and reloads once a second, with no one to rebuild it
+    assert index.search("sparse delta memory") == [] and len(index) == 0
+    time.sleep(0.05)
+assert index.sync(db) == 304, "the writer finds the damage and rebuilds"
+index._reloaded = -1e9
+print(index.search("sparse delta memory")[0].id)
+"""
+
+
+def test_segments_cut_short_in_place_are_never_read_again(settings: Settings, db: Database) -> None:
+    """Reading a memory-mapped page past a file's new end kills the process (SIGBUS), so this runs in a
+    child process: searches find nothing from the cut index, reloads included, until a sync rebuilds it."""
+    ingest_snapshot(db, RECENT)
+    command = [sys.executable, "-c", _CUT_SHORT, settings.database_url, str(settings.resolved_index_dir())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["2607.07386"]

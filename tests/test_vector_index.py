@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -126,14 +127,17 @@ def test_a_base_of_the_older_layout_is_rebuilt_with_its_records(
     assert set(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == set(vectors)
 
 
-def test_a_missing_records_file_is_named_with_the_fix(
-    settings: Settings, db: Database, ids: list[str]
+def test_a_missing_records_file_is_named_with_the_fix_and_the_writer_rebuilds(
+    settings: Settings, db: Database, ids: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     _, _, writer = with_base(settings, db, ids[:5], seed=4)
     (writer.folder / "vectors.records").unlink()
-    with pytest.raises(FileNotFoundError, match=r"vectors\.records is missing; .*paperfeed index --rebuild"):
-        index_of(settings).refresh(db)
-    assert writer.rebuild(db) == 5
     reader = index_of(settings)
+    reader.refresh(db)  # no base it can map: it answers from the database's vectors meanwhile
+    assert re.search(r"vectors\.records is missing; .*paperfeed index --rebuild", caplog.text)
+    assert len(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == 5
+    assert reader.needs_build(), "the node's writer is told to build a base now"
+    assert writer.sync(db) == 5, "the writer sees the damage and starts over"
     reader.refresh(db)
+    assert not reader.needs_build() and reader.delta_size() == 0
     assert len(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == 5

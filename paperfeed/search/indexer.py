@@ -67,6 +67,7 @@ def embed_new(
     job = job_name(embedder.name)
     idf = keyphrases.idf_from(keywords.document_frequencies, max(len(keywords), 1))
     batches: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
+    failed: list[Exception] = []
 
     def read() -> None:
         try:
@@ -76,6 +77,8 @@ def embed_new(
                 windows = [embedder.windows(batch[i].title, batch[i].abstract) for i in todo]
                 phrases = [keyphrases.extract(batch[i].title, batch[i].abstract, idf) for i in todo]
                 batches.put(_Prepared(batch, hashes, todo, windows, phrases))
+        except Exception as exc:  # raised by the caller below (the database gone, say), not lost here
+            failed.append(exc)
         finally:
             batches.put(None)
 
@@ -95,6 +98,8 @@ def embed_new(
         if progress:
             progress(embedded + kept)
     reader.join()
+    if failed:
+        raise failed[0]
     return embedded, kept
 
 

@@ -4,13 +4,21 @@ Why tantivy rather than SQLite FTS5: measured here at 1M papers, top-10 takes 0.
 against FTS5's 3–7 / 14–31 ms, and common words 1.6 vs 40 ms; it builds twice as fast and works the same
 over PostgreSQL. The index records the highest change number (``papers.rev``) it holds, so ``sync``
 only reads what changed since; deleting the folder and syncing rebuilds it from scratch.
+
+Files deleted or cut short under a running server (issue 17's drills): searches keep answering from the last
+commit they could read while its files are whole (a deleted file stays readable; one cut short is never read
+again, see ``mapped``), and the next ``sync`` by the node's writer finds the damage and rebuilds the index
+beside it, then moves it in.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,11 +30,17 @@ from pathlib import Path
 import Stemmer
 import tantivy
 
+from paperfeed.search.mapped import Watched
 from paperfeed.storage import Database
 from paperfeed.storage import papers as paper_store
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = "4"  # bump when the fields below change: an index of another version is rebuilt
 _STATE = "paperfeed-state"
+_KEEP = {".writer.lock"}  # the node's writer lock (search/follower.py), held while the folder is rebuilt
+_ASIDE = ".rebuilding"  # the folder a rebuild is made in before it replaces the index's files
+_SEGMENT_FILE = re.compile(r"[0-9a-f]{32}\..+")  # tantivy's segment files, which its searchers map
 # Title and abstract as one field: scored as one text, BM25 gives 0.700 nDCG@10 on SciFact against 0.624
 # for separate fields with the title boosted (its length normalisation then favours short titles). An
 # exact title still comes first: search/hybrid.py puts it there.
@@ -83,9 +97,18 @@ class KeywordIndex:
         path.mkdir(parents=True, exist_ok=True)
         if self._state()[0] != SCHEMA_VERSION and any(path.iterdir()):
             _clear(path)
-        self._index = tantivy.Index(_schema(), path=str(path))
         self._lock = threading.Lock()
         self._reloaded = 0.0
+        self._mapped: Watched | None = None  # the files the current searcher maps
+        self._segments: frozenset[str] = frozenset()  # and the segments they belong to
+        self._whole = True  # False once one of them was cut short: nothing is read until a reload
+        self._problem = ""  # why the folder could not be read at the last reload, if it could not
+        self._in_memory = False  # the folder could not be opened: an empty index in memory stands in
+        try:
+            self._index = _manual(tantivy.Index(_schema(), path=str(path)))
+        except ValueError as exc:  # meta.json unreadable: answer from nothing until the writer rebuilds
+            self._index, self._in_memory = tantivy.Index(_schema()), True
+            self._note(str(exc))
         self._pending = 0  # documents added since the last commit
         self._position = (0, "")  # (rev, id) of the last document added
         self._empty = False  # the index held nothing when this writer opened
@@ -110,29 +133,44 @@ class KeywordIndex:
         """Index every paper written since the last sync; returns how many were (re)indexed.
 
         A kill between tantivy's commit and the state file means the next sync repeats some papers;
-        each is deleted by id before it is added, so repeating is harmless.
+        each is deleted by id before it is added, so repeating is harmless. A damaged folder (``damage``)
+        is rebuilt from the database.
         """
+        if problem := self.damage():
+            log.warning("keyword index %s: %s; rebuilding it from the database", self.path, problem)
+            return self.rebuild(db, progress)
         with self._writing() as writer:
             return self._catch_up(db, writer, progress)
 
     @contextmanager
     def _writing(self, threads: int = 0, commit_every: int = _COMMIT_EVERY) -> Iterator[tantivy.IndexWriter]:
+        if problem := self.damage():  # an import into a damaged folder: it starts over, in place
+            log.warning("keyword index %s: %s; rebuilding it from the database", self.path, problem)
+            self._reset()
+        elif self._in_memory:  # another process repaired the folder since
+            self._index, self._in_memory = _manual(tantivy.Index.open(str(self.path))), False
         writer = self._index.writer(heap_size=_HEAP, num_threads=threads)
         self._commit_every = commit_every
         self._pending = 0
         self._position = self._state()[1:]
         # Deleting before adding is only needed when the index may already hold the paper; skipping it
-        # while building an empty index makes a first build faster.
-        self._index.reload()
-        self._empty = self._state()[1:] == (0, "") and self._index.searcher().num_docs == 0
+        # while building an empty index makes a first build faster. Counted as the folder holds it now
+        # (this process's searcher loads new commits only when its searches ask).
+        documents = tantivy.Index.open(str(self.path)).searcher().num_docs
+        self._empty = self._state()[1:] == (0, "") and documents == 0
         try:
             yield writer
             if self._pending:
                 writer.commit()
                 self._save_state(*self._position)
             writer.wait_merging_threads()
+            self._reloaded = 0.0  # searches in this process look at the new commits at once
         except BaseException:
             writer.rollback()
+            # Ends the writer now, releasing tantivy's lock on the folder: the exception's traceback keeps
+            # this frame, and the writer with it, alive until a garbage collection (a database error left
+            # every later sync refused with LockBusy).
+            writer.wait_merging_threads()
             raise
 
     def _catch_up(
@@ -208,12 +246,49 @@ class KeywordIndex:
 
             yield stored
             self._catch_up(db, writer, None, new=False)  # whatever was written since the last batch
-        self._reloaded = 0.0  # look at the new commits on the next search
 
     def rebuild(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
-        _clear(self.path)
-        self._index = tantivy.Index(_schema(), path=str(self.path))
-        return self.sync(db, progress)
+        """A new index of every paper, built beside the folder's files (in ``.rebuilding``) and then moved
+        in, ``meta.json`` last: until then searches, here and in the node's other workers, read the old
+        commit if they still can (the rebuild of 1M papers takes over a minute)."""
+        aside = self.path / _ASIDE
+        shutil.rmtree(aside, ignore_errors=True)
+        count = KeywordIndex(aside).sync(db, progress)
+        with self._lock:
+            _clear(self.path)
+            for built in sorted(aside.iterdir(), key=lambda p: p.name == "meta.json"):
+                os.replace(built, self.path / built.name)
+            aside.rmdir()
+            self._index, self._in_memory = _manual(tantivy.Index.open(str(self.path))), False
+            self._mapped, self._segments, self._whole, self._problem = None, frozenset(), True, ""
+            self._reloaded = 0.0
+        return count
+
+    def damage(self) -> str | None:
+        """Why the folder cannot be built on, or None: files deleted, cut short or unreadable (a fresh
+        process could not open it), or documents without the state that says which papers they are."""
+        if self._mapped is not None and not self._mapped.intact():
+            return "a file was cut short"
+        if not (self.path / "meta.json").exists():
+            return "meta.json is missing"
+        try:
+            documents = tantivy.Index.open(str(self.path)).searcher().num_docs
+        except ValueError as exc:
+            return str(exc)
+        position = self._state()[1:]
+        if documents and position == (0, ""):
+            return f"{_STATE} is missing"
+        if not documents and position != (0, ""):
+            return "the index is empty, its state is not"
+        return None
+
+    def _reset(self) -> None:
+        """An empty index in place of whatever the folder held."""
+        with self._lock:
+            _clear(self.path)
+            self._index, self._in_memory = _manual(tantivy.Index(_schema(), path=str(self.path))), False
+            self._mapped, self._segments, self._whole, self._problem = None, frozenset(), True, ""
+            self._reloaded = 0.0
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -231,7 +306,9 @@ class KeywordIndex:
         text = _plain(query)
         if not text or (among is not None and not among):
             return []
-        self._maybe_reload()
+        searcher = self._searcher()
+        if searcher is None:
+            return []  # the index is being rebuilt: hybrid search answers from the vector side meanwhile
         parsed, _errors = self._index.parse_query_lenient(text, _FIELDS)
         restrictions = self._filter_queries(filters) if filters else []
         if among:
@@ -244,7 +321,6 @@ class KeywordIndex:
                     *((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in restrictions),
                 ]
             )
-        searcher = self._index.searcher()
         result = searcher.search(parsed, limit=limit, offset=offset, count=False)
         return [Hit(searcher.doc(addr)["id"][0], score) for score, addr in result.hits]
 
@@ -264,8 +340,9 @@ class KeywordIndex:
     def best_possible(self, query: str) -> float:
         """An upper bound of any paper's BM25 score for this query (every term at saturation): scores
         divided by it say how much of the query a paper matches, comparably across queries."""
-        self._maybe_reload()
-        searcher = self._index.searcher()
+        searcher = self._searcher()
+        if searcher is None:
+            return 0.0
         total = max(searcher.num_docs, 1)
         bound = 0.0
         for stem in _STEMMER.stemWords(_TOKENS.findall(_plain(query))):
@@ -276,22 +353,58 @@ class KeywordIndex:
 
     def document_frequencies(self, words: list[str]) -> dict[str, int]:
         """In how many papers each (lower-case, unstemmed) word occurs, for keyphrase scoring."""
-        self._maybe_reload()
-        searcher = self._index.searcher()
+        searcher = self._searcher()
+        if searcher is None:
+            return dict.fromkeys(words, 0)
         stems = _STEMMER.stemWords(words)
         return {w: searcher.doc_freq("text", s) for w, s in zip(words, stems, strict=True)}
 
     def __len__(self) -> int:
-        self._maybe_reload()
-        return int(self._index.searcher().num_docs)
+        searcher = self._searcher()
+        return int(searcher.num_docs) if searcher is not None else 0
 
-    def _maybe_reload(self) -> None:
-        # Another process (ingest, worker) may have committed; look at most once a second.
+    def _searcher(self) -> tantivy.Searcher | None:
+        """The newest commit's searcher, or the last good one while the folder cannot be read; None while
+        a file it maps is cut short (reading it would kill the process)."""
+        if self._mapped is not None and self._whole and not self._mapped.intact():
+            self._whole = False  # checked before every read, not once a second
+            self._note("a file was cut short")
         now = time.monotonic()
-        if now - self._reloaded > 1.0:
+        if now - self._reloaded > 1.0:  # another process (ingest, worker) may have committed
             with self._lock:
-                self._index.reload()
+                self._reload()
                 self._reloaded = now
+        return self._index.searcher() if self._whole else None
+
+    def _reload(self) -> None:
+        try:
+            if self._in_memory or not self._whole:
+                # Opened anew: a reload would reopen a cut segment through the maps this index keeps (at
+                # their old length), and read past the file's end.
+                self._index, self._in_memory = _manual(tantivy.Index.open(str(self.path))), False
+            else:
+                try:
+                    self._index.reload()
+                except ValueError:  # the folder was removed and made again: open it anew
+                    self._index = _manual(tantivy.Index.open(str(self.path)))
+            segments = _segments(self.path)  # of the commit just loaded, or of one made since
+            files = [p for p in self.path.iterdir() if _SEGMENT_FILE.fullmatch(p.name)]
+        except (ValueError, OSError) as exc:
+            self._note(str(exc))  # keep the last good searcher, if its files are whole
+            return
+        if segments != self._segments:  # a new commit (a rebuild's segments are all new)
+            # Every segment file there: those of the commit loaded, and any a commit since has added (one
+            # since may also have removed some, which nothing can then cut short).
+            self._mapped = Watched(files)
+            self._segments, self._whole = segments, True
+        if self._problem and self._whole:
+            log.warning("keyword index %s: readable again", self.path)
+            self._problem = ""
+
+    def _note(self, problem: str) -> None:
+        if problem != self._problem:  # once, not once a second
+            log.warning("keyword index %s: %s; searching without it until it is rebuilt", self.path, problem)
+            self._problem = problem
 
 
 _SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')
@@ -304,9 +417,23 @@ def _plain(query: str) -> str:
 
 
 def _clear(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
     for child in path.iterdir():
-        if child.is_file():
+        if child.is_file() and child.name not in _KEEP:
             child.unlink()
+
+
+def _manual(index: tantivy.Index) -> tantivy.Index:
+    """The index with a reader that loads new commits only when asked (``_reload``): tantivy's default
+    reloads by itself when another process commits, and would then map files this process does not watch."""
+    index.config_reader(reload_policy="Manual")
+    return index
+
+
+def _segments(path: Path) -> frozenset[str]:
+    """The segments of the folder's last commit, as their files' names begin."""
+    meta = json.loads((path / "meta.json").read_bytes())
+    return frozenset(s["segment_id"].replace("-", "") for s in meta["segments"])
 
 
 def open_index(path: Path) -> KeywordIndex:

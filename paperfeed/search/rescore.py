@@ -61,6 +61,18 @@ class Appender:
                 os.fsync(f.fileno())
 
 
+def check(folder: Path, name: str, dim: int, rows: int) -> None:
+    """Raise FileNotFoundError, naming the fix, unless both files hold a base's ``rows``."""
+    fix = "the vector index is damaged: run 'paperfeed index --rebuild'"
+    for path, size in zip(files(folder, name), (record_type(dim).itemsize, 8), strict=True):
+        try:
+            held = path.stat().st_size // size
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} is missing; {fix}") from None
+        if held < rows:
+            raise FileNotFoundError(f"{path} holds {held} entries, its base {rows}; {fix}")
+
+
 def remove(folder: Path, name: str) -> None:
     for path in files(folder, name):
         path.unlink(missing_ok=True)
@@ -73,20 +85,12 @@ class Reader:
         self.dtype = record_type(dim)
         self.size = self.dtype.itemsize
         records, keys_file = files(folder, name)
-        fix = "the vector index is damaged: run 'paperfeed index --rebuild'"
-        try:
-            keys = np.fromfile(keys_file, dtype="<u8", count=rows)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{keys_file} is missing; {fix}") from None
-        if len(keys) < rows:
-            raise FileNotFoundError(f"{keys_file} holds {len(keys)} keys, its base {rows}; {fix}")
+        check(folder, name, dim, rows)
+        keys = np.fromfile(keys_file, dtype="<u8", count=rows)
         self._order = np.argsort(keys, kind="stable").astype(np.uint32)
         self._sorted = keys[self._order]
         # Closed when the last search holding this reader lets go of it, not when a refresh swaps it.
-        try:
-            self._file = records.open("rb", buffering=0)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{records} is missing; {fix}") from None
+        self._file = records.open("rb", buffering=0)
 
     def read(self, keys: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The paper ids and float32 vectors of those of ``keys`` this base holds."""

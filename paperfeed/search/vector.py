@@ -17,10 +17,16 @@ Two parts, so web workers stay cheap and current:
 
 Beside the base, its vectors at full precision with their paper ids (``rescore``), which searches score
 their candidates with.
+
+Files deleted or cut short under a running server (issue 17's drills): a reader keeps the base it mapped
+while its files are whole (a deleted file stays readable), drops it before reading a file that was cut
+short (``mapped``), and otherwise answers from the database's vectors if there are few enough to hold; the
+writer sees that the saved base cannot be mapped (``needs_build``) and builds a new one at once.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -33,8 +39,11 @@ import numpy as np
 from usearch.index import Index
 
 from paperfeed.search import rescore
+from paperfeed.search.mapped import Watched
 from paperfeed.storage import Database
 from paperfeed.storage import embeddings as store
+
+log = logging.getLogger(__name__)
 
 _FILE = "vectors.usearch"
 _STATE = "vectors.state"
@@ -51,6 +60,9 @@ HEADROOM = 1.25  # the scale leaves room for components 25% larger than the firs
 # graph walk it cannot miss: a query far from everything (a lone topic in a small corpus) once lost its
 # nearest paper to a graph whose multi-threaded build happened to leave it poorly linked.
 EXACT_BELOW = 50_000
+# Vectors a reader with no usable base pulls from the database and scans (77 MB as float32): more, and its
+# dense side waits for the writer's new base rather than each web worker holding every vector.
+DELTA_MAX = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +93,9 @@ class _Delta:
         )
 
 
-_Base = tuple[Index, float, rescore.Reader]  # the mapped graph, its int8 scale, its records
+_Base = tuple[
+    Index, float, rescore.Reader, Watched
+]  # the mapped graph, its int8 scale, its records, their files
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +121,9 @@ class VectorIndex:
         # refresh replaces the pair in one assignment, so a search on another thread sees one whole
         # state, never a delta's keys with another delta's vectors.
         self._now: tuple[_Base | None, _Delta] = (None, _Delta.empty(dim))
-        self._base_state: _State | None = None
+        self._saved: tuple[_State, tuple[int, int, int] | None] | None = None  # what was last mapped
+        self._saved_ok = True  # the saved base could be mapped at the last refresh
+        self._too_many = False  # no base, and more than DELTA_MAX vectors: the dense side is off
         self._delta_position = (0, "")
         self._refreshed = -math.inf
 
@@ -140,13 +156,20 @@ class VectorIndex:
         The state file is replaced after the index file, atomically: a kill in between means the next
         sync adds some vectors again, which replaces them by key — harmless.
         """
+        self.folder.mkdir(parents=True, exist_ok=True)
         state = self._state()
         path = self.folder / _FILE
         index = self._new_index()
-        if state.model == self.model and state.scale and path.exists():
-            index.load(str(path))
-        else:
-            state = _State(self.model)  # another model's vectors (or none): start over
+        fresh = not (state.model == self.model and state.scale and path.exists())
+        if not fresh:
+            try:
+                index.load(str(path))
+                rescore.check(self.folder, _RECORDS, self.dim, state.rows)
+            except (RuntimeError, FileNotFoundError) as exc:  # cut short, or a part of it is missing
+                log.warning("vector index %s: %s; rebuilding it from the database", self.folder, exc)
+                index, fresh = self._new_index(), True
+        if fresh:
+            state = _State(self.model)  # another model's vectors (or none, or damaged ones): start over
             rescore.remove(self.folder, _RECORDS)  # new files: readers keep the old ones open
         rev, last_id, scale = state.rev, state.last_id, state.scale
         records = rescore.Appender(self.folder, _RECORDS, self.dim, state.rows)
@@ -164,7 +187,7 @@ class VectorIndex:
             done += len(rows)
             if progress:
                 progress(done)
-        if done or not path.exists():
+        if done or fresh or not path.exists():
             records.flush()
             tmp = self.folder / (_FILE + ".tmp")
             index.save(str(tmp))
@@ -185,38 +208,77 @@ class VectorIndex:
     def refresh(self, db: Database) -> None:
         """Map the newest saved base and pull the vectors written after it into the delta."""
         with self._lock:
-            state = self._state()
             base, delta = self._now
             position = self._delta_position
-            if state != self._base_state:
-                path = self.folder / _FILE
-                base = None
-                if state.model == self.model and state.scale and path.exists():
-                    mapped = self._new_index()
-                    mapped.view(str(path))  # memory-mapped: workers on a node share the pages
-                    base = (mapped, state.scale, rescore.Reader(self.folder, _RECORDS, self.dim, state.rows))
-                delta = _Delta.empty(self.dim)
-                position = (state.rev, state.last_id) if base is not None else (0, "")
+            if base is not None and not base[3].intact():
+                log.warning("vector index %s: a file was cut short; searching without it", self.folder)
+                base, delta, position, self._saved_ok = None, _Delta.empty(self.dim), (0, ""), False
+            saved = self._saved_base()
+            if saved != self._saved:
+                mapped = self._map(saved[0])
+                if mapped is not None:
+                    base, delta, position = mapped, _Delta.empty(self.dim), (saved[0].rev, saved[0].last_id)
+                # else the base mapped before, if any, stays: its files were deleted, its pages are whole
+                self._saved, self._saved_ok = saved, mapped is not None
+            self._too_many = (
+                base is None and position == (0, "") and store.count_embedded(db, self.model) > DELTA_MAX
+            )
             rows: list[store.VectorRow] = []
-            while page := store.vectors_since(db, self.model, position, _PAGE):
+            while not self._too_many and (page := store.vectors_since(db, self.model, position, _PAGE)):
                 rows.extend(page)
                 position = (page[-1].rev, page[-1].paper_id)
             self._now = (base, delta.plus(rows) if rows else delta)
-            self._base_state, self._delta_position = state, position
+            self._delta_position = position
+
+    def _saved_base(self) -> tuple[_State, tuple[int, int, int] | None]:
+        """The saved base's state and its graph file's identity (a rebuild can give an equal state)."""
+        try:
+            found = (self.folder / _FILE).stat()
+        except FileNotFoundError:
+            return self._state(), None
+        return self._state(), (found.st_ino, found.st_size, found.st_mtime_ns)
+
+    def _map(self, state: _State) -> _Base | None:
+        """The saved base, memory-mapped (workers on a node share the pages), or None if it cannot be."""
+        path = self.folder / _FILE
+        if not (state.model == self.model and state.scale and path.exists()):
+            return None
+        try:
+            graph = self._new_index()
+            graph.view(str(path))
+            records = rescore.Reader(self.folder, _RECORDS, self.dim, state.rows)
+        except (RuntimeError, FileNotFoundError) as exc:
+            log.warning("vector index %s: %s; searching without it until it is rebuilt", self.folder, exc)
+            return None
+        record_file = rescore.files(self.folder, _RECORDS)[0]
+        watched = Watched([path, record_file], {record_file: state.rows * records.size})
+        return graph, state.scale, records, watched
+
+    def needs_build(self) -> bool:
+        """The saved base is missing or cannot be mapped while there are vectors: the writer should build
+        one now rather than wait for the delta to grow (index files deleted or cut short)."""
+        base, delta = self._now
+        return not self._saved_ok and (base is not None or len(delta.keys) > 0 or self._too_many)
 
     def refresh_every(self, db: Database, seconds: float) -> None:
         """``refresh`` at most once per ``seconds``: searches call this, so a reader needs no thread."""
         now = time.monotonic()
-        if now - self._refreshed >= seconds:
+        base = self._now[0]
+        if now - self._refreshed >= seconds or (base is not None and not base[3].intact()):
             self._refreshed = now
             self.refresh(db)
 
+    def _current(self) -> tuple[_Base | None, _Delta]:
+        """What a search reads: never a base whose files were cut short since the last refresh."""
+        base, delta = self._now
+        return (base if base is None or base[3].intact() else None), delta
+
     def search(self, vector: np.ndarray, k: int) -> list[VectorHit]:
         """The ``k`` nearest papers by cosine similarity, from the base and the delta together."""
-        base, delta = self._now
+        base, delta = self._current()
         hits: dict[int, float] = {}
         if base is not None and len(base[0]):
-            graph, scale, _ = base
+            graph, scale, _, _ = base
             size = len(graph)
             found = graph.search(quantize(vector, scale), min(k, size), exact=size < EXACT_BELOW)
             for key, distance in zip(found.keys, found.distances, strict=True):
@@ -232,7 +294,7 @@ class VectorIndex:
     def stored(self, keys: set[int]) -> tuple[list[str], np.ndarray]:
         """The paper ids behind these keys and their full-precision vectors (those the index holds):
         what searches score their candidates with. A key in the delta has its newer vector there."""
-        base, delta = self._now
+        base, delta = self._current()
         wanted = np.fromiter(keys, dtype=np.uint64, count=len(keys))
         ids: list[str] = []
         parts = [np.zeros((0, self.dim), dtype=np.float32)]

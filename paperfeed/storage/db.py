@@ -3,20 +3,28 @@
 SQLite runs in WAL mode so readers never wait for the writer; every write transaction starts with
 ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of failing on lock upgrade
 (the same discipline as datasette's single write path).
+
+When the database cannot be reached (PostgreSQL restarting, a lost connection) or cannot write (a full
+disk), ``unavailable`` says so: the web answers 503 and the commands exit 1 naming it, and the pool's
+pre-ping reconnects once it is back, without a restart (issue 17's drills).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 _WRITE = "paperfeed_write"
+# A PostgreSQL that is down refuses a connection at once; one that cannot be reached (a lost host, a
+# dropped route) would hold a request for the system's TCP timeout, minutes: give up after this long.
+CONNECT_TIMEOUT = 5
 
 
 class Database:
@@ -77,7 +85,10 @@ class Database:
     def _checkpoint(self, stop: threading.Event) -> None:
         with self.engine.connect() as conn:
             while not stop.wait(0.02):
-                _pragmas(conn, "wal_checkpoint(PASSIVE)")
+                try:
+                    _pragmas(conn, "wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError:  # a full disk: the importer's next write fails and says so
+                    continue
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,7 +116,8 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":  # a plain postgresql:// URL means the psycopg 3 driver
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        # Pre-ping: a connection the server dropped (a restart) is replaced when next checked out.
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT})
     engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -124,3 +136,21 @@ def _engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
     return engine
+
+
+# SQLite reports a bad statement (no such table) as an OperationalError too: only these mean unavailable.
+_SQLITE_UNAVAILABLE = ("database is locked", "disk i/o error", "disk is full", "unable to open database")
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached or cannot write right now (restarting, a
+    lost connection, no connection free in the pool, a full disk), rather than a faulty statement."""
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if isinstance(error.orig, sqlite3.Error):
+            return isinstance(error, exc.OperationalError) and any(
+                words in str(error.orig).lower() for words in _SQLITE_UNAVAILABLE
+            )
+        return isinstance(error, exc.OperationalError)
+    return isinstance(error, exc.TimeoutError)

@@ -2,7 +2,8 @@
 daily list in the API) are rendered once per ``page_cache_seconds`` per web worker, not once a request.
 
 What a reader may see: a page up to ``page_cache_seconds`` (default 5 s) old — a new paper or vote shows
-that much later. Only GET responses with status 200 to readers who are not signed in are cached (a
+that much later; while the database is unavailable (a PostgreSQL restart), the last copy of a page, however
+old, rather than an error. Only GET responses with status 200 to readers who are not signed in are cached (a
 signed-in reader's page depends on who they are); the key is the path with the query string as sent. Each web
 worker keeps its own entries (at most ``_MAX_ENTRIES``, oldest dropped first): nothing is shared, so
 nothing needs invalidating across machines.
@@ -25,6 +26,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from paperfeed.storage.db import unavailable
 
 _MAX_ENTRIES = 512
 _SESSION = b"__Host-session="  # web/auth.py's cookie
@@ -61,6 +64,10 @@ class PageCache:
             self._rendering.add(key)
         try:
             response = render()
+        except Exception as error:
+            if entry is not None and unavailable(error):
+                return _replay(entry)  # the database is down: the page as it last was, not a 503
+            raise
         finally:
             with self._lock:
                 self._rendering.discard(key)

@@ -125,7 +125,13 @@ def vote_login(back: str, paper_id: str) -> str:
     return "/login?" + urlencode({"next": target})
 
 
+def repo_name(url: str) -> str:
+    """'owner/name' of a repository URL (its host dropped), what a card shows."""
+    return url.split("://", 1)[-1].split("/", 1)[-1]
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
+    "repo_name": repo_name,
     "tex_text": text_mode,
     "keyphrases": card_keyphrases,
     "author_line": author_line,

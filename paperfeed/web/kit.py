@@ -2,7 +2,8 @@
 
 - **Errors**: handlers raise ``Refused(status, message)``; ``install`` registers one renderer for it and for
   the framework's own errors (unknown URL, wrong method, malformed parameter): ``{"error": …}`` JSON for
-  the API, the feeds and ``.md``, an HTML page for everything else.
+  the API, the feeds and ``.md``, an HTML page for everything else. A database that cannot be reached (a
+  PostgreSQL restart) or cannot write (a full disk) is a 503 with ``Retry-After``, at once, not a 500.
 - **Request dependencies**: ``DB``, ``Config`` and ``Me`` (the signed-in member, or None) as FastAPI
   dependencies; ``viewer``, ``require_member`` (which also holds a bearer token to its scope) and
   ``require_session`` for code that already holds the request.
@@ -32,6 +33,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -48,12 +50,14 @@ from paperfeed.storage import Database
 from paperfeed.storage import claims as claim_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import votes as vote_store
+from paperfeed.storage.db import unavailable
 from paperfeed.web import cards, csrf
 from paperfeed.web.serialize import Extras, SafeJSONResponse
 
 SESSION_COOKIE = "__Host-session"
 MAX_BODY = 64 * 1024  # every form and JSON body paperfeed accepts fits in this
 BODY_SECONDS = 10.0  # 64 KiB arrive well within this on any link a person uses
+RETRY_SECONDS = 5  # Retry-After when the database is unavailable: a PostgreSQL restart takes about this long
 
 
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
@@ -181,6 +185,17 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     return refusal(request, Refused(400, "; ".join(messages) or "invalid request"))
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """503 at once while the database cannot be reached or cannot write; any other database error is a
+    bug, left to the framework's 500."""
+    if not unavailable(exc):
+        raise exc
+    # Who is signed in cannot be asked now: the error page renders as it does for a visitor.
+    request.scope.setdefault("state", {}).setdefault("viewer", None)
+    message = "the database is unavailable right now; try again in a few seconds"
+    return refusal(request, Refused(503, message, {"Retry-After": str(RETRY_SECONDS)}))
+
+
 def install(app: FastAPI, templates_dir: Path, site_name: str) -> None:
     """Give the app its templates and its error renderers."""
     templates = Jinja2Templates(directory=templates_dir)
@@ -190,6 +205,7 @@ def install(app: FastAPI, templates_dir: Path, site_name: str) -> None:
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
 
 
 # -- request dependencies --------------------------------------------------------------------------------
@@ -377,13 +393,8 @@ def cards_math(papers: Iterable[Paper]) -> bool:
     return needs_math(t for p in papers for t in (p.title, p.abstract))
 
 
-def _repo_name(url: str) -> str:
-    """'owner/name' of a repository URL (its host dropped), what a card shows."""
-    return url.split("://", 1)[-1].split("/", 1)[-1]
-
-
 # Formatting only: a filter never reads storage (the handler hands the template everything it shows).
-FILTERS: dict[str, Callable[..., Any]] = {**cards.FILTERS, "repo_name": _repo_name}
+FILTERS: dict[str, Callable[..., Any]] = cards.FILTERS
 
 
 # -- bodies and actions -----------------------------------------------------------------------------------
