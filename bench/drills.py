@@ -112,7 +112,7 @@ def database_drill(args: argparse.Namespace) -> None:
             settings = settings_for(folder, pg.get_uri(name))
             db = seeded(settings)
             token = accounts.create_token(
-                db, accounts.sign_up(db, "voter", "voter@example.org", "a passphrase!")
+                db, accounts.sign_up(db, "voter", "voter@example.org", "a passphrase!"), scope="write"
             )
             db.close()
             env = {

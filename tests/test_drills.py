@@ -79,7 +79,8 @@ def test_postgresql_restarted_under_load_gives_fast_503s_and_recovers_without_a_
     pg.psql(f"CREATE DATABASE {name};")
     settings = make_settings(tmp_path, database_url=pg.get_uri(name))
     db = load_bundled(settings)
-    token = accounts.create_token(db, accounts.sign_up(db, "voter", "voter@example.org", "a long passphrase"))
+    voter = accounts.sign_up(db, "voter", "voter@example.org", "a long passphrase")
+    token = accounts.create_token(db, voter, scope="write")
     db.close()
     env = {
         "PAPERFEED_RATE_UPVOTE": "100000/60",
