@@ -24,6 +24,7 @@ from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import orgs as org_store
+from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.storage.papers import upsert_papers
 from paperfeed.storage.schema import papers as papers_table
@@ -97,6 +98,52 @@ def log_in(page: Page, server: LiveServer, name: str = "ada") -> None:
 
 def card_ids(page: Page) -> list[str]:
     return page.locator("main article.card").evaluate_all("cs => cs.map(c => c.dataset.paperId)")
+
+
+# -- items 1 and 2: the two lists and categories -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_two_lists_and_category_filters(
+    browser: Browser, site: tuple[LiveServer, Database, list[Paper]], viewport: str
+) -> None:
+    server, db, papers = site
+    now = datetime.now(UTC).replace(microsecond=0)
+    vision = Paper(
+        id="2611.09000",
+        title="Seeing papers",
+        abstract="A vision paper.",
+        authors=["V. Ision"],
+        categories=["cs.CV"],
+        versions=[Version(1, now - timedelta(minutes=5))],
+        published_at=now - timedelta(minutes=5),
+    )
+    upsert_papers(db, [vision])
+    for paper in papers[:3]:
+        paper_store.mark_submitted(db, paper.id, "ada", now)
+    options = {"viewport": PHONE, "is_mobile": True, "has_touch": True} if viewport == "phone" else {}
+    context = browser.new_context(**options)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(server.url + "/papers?sort=published")  # the site shows everything first (tests' setting)
+    assert len(card_ids(page)) == COUNT + 1
+    page.locator("#list-tabs").get_by_text("Curated", exact=True).click()
+    page.wait_for_url(re.compile(r"list=curated"))
+    assert sorted(card_ids(page)) == sorted(p.id for p in papers[:3])
+    shot(page, f"lists-curated-{viewport}")
+    page.locator("#list-tabs").get_by_text("All new", exact=True).click()
+    page.wait_for_url(re.compile(r"/papers\?date=[0-9-]+&sort=published$"))
+    page.locator(f'article.card[data-paper-id="{vision.id}"] a.category').click()
+    page.wait_for_url(re.compile(r"category=cs\.CV"))
+    assert card_ids(page) == [vision.id]
+    assert page.locator("#category-filters").is_visible()
+    shot(page, f"category-filter-{viewport}")
+    page.locator("#category-filters").get_by_text("all categories").click()
+    page.wait_for_url(re.compile(r"/papers\?date=[0-9-]+$"))
+    assert len(card_ids(page)) == COUNT + 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= (
+        PHONE["width"] if viewport == "phone" else 10_000
+    )
+    context.close()
 
 
 # -- item 3: cards ----------------------------------------------------------------------------------------
