@@ -124,7 +124,9 @@ def fit(
     liked = _centred([vector(ids[n]) for n in rows], candidates)
     liked_weight = weight[rows] / weight[rows].max() if rows else np.zeros(0, dtype=np.float32)
     centroid = (
-        unit_rows((liked_weight @ liked)[None, :])[0] if len(liked) else np.zeros(liked.shape[1], np.float32)
+        unit_rows(np.einsum("i,ij->j", liked_weight, liked)[None, :])[0]
+        if len(liked)
+        else np.zeros(liked.shape[1], np.float32)
     )
     disliked = _centred([v for i in disliked_ids if (v := vector(i)) is not None], candidates)
 

@@ -111,7 +111,7 @@ def parts(model: ReaderModel, candidates: Candidates) -> Parts:
 
 def standard(x: np.ndarray) -> np.ndarray:
     """``x`` in standard deviations from its mean over the period (all zero when it does not vary)."""
-    spread = float(x.std())
+    spread = float(x.std()) if x.size else 0.0
     return ((x - x.mean()) / spread).astype(np.float32) if spread > 0 else np.zeros_like(x)
 
 
