@@ -103,9 +103,9 @@ lint: install-test
 
 # Import throughput (SQLite and PostgreSQL, 1M synthetic papers: several minutes each), web throughput
 # (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web workers), votes, embedding,
-# relevance, search at 1M papers, digests, and the crash and fault drills (a 100,000-paper import killed
-# 20 times, index files damaged, PostgreSQL restarted, a full disk: its disk drill mounts a tmpfs, as root).
-# Each bench rewrites its own section of docs/benchmarks.md.
+# relevance, search at 1M papers, digests, recommendations (simulated readers), and the crash and fault
+# drills (a 100,000-paper import killed 20 times, index files damaged, PostgreSQL restarted, a full disk: its
+# disk drill mounts a tmpfs, as root). Each bench rewrites its own section of docs/benchmarks.md.
 bench: install-test
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing Debian's wrk for bench/web.py"; \
@@ -118,6 +118,7 @@ bench: install-test
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/drills.py
+	$(BIN)/python bench/recommend.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) artifacts .bench .pytest_cache .mypy_cache .ruff_cache
