@@ -1,6 +1,6 @@
 """Hybrid search with the real model: meaning beyond words, exact matches first, filters, similar papers,
-keyphrases and the rules they follow, the incremental and resumable indexer, the vector index's base +
-delta, and a node's follower."""
+the relevance floor and the count, marked matches, the search rate limit, the keyphrase rules,
+keyphrases, the incremental and resumable indexer, the vector index's base + delta, and a node's follower."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.ingest.normalize import paper_from_snapshot
 from paperfeed.models import Paper
-from paperfeed.search import hybrid, indexer, keyphrases, quantize
+from paperfeed.search import embed, highlight, hybrid, indexer, keyphrases, quantize
 from paperfeed.search.embed import MODELS, Embedder, paper_text
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
@@ -33,6 +33,7 @@ from paperfeed.storage import Database, open_database
 from paperfeed.storage import embeddings as store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.schema import counters, paper_embeddings
+from paperfeed.web.app import create_app
 from tests.conftest import RECENT, SNAPSHOT, LiveServer, cached_embedder
 from tests.test_cli import run
 
@@ -380,6 +381,94 @@ def test_a_paper_stored_elsewhere_becomes_searchable_on_a_running_node(
         assert len(similar) == 5, "the node embedded it too: it has neighbours by meaning"
 
 
+# -- what a person is shown: the floor, the count, an arXiv id, marks ---------------------------------
+
+NONSENSE = "zzqxjv flurble"
+
+
+def test_a_query_nothing_is_close_to_finds_nothing(searcher: Searcher) -> None:
+    found = searcher.find(NONSENSE, 50)
+    assert (found.results, found.total, found.counted) == ([], 0, True)
+    assert len(searcher.search(NONSENSE, 10)) == 10  # the batch ranking has no floor
+
+
+def test_the_count_is_of_papers_over_the_floor_not_the_page(searcher: Searcher) -> None:
+    found = searcher.find("cows getting heavier on pasture", 3)
+    assert found.results[0].paper.id == CATTLE and len(found.results) <= 3
+    assert found.total >= len(found.results)
+    assert all(r.score >= hybrid.FLOOR["hybrid"] for r in found.results)
+    broad = searcher.find("language models", 5)
+    assert broad.total > 5  # many papers are about language models: the count is not the page's size
+
+
+def test_an_arxiv_id_finds_that_paper_alone(searcher: Searcher, client: TestClient) -> None:
+    for query in (SDM, f"arXiv:{SDM}", f"{SDM}v2"):
+        found = searcher.find(query, 10)
+        assert found.exact and [r.paper.id for r in found.results] == [SDM]
+    items = client.get("/api/papers/search", params={"q": f"arXiv:{SDM}"}).json()
+    assert [i["paper"]["id"] for i in items] == [SDM]
+    page = client.get("/search", params={"q": SDM}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == f"/papers/{SDM}"
+    assert not searcher.find("0000.00000", 10).exact  # an id that is not stored is searched as words
+
+
+def test_nonsense_shows_no_close_matches_on_the_page_the_api_and_the_cli(
+    client: TestClient, loaded_settings: Settings
+) -> None:
+    page = client.get("/search", params={"q": NONSENSE}).text
+    assert 'id="no-close-matches"' in page and 'class="card"' not in page and 'id="result-count"' not in page
+    assert client.get("/api/papers/search", params={"q": NONSENSE}).json() == []
+    done = run(loaded_settings, "search", NONSENSE, "--json")
+    assert done.returncode == 0 and done.stdout == ""
+    words = run(loaded_settings, "search", NONSENSE)
+    assert words.returncode == 0 and words.stdout == "" and "no close matches" in words.stderr
+
+
+def test_matched_words_are_marked_and_everything_else_escaped() -> None:
+    stems = highlight.terms("the Sparse networks <script>")
+    pieces = highlight.segments('<script>alert("x")</script> Sparse network of $O(n)$ sparse-memory', stems)
+    assert (
+        "".join(p for p, _ in pieces) == '<script>alert("x")</script> Sparse network of $O(n)$ sparse-memory'
+    )
+    assert [p for p, hit in pieces if hit] == ["script", "script", "Sparse network", "sparse"]
+    html = highlight.marked(pieces)
+    assert html.startswith("&lt;<mark>script</mark>&gt;alert(&quot;x&quot;)&lt;/<mark>script</mark>&gt;")
+    assert "<mark>Sparse network</mark> of $O(n)$" in html  # "of" is not marked, math never is
+    assert highlight.segments("plain", highlight.terms("the of")) == [("plain", False)]
+
+
+def test_search_page_and_api_mark_matches_in_hostile_text(settings: Settings, db: Database) -> None:
+    hostile = replace(recent_papers(1)[0], title="<script>alert(1)</script> Sparse attention for cows")
+    paper_store.upsert_papers(db, [hostile, *recent_papers(6)[1:]])
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/search", params={"q": "sparse attention cows"}).text
+        assert "<script>alert(1)" not in page
+        assert (
+            "&lt;script&gt;alert(1)&lt;/script&gt; <mark>Sparse attention</mark> for <mark>cows</mark>"
+            in page
+        )
+        item = client.get("/api/papers/search", params={"q": "sparse attention cows"}).json()[0]
+        assert item["paper"]["id"] == hostile.id
+        assert item["highlightedTitle"] == (
+            "&lt;script&gt;alert(1)&lt;/script&gt; <mark>Sparse attention</mark> for <mark>cows</mark>"
+        )
+        assert "<mark>" in item["highlightedSummary"] or "sparse" not in hostile.abstract.lower()
+        assert item["title"] == hostile.title  # the plain fields stay as they were
+
+
+def test_searches_are_rate_limited_per_client(settings: Settings, db: Database) -> None:
+    paper_store.upsert_papers(db, recent_papers(3))
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    with TestClient(create_app(settings.model_copy(update={"rate_search": "2/60"}))) as client:
+        pages = [client.get("/search", params={"q": f"sparse memory {n}"}) for n in range(3)]
+        assert [p.status_code for p in pages] == [200, 200, 429]
+        assert int(pages[-1].headers["retry-after"]) >= 1
+        api = client.get("/api/papers/search", params={"q": "sparse memory"})  # one budget for both
+        assert api.status_code == 429 and "search" in api.json()["error"] and api.headers["retry-after"]
+        assert client.get("/search").status_code == 200  # the empty form is not a search
+
+
 def test_a_new_keyphrase_extractor_redoes_every_paper_without_re_embedding(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -436,3 +525,14 @@ def test_every_keyphrase_of_the_bundled_real_papers_reads_as_a_phrase() -> None:
     assert not set(JUNK) & set(phrases) and "adic Limit" not in phrases  # from "$p$-adic Limit"
     # … and they leave every paper something to show: three on almost every card.
     assert all(extracted.values()) and sum(len(ks) >= 3 for ks in extracted.values()) >= 0.95 * len(papers)
+
+
+def test_a_long_query_is_cut_for_the_model_at_a_word_end() -> None:
+    model = Embedder("all-MiniLM-L6-v2-int8")
+    short = "sparse attention for long documents"
+    assert model.query_text(short) == short
+    long = " ".join(f"uncharacteristically{i} long words" for i in range(80))
+    cut = model.query_text(long)
+    assert long.startswith(cut) and long[len(cut)] == " "  # whole words only
+    assert len(model._whole.encode(cut, add_special_tokens=False).ids) <= embed.QUERY_TOKENS
+    assert np.allclose(model.embed_query(long), model.embed([cut])[0], atol=1e-6)

@@ -235,6 +235,15 @@ class DailyPaperDoc(_Doc):
     isAuthorParticipating: bool = False
 
 
+class SearchItemDoc(DailyPaperDoc):
+    highlightedTitle: str = Field(
+        description="The title as HTML: the text escaped, the query's words in <mark>…</mark>."
+    )
+    highlightedSummary: str = Field(
+        description="The summary as HTML: the text escaped, the query's words in <mark>…</mark>."
+    )
+
+
 class ErrorDoc(BaseModel):
     error: str = Field(description="What was wrong, naming the parameter.")
 
