@@ -32,8 +32,8 @@ _HERE = Path(__file__).parent / "models"
 # so a change of recipe re-embeds every paper on the next `paperfeed index`.
 RECIPE = "title-windows-3/int8-products"
 # Word pieces of a query the model reads. A query's cost grows with its length (a 500-character query
-# took ~105 ms); SciFact's longest claim is shorter than this, so what is cut is a pasted paragraph's end,
-# which BM25 still reads whole.
+# took ~105 ms). One of SciFact's 809 train claims is longer (77 pieces) and nDCG@10 did not move: what
+# is cut is a pasted paragraph's end, which BM25 still reads whole.
 QUERY_TOKENS = 64
 
 
