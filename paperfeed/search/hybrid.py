@@ -160,6 +160,9 @@ class Searcher:
     def _gather(
         self, query: str, vector: np.ndarray | None, depth: int, filters: Filters | None
     ) -> _Candidates:
+        # Caught up here, before the two sides fork: the keyword side reads its papers' vectors from the
+        # same index, and a refresh still running on the dense side left it without the newest ones.
+        self.vectors.refresh_every(self.db, self.refresh_seconds)
         dense_side = self._dense_side.submit(self._nearest_stored, query, vector, depth, filters)
         keyword = self.keyword_ranking(query, depth, filters)
         # A paper below BM25's top ``depth`` scores at most its last; when fewer matched, every
@@ -185,11 +188,14 @@ class Searcher:
         """The query's vector, and the ids and stored vectors of its nearest papers."""
         if vector is None:
             vector = self.embedder.embed_query(query)
-        return vector, self.vectors.stored(self._nearest(vector, depth, filters))
+        return vector, self.vectors.stored(self._nearest(vector, depth, filters, refresh=False))
 
-    def _nearest(self, vector: np.ndarray, depth: int, filters: Filters | None) -> set[int]:
+    def _nearest(
+        self, vector: np.ndarray, depth: int, filters: Filters | None, refresh: bool = True
+    ) -> set[int]:
         """Vector-index keys of the nearest papers (deeper when filtered: the index cannot filter)."""
-        self.vectors.refresh_every(self.db, self.refresh_seconds)
+        if refresh:
+            self.vectors.refresh_every(self.db, self.refresh_seconds)
         return {h.key for h in self.vectors.search(vector, FILTERED_DEPTH if filters else depth)}
 
     def rank(
