@@ -5,7 +5,9 @@ The corpus is stored as papers in a SQLite database under --dir and indexed by p
 first run pays for embedding 5,183 abstracts. Each claim is then searched through `Searcher.search`, the
 function behind the search page, the API and the CLI. Prints nDCG@10 and recall@100 for each mode, and
 nDCG@10 of the fusion weight on two halves of the claims, to show the chosen weight is not fitted to one
-half. SciFact is CC BY-NC: a benchmark only, never bundled.
+half, and what the relevance floor hides (`Searcher.find`, what a person is shown): judged-relevant
+papers of the top 10s, claims left with nothing, and made-up queries that still show something. SciFact
+is CC BY-NC: a benchmark only, never bundled.
 
     .venv/bin/python bench/relevance.py [--data ../shared/data/scifact] [--dir .bench/scifact] [--postgres]
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
+import string
 import sys
 import time
 from collections import defaultdict
@@ -87,7 +91,7 @@ def main() -> None:
     if report.embedded:
         print(f"indexed {len(papers)} abstracts in {took:.0f} s ({report.embedded / took:.1f} embedded/s)")
     searcher = Searcher.open(db, settings, refresh_seconds=0)
-    query_vectors = searcher.embedder.embed([q["text"] for q in queries])
+    query_vectors = searcher.embedder.embed_queries([q["text"] for q in queries])
 
     print(f"SciFact train: {len(corpus)} abstracts, {len(queries)} claims with judgements\n")
     print(f"{'backend':<11} {'mode':<10} {'nDCG@10':>8} {'recall@100':>11} {'ms/query':>9}")
@@ -106,6 +110,38 @@ def main() -> None:
         pg_searcher.vectors.rebuild(pg)
         measure(pg_searcher, "postgresql", queries, qrels, query_vectors)
     fusion_weights(searcher, queries, qrels, query_vectors)
+    floor(searcher, queries, qrels)
+
+
+def made_up_queries(n: int = 200) -> list[str]:
+    """Strings of letters that are no words (one to three of them), and the issue's example."""
+    rng = random.Random(7)
+    letters = string.ascii_lowercase
+    return ["zzqxjv flurble"] + [
+        " ".join(
+            "".join(rng.choice(letters) for _ in range(rng.randint(4, 9))) for _ in range(rng.randint(1, 3))
+        )
+        for _ in range(n)
+    ]
+
+
+def floor(searcher: Searcher, queries: list[dict[str, str]], qrels: dict[str, dict[str, int]]) -> None:
+    # What the relevance floor takes from a person's view: the ranking's top 10 against what find() shows.
+    hidden = relevant = empty = 0
+    for q in queries:
+        ranked = [r.paper.id for r in searcher.search(q["text"], 10)]
+        shown = {r.paper.id for r in searcher.find(q["text"], 10).results}
+        judged = [d for d in ranked if qrels[q["_id"]].get(d, 0) > 0]
+        relevant += len(judged)
+        hidden += sum(d not in shown for d in judged)
+        empty += not shown
+    made_up = made_up_queries()
+    answered = [w for w in made_up if searcher.find(w, 10).results]
+    floors = f"{hybrid.FLOOR['hybrid']} ({hybrid.UNKNOWN_WORDS_FLOOR['hybrid']} when no word is known)"
+    print(f"\nrelevance floor {floors}, as a person is shown results (Searcher.find)")
+    print(f"judged-relevant papers of the claims' top 10s hidden: {hidden} of {relevant}")
+    print(f"claims left with no result: {empty} of {len(queries)}")
+    print(f"made-up queries showing a result: {len(answered)} of {len(made_up)} {answered}")
 
 
 def measure(

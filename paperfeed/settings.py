@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         pattern=RATE,
         description="Digest subscribe requests allowed per client address: HITS/SECONDS.",
     )
+    rate_search: str = Field(
+        "60/60",
+        pattern=RATE,
+        description="Searches (/search and /api/papers/search) allowed per client address: HITS/SECONDS. "
+        "A search runs the embedding model; a feed page does not.",
+    )
     node_name: str = Field(
         "",
         description="This machine's name in leases (who holds a job); empty means the host name. Work "

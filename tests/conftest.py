@@ -57,6 +57,9 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
         "base_url": "http://testserver",
         # Most tests read the whole harvest; tests/test_lists.py covers the curated list and the default.
         "default_list": "all",
+        # Tests search far more often than a person does, through one session-wide client; the limit
+        # itself is checked in tests/test_search.py.
+        "rate_search": "100000/60",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,8 +1,10 @@
 """``paperfeed index`` and ``paperfeed search``: keep the search indexes current and query them.
 
+``search QUERY`` shows what a person would see (the relevance floor applies: nonsense finds nothing).
 ``search --queries FILE`` is the batch mode benchmarks use: JSON lines ``{"_id" or "id", "text"}`` in,
 one ``{"query_id", "results": [{"id", "score"}]}`` line out per query, with the model loaded once and
-the queries embedded in batches.
+the queries embedded in batches; it ranks in full, with no floor, so measures such as nDCG see every
+paper.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ def search(
     category: str | None,
     organization: str | None,
 ) -> None:
-    """Search papers by words and meaning (hybrid), or by one retriever with --mode."""
+    """Search papers by words and meaning (hybrid), or by one retriever with --mode.
+
+    Shows the papers over the relevance floor (none when nothing is close; an arXiv id of a stored paper
+    alone); --queries ranks every query's papers in full, floor or not, for benchmarks."""
     if bool(query) == bool(queries):
         raise click.UsageError("give a QUERY or --queries FILE (not both)")
     searcher = open_searcher(obj)
@@ -149,8 +154,10 @@ def search(
         _batch(searcher, queries, limit, mode, filters)
         return
     assert query is not None
-    results = searcher.search(query, limit, filters, mode=mode)
-    for r in results:
+    found = searcher.find(query, limit, filters, mode=mode)
+    if not found.results and not as_json:
+        click.echo("no close matches", err=True)
+    for r in found.results:
         if as_json:
             click.echo(orjson.dumps({"id": r.paper.id, "score": round(r.score, 6), "title": r.paper.title}))
         else:
@@ -168,7 +175,7 @@ def _batch(searcher: Searcher, path: Path, limit: int, mode: str, filters: Filte
                 items.append((str(item.get("_id", item.get("id"))), str(item["text"])))
             except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
                 raise click.ClickException(f"{path}:{number}: not a query line ({exc})") from None
-    vectors = searcher.embedder.embed([text for _, text in items]) if mode != "keyword" else None
+    vectors = searcher.embedder.embed_queries([text for _, text in items]) if mode != "keyword" else None
     out = sys.stdout.buffer
     for n, (query_id, text) in enumerate(items):
         vector = vectors[n] if vectors is not None else None

@@ -22,7 +22,7 @@ import numpy as np
 
 from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
 from paperfeed.models import Paper
-from paperfeed.search import embed, indexer
+from paperfeed.search import embed, highlight, indexer
 from paperfeed.search.embed import Embedder
 from paperfeed.search.keyword import Filters, KeywordIndex
 from paperfeed.search.vector import VectorIndex
@@ -37,6 +37,15 @@ DENSE_WEIGHT = 0.5  # of the fused score; BM25 has the rest (bench/relevance.py 
 # nDCG@10 at 50 as at 100 or 200, and at 1M papers 50 saves a search about 3 ms (bench/search.py).
 DEPTH = 50
 FILTERED_DEPTH = 1000  # the vector index cannot filter: look deeper, then keep what matches
+# The relevance floor: the score under which a paper is not shown to a person (the page, the API and a
+# CLI search; the batch mode ranks everything). Chosen on SciFact's train claims and 207 made-up queries
+# (docs/search.md, "The relevance floor"). The judged-relevant papers in the claims' top 10s score at
+# least 0.227; 0.15 keeps them all, and a paper found by meaning alone ("cows getting heavier on pasture"
+# finds the cattle-growth paper at 0.179). A query none of whose words occurs in any paper has only
+# meaning to go on, and made-up words land up to 0.199 from real abstracts (cosine 0.40): such a query
+# needs 0.21. Dense mode: twice each (the cosine alone). Keyword mode: matching a word at all.
+FLOOR = {"hybrid": 0.15, "dense": 0.30, "keyword": 1e-9}
+UNKNOWN_WORDS_FLOOR = {"hybrid": 0.21, "dense": 0.42, "keyword": 1e-9}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,29 @@ class Result:
 class Scored:
     id: str
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a person is shown for a query: the best results over the floor, and how many there are.
+
+    ``total`` counts the papers over the floor among both retrievers' candidates. It is exact
+    (``counted``) when no paper outside the candidates can reach the floor: one missing from both lists
+    scores at most the last score of each (when a list stopped at its depth; 0 when it did not). Else
+    there are at least ``total``."""
+
+    results: list[Result]
+    total: int
+    counted: bool
+    exact: bool = False  # the query was an arXiv id of a stored paper: that paper alone
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    keyword: list[Scored]
+    dense: list[Scored]
+    keyword_beyond: float  # the best BM25 share a paper outside ``keyword`` can have
+    dense_beyond: float  # the best cosine a paper outside ``dense`` can have (approximately: HNSW)
 
 
 class Searcher:
@@ -122,20 +154,33 @@ class Searcher:
         completely gains 0.004 nDCG@10 on SciFact over counting a miss as 0, and makes the depth
         matter little (the same score at 50 as at 200). The query is embedded here unless ``vector``
         is given; the dense side runs beside the keyword side."""
-        # Caught up before either side reads it: the keyword side asks it for its hits' vectors too (a
-        # worker's first search once scored them all 0, the index not yet mapped).
+        found = self._gather(query, vector, depth, filters)
+        return found.keyword, found.dense
+
+    def _gather(
+        self, query: str, vector: np.ndarray | None, depth: int, filters: Filters | None
+    ) -> _Candidates:
+        # Caught up here, before the two sides fork: the keyword side reads its papers' vectors from the
+        # same index, and a refresh still running on the dense side left it without the newest ones.
         self.vectors.refresh_every(self.db, self.refresh_seconds)
         dense_side = self._dense_side.submit(self._nearest_stored, query, vector, depth, filters)
         keyword = self.keyword_ranking(query, depth, filters)
+        # A paper below BM25's top ``depth`` scores at most its last; when fewer matched, every
+        # paper that matches a word is in the list and any other scores 0.
+        keyword_beyond = keyword[-1].score if len(keyword) >= depth else 0.0
         ids, matrix = self.vectors.stored({vectors_store.vector_key(s.id) for s in keyword})
         vector, (near_ids, near_matrix) = dense_side.result()
+        nearest = by_cosine(near_ids, near_matrix, vector)
+        wanted = FILTERED_DEPTH if filters else depth
+        dense_beyond = nearest[-1].score if len(nearest) >= wanted else 0.0
         known = set(ids)
         new = [i for i, paper_id in enumerate(near_ids) if paper_id not in known]
         dense = by_cosine(
             [*ids, *(near_ids[i] for i in new)], np.concatenate([matrix, near_matrix[new]]), vector
         )
         no_bm25 = [s.id for s in dense if s.id not in known]
-        return keyword + self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25), dense
+        keyword = keyword + self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25)
+        return _Candidates(keyword, dense, keyword_beyond, max(dense_beyond, 0.0))
 
     def _nearest_stored(
         self, query: str, vector: np.ndarray | None, depth: int, filters: Filters | None
@@ -143,11 +188,14 @@ class Searcher:
         """The query's vector, and the ids and stored vectors of its nearest papers."""
         if vector is None:
             vector = self.embedder.embed_query(query)
-        return vector, self.vectors.stored(self._nearest(vector, depth, filters))
+        return vector, self.vectors.stored(self._nearest(vector, depth, filters, refresh=False))
 
-    def _nearest(self, vector: np.ndarray, depth: int, filters: Filters | None) -> set[int]:
+    def _nearest(
+        self, vector: np.ndarray, depth: int, filters: Filters | None, refresh: bool = True
+    ) -> set[int]:
         """Vector-index keys of the nearest papers (deeper when filtered: the index cannot filter)."""
-        self.vectors.refresh_every(self.db, self.refresh_seconds)
+        if refresh:
+            self.vectors.refresh_every(self.db, self.refresh_seconds)
         return {h.key for h in self.vectors.search(vector, FILTERED_DEPTH if filters else depth)}
 
     def rank(
@@ -202,6 +250,45 @@ class Searcher:
         if titled and not exact:
             results = titled + [r for r in results if r not in titled]
         return results[:limit]
+
+    def find(
+        self, query: str, limit: int = 10, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> Found:
+        """What a person is shown: an arXiv id of a stored paper gives that paper alone; otherwise the
+        best ``limit`` papers scoring over the floor (none for a query nothing is close to), an exact
+        title first, and how many papers are over the floor."""
+        query = query.strip()
+        if not query:
+            return Found([], 0, True)
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        exact = self._exact_id(query)
+        if exact and (paper := paper_store.paper(self.db, exact)) and matches(paper, filters):
+            return Found([Result(paper, 1.0)], 1, True, exact=True)
+        got = self._gather(query, None, max(DEPTH, limit), filters)
+        weight = {"hybrid": DENSE_WEIGHT, "keyword": 0.0, "dense": 1.0}[mode]
+        ranking = {"hybrid": fuse(got.keyword, got.dense), "keyword": got.keyword, "dense": got.dense}[mode]
+        ranking = sorted(ranking, key=lambda s: -s.score) if mode == "keyword" else ranking
+        floor = (FLOOR if self._knows_a_word(query) else UNKNOWN_WORDS_FLOOR)[mode]
+        over = [s for s in ranking if s.score >= floor]
+        beyond = (1.0 - weight) * got.keyword_beyond + weight * got.dense_beyond
+        # With filters every paper over the floor is read and checked (the vector index cannot filter,
+        # so its candidates may not match); without, only as many as are shown, and a few spare.
+        read = over if filters else over[: limit + 5]
+        papers = {p.id: p for p in paper_store.papers_by_ids(self.db, [s.id for s in read])}
+        results = [
+            Result(papers[s.id], s.score) for s in read if s.id in papers and matches(papers[s.id], filters)
+        ]
+        total = len(results) if filters else len(over)
+        wanted = " ".join(query.lower().split())
+        titled = [r for r in results if " ".join(r.paper.title.lower().split()) == wanted]
+        results = titled + [r for r in results if r not in titled]
+        return Found(results[:limit], total, beyond < floor)
+
+    def _knows_a_word(self, query: str) -> bool:
+        """Whether any of the query's content words occurs in a paper's title or abstract."""
+        words = highlight.content_words(query)
+        return any(self.keywords.document_frequencies(words).values()) if words else False
 
     def similar(self, paper_id: str, limit: int = 6) -> list[Result]:
         """Papers nearest in meaning to one paper (its own vector as the query), itself left out."""

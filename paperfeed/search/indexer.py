@@ -2,8 +2,8 @@
 
 Three steps, each resumable on its own after a kill:
 1. embed new and changed papers (a database job: its position is stored with each batch, so a rerun
-   starts after the last batch that committed, on whichever machine runs it next) and extract their
-   keyphrases; a paper whose title and abstract did not change keeps its vector;
+   starts after the last batch that committed, on whichever machine runs it next) and extract the
+   keyphrases of every paper it walks; a paper whose title and abstract did not change keeps its vector;
 2. catch the node's keyword index up with ``papers.rev``;
 3. catch the node's vector index base file up with the stored vectors.
 """
@@ -35,8 +35,10 @@ class IndexReport:
 
 def job_name(model: str) -> str:
     # The recipe is part of the name: a new recipe is a new job, which walks every paper from the
-    # start and re-embeds each one (its text hash, which covers the recipe, no longer matches).
-    return f"embed:{model}:{RECIPE}"
+    # start and re-embeds each one (its text hash, which covers the recipe, no longer matches). So is the
+    # keyphrase extractor's version: a new extractor walks every paper again too, extracting keyphrases
+    # anew while each unchanged paper keeps its vector.
+    return f"embed:{model}:{RECIPE}:kp{keyphrases.VERSION}"
 
 
 def open_indexes(settings: Settings) -> tuple[KeywordIndex, VectorIndex]:
@@ -75,7 +77,9 @@ def embed_new(
                 hashes = [store.text_hash(f"{RECIPE}\n{paper_text(p.title, p.abstract)}") for p in batch]
                 todo = [i for i, p in enumerate(batch) if p.stored_hash != hashes[i]]
                 windows = [embedder.windows(batch[i].title, batch[i].abstract) for i in todo]
-                phrases = [keyphrases.extract(batch[i].title, batch[i].abstract, idf) for i in todo]
+                # Every paper walked, changed or not: well under a millisecond each, and a new
+                # extractor (a new job name) then reaches every paper without re-embedding any.
+                phrases = [keyphrases.extract(p.title, p.abstract, idf) for p in batch]
                 batches.put(_Prepared(batch, hashes, todo, windows, phrases))
         except Exception as exc:  # raised by the caller below (the database gone, say), not lost here
             failed.append(exc)
@@ -89,10 +93,12 @@ def embed_new(
         batch = ready.batch
         vectors = embedder.embed_windows(ready.windows)
         done = [
-            store.Embedded(batch[i].id, ready.hashes[i], vectors[n], ready.keyphrases[n])
+            store.Embedded(batch[i].id, ready.hashes[i], vectors[n], ready.keyphrases[i])
             for n, i in enumerate(ready.todo)
         ]
-        store.store_embedded(db, job, embedder.name, done, (batch[-1].rev, batch[-1].id))
+        changed = set(ready.todo)
+        kept_phrases = [(p.id, ready.keyphrases[i]) for i, p in enumerate(batch) if i not in changed]
+        store.store_embedded(db, job, embedder.name, done, (batch[-1].rev, batch[-1].id), kept_phrases)
         embedded += len(done)
         kept += len(batch) - len(done)
         if progress:
@@ -105,13 +111,13 @@ def embed_new(
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A batch read and made ready for the model; ``windows`` and ``keyphrases`` follow ``todo``."""
+    """A batch read and made ready for the model; ``windows`` follows ``todo``."""
 
     batch: list[store.ToEmbed]
     hashes: list[str]
     todo: list[int]  # the papers whose text changed: their positions in ``batch``
     windows: list[list[str]]
-    keyphrases: list[list[str]]
+    keyphrases: list[list[str]]  # of every paper in ``batch``
 
 
 def bring_up_to_date(

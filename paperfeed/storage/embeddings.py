@@ -104,11 +104,22 @@ def count_after(db: Database, after: tuple[int, str]) -> int:
 
 
 def store_embedded(
-    db: Database, job: str, model: str, done: Sequence[Embedded], upto: tuple[int, str]
+    db: Database,
+    job: str,
+    model: str,
+    done: Sequence[Embedded],
+    upto: tuple[int, str],
+    keywords_only: Sequence[tuple[str, list[str]]] = (),
 ) -> None:
-    """Write a batch of vectors and keywords and move the job past it, in one transaction: a kill
-    leaves either all of it or none, and a rerun starts after the last batch that committed."""
+    """Write a batch of vectors and keywords (and the keywords of papers whose vector is kept,
+    ``keywords_only``) and move the job past it, in one transaction: a kill leaves either all of it or
+    none, and a rerun starts after the last batch that committed."""
     with db.write() as conn:
+        if keywords_only:
+            update = papers.update().where(papers.c.id == sa.bindparam("pid"))
+            conn.execute(
+                update.values(keywords=sa.bindparam("kw")), [{"pid": i, "kw": kw} for i, kw in keywords_only]
+            )
         if done:
             rev = next_rev(conn, "embeddings")
             rows = [

@@ -3,55 +3,25 @@
 LaTeX text-mode macros as typography. Registered as template filters by ``kit.install``; like every
 filter they only format what the handler handed over, and never read storage.
 
-Keyphrases come from ``search/keyphrases.py``, which picks runs of content words without a model; some
-read badly on a card ("Alves et al", "beats GPT-2", "unseen user–item pairs—is"). Cards show at most
-``MAX_KEYPHRASES`` of those that read as phrases; the API keeps them all (``ai_keywords``).
+Keyphrases come from ``search/keyphrases.py``, which picks runs of content words without a model and
+keeps those that read as phrases (its ``reads_as_phrase``, the one rule, is applied here again to what is
+stored, since a database indexed by an older extractor keeps its phrases until the next
+``paperfeed index``). Cards show at most ``MAX_KEYPHRASES``; the API up to five (``ai_keywords``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from paperfeed.models import Paper
+from paperfeed.search.keyphrases import reads_as_phrase
 from paperfeed.tex import text_mode
 
 SHOWN_AUTHORS = 3  # names on a card before "+N"
 MAX_KEYPHRASES = 3
-
-# A keyphrase starting or ending with one of these reads as a piece of a sentence, not as a topic.
-EDGE_WORDS = frozenset(
-    """a an the and or but nor of to in on at by for from with without into onto via as than then that
-    this these those which who whom whose what when where while is are was were be been being has have
-    had do does did can could may might must shall should will would not no also only just very more
-    most less such our we us it its their they them he she his her i you your
-    beats beat beating show shows showed shown find finds found yields yield improves improve outperforms
-    outperform achieves achieve reaches reach propose proposes present presents introduce introduces
-    enables enable allows allow makes make uses use using based leads lead results meets meet designed
-    toward towards throughout truly""".split()
-)
-_ET_AL = re.compile(r"\bet\.?\s+al\b", re.IGNORECASE)
-# Dangling punctuation: a run of two or more marks ("---", "–—", "..."), or a mark at either end.
-_PUNCT_RUN = re.compile(r"[^\w\s+]{2,}|[-–—]")  # "++" is C++, not a run
-_EDGE_PUNCT = re.compile(r"^[^\w$\\(]|[^\w)%+#$]$")
-
-
-def reads_as_phrase(phrase: str) -> bool:
-    """Whether a keyphrase reads as a topic on a card: no "et al", no dangling dashes or punctuation
-    runs, no stop word or verb at either end, and not a bare number."""
-    words = phrase.split()
-    if not words or _ET_AL.search(phrase) or _EDGE_PUNCT.search(phrase):
-        return False
-    # A hyphen or en dash inside a word is fine (GPT-2, state-space, user–item); a run of marks or a
-    # dash between words ("pairs—is", "model - based") is not.
-    if any(_PUNCT_RUN.search(part) for part in re.split(r"(?<=\w)[-–](?=\w)", phrase)):
-        return False
-    if words[0].lower() in EDGE_WORDS or words[-1].lower() in EDGE_WORDS:
-        return False
-    return not all(re.fullmatch(r"[\d.,%]+", w) for w in words)
 
 
 def card_keyphrases(keywords: Iterable[str], limit: int = MAX_KEYPHRASES) -> list[str]:

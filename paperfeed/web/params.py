@@ -130,17 +130,20 @@ def documented(
     response_class: type[Response] | None = None,
     not_found: bool = False,
     member: bool = False,
+    limited: bool = False,
     body: type[BaseModel] | None = None,
     status: int = 200,
     also: dict[int, Any] | None = None,
 ) -> Callable[[Any], Any]:
     """Attach the OpenAPI details that ``web.routes.register`` passes on to ``add_api_route``: the answer
     (``model`` with ``status``; ``also``: other successful answers by status), the errors the operation can give (``not_found``; ``member`` for an
-    operation that needs a signed-in member and is rate-limited; a ``body`` can be too large or malformed)
+    operation that needs a signed-in member and is rate-limited; ``limited``, rate-limited per client; a
+    ``body`` can be too large or malformed)
     and the JSON body it reads (``body``: the kit reads it under its cap, so FastAPI only documents it)."""
     codes: list[int | str] = [400, "4XX"]
     codes += [404] if not_found else []
     codes += [401, 403, 429] if member else []
+    codes += [429] if limited and not member else []
     codes += [408, 409, 413, 415] if body is not None else []
     responses: Responses = {code: ERROR_DOCS[code] for code in sorted(codes, key=str)}
     if response_class is not None:

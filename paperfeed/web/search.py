@@ -1,5 +1,8 @@
-"""Search on the web: the ``/search`` page (results as feed cards, with filters), the HF-shaped
-``/api/papers/search`` and ``/api/papers/{id}/similar``. The ranking itself is ``search.hybrid``'s."""
+"""Search on the web: the ``/search`` page (results as feed cards, with filters, matched words marked),
+the HF-shaped ``/api/papers/search`` and ``/api/papers/{id}/similar``. The ranking, the relevance floor
+and the count are ``search.hybrid``'s; the marks ``search.highlight``'s. Both searches are rate-limited
+per client (``rate_search``): a search costs the model's time, a feed page almost nothing. Similar papers
+are not: they read a stored vector and walk the graph, with no model to run."""
 
 from __future__ import annotations
 
@@ -7,14 +10,24 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Query, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from paperfeed.models import Paper
+from paperfeed.search import highlight
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
+from paperfeed.tex import text_mode
+from paperfeed.web import limits
 from paperfeed.web.citing import cited
 from paperfeed.web.kit import DB, Refused, cards_math, extras, paper_or_404, render, voted
 from paperfeed.web.params import PaperId, documented, page_size
-from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
+from paperfeed.web.serialize import (
+    DailyPaperDoc,
+    SafeJSONResponse,
+    SearchItemDoc,
+    daily_item_json,
+    paper_url,
+)
 
 QUERY_MAX = 500
 SEARCH_MAX = 120  # Hugging Face's own bound
@@ -60,6 +73,18 @@ def search_citation(
     return cited(request, found, fmt, "search")
 
 
+def _marks(query: str, papers: list[Paper]) -> dict[str, tuple[list[highlight.Segment], ...]]:
+    """Each paper's title and abstract as (text, matched) pieces, as the cards show them."""
+    stems = highlight.terms(query)
+    return {
+        p.id: (
+            highlight.segments(text_mode(p.title), stems),
+            highlight.segments(text_mode(p.abstract), stems),
+        )
+        for p in papers
+    }
+
+
 def search_page(
     request: Request,
     q: Text = None,
@@ -68,7 +93,8 @@ def search_page(
     category: Text = None,
     organization: Text = None,
 ) -> Response:
-    """Hybrid search with filters; an empty box shows the form only."""
+    """Hybrid search with filters; an empty box shows the form only, an arXiv id of a stored paper opens
+    that paper, a query nothing is close to says so."""
     query = (q or "").strip()
     try:
         if len(query) > QUERY_MAX:
@@ -76,21 +102,28 @@ def search_page(
         filters = _filters(since, until, category, organization)
     except ValueError as exc:
         raise Refused(400, str(exc)) from exc
+    if query:
+        limits.limit(request, "search", limits.client(request))
     size = int(request.app.state.settings.page_size)
-    results = _searcher(request).search(query, size, filters) if query else []
-    found = [r.paper for r in results]
+    found = _searcher(request).find(query, size, filters) if query else None
+    if found and found.exact:
+        return RedirectResponse(paper_url("", found.results[0].paper.id), 303)
+    papers = [r.paper for r in found.results] if found else []
     context = {
         "query": query,
         "filters": filters,
-        "papers": found,
-        "voted": voted(request, found),
+        "papers": papers,
+        "total": found.total if found else 0,
+        "counted": found.counted if found else True,
+        "marks": _marks(query, papers),
+        "voted": voted(request, papers),
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "math": cards_math(found),
+        "math": cards_math(papers),
     }
     return render(request, "search.html", context)
 
 
-@documented("Search papers", "papers", model=list[DailyPaperDoc])
+@documented("Search papers", "papers", model=list[SearchItemDoc], limited=True)
 def api_search(
     request: Request,
     q: Annotated[
@@ -114,16 +147,31 @@ def api_search(
     organization: Annotated[str | None, Query(description="Only this organization (short name).")] = None,
 ) -> Response:
     """Hybrid search: BM25 over title, abstract and authors fused with dense-embedding similarity, best
-    match first, as items shaped like ``/api/daily_papers``'s. An empty query finds nothing."""
+    match first, as items shaped like ``/api/daily_papers``'s, with the query's words marked in
+    ``highlightedTitle`` and ``highlightedSummary`` (HTML: the text escaped, matches in ``<mark>``). Only
+    papers over the relevance floor: a query nothing is close to finds nothing, and an arXiv id of a stored
+    paper finds that paper alone. An empty query finds nothing."""
     if not q.strip():
         return SafeJSONResponse([])
     try:
         filters = _filters(since, until, category, organization)
     except ValueError as exc:
         raise Refused(400, str(exc)) from exc
-    found = _searcher(request).search(q, page_size(request, limit), filters)
-    more = extras(request, [r.paper for r in found])
-    return SafeJSONResponse([daily_item_json(r.paper, more) for r in found])
+    limits.limit(request, "search", limits.client(request))
+    found = _searcher(request).find(q, page_size(request, limit), filters)
+    papers = [r.paper for r in found.results]
+    marks = _marks(q, papers)
+    more = extras(request, papers)
+    return SafeJSONResponse(
+        [
+            {
+                **daily_item_json(p, more),
+                "highlightedTitle": highlight.marked(marks[p.id][0]),
+                "highlightedSummary": highlight.marked(marks[p.id][1]),
+            }
+            for p in papers
+        ]
+    )
 
 
 @documented("Similar papers", "papers", model=list[DailyPaperDoc], not_found=True)

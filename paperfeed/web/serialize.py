@@ -363,6 +363,15 @@ class ClaimDoc(_Doc):
     status: Literal["pending", "approved", "rejected"]
 
 
+class SearchItemDoc(DailyPaperDoc):
+    highlightedTitle: str = Field(
+        description="The title as HTML: the text escaped, the query's words in <mark>…</mark>."
+    )
+    highlightedSummary: str = Field(
+        description="The summary as HTML: the text escaped, the query's words in <mark>…</mark>."
+    )
+
+
 class ErrorDoc(BaseModel):
     error: str = Field(description="What was wrong, naming the parameter.")
 
