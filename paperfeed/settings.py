@@ -143,6 +143,16 @@ class Settings(BaseSettings):
         json_schema_extra={"secret": True},
     )
 
+    # -- agents (paperfeed/agents) --------------------------------------------------------------------
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="A member's API token for 'paperfeed mcp' (the MCP server over stdio): its personal and "
+        "write tools act as that member, within the token's scope. Empty: only the anonymous read tools "
+        "answer. Over HTTP (/mcp) the client sends Authorization: Bearer instead. Secret: set it from the "
+        "environment only.",
+        json_schema_extra={"secret": True},
+    )
+
     # -- email digests (paperfeed/digest) -------------------------------------------------------------
     digest_interval: float = Field(
         900.0,

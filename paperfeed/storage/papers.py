@@ -313,6 +313,19 @@ def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Pap
         return [paper_of_row(r) for r in rows]
 
 
+def author_papers(db: Database, name: str, limit: int = 50) -> list[Paper]:
+    """The papers with an author of exactly this name, newest on the feed first. PostgreSQL asks its
+    JSONB index-friendly containment (@>); SQLite looks through the array with json_each."""
+    with db.read() as conn:
+        if conn.dialect.name == "postgresql":
+            has_author: Any = papers.c.authors.contains([name])
+        else:
+            element = sa.func.json_each(papers.c.authors).table_valued("value")
+            has_author = sa.exists(sa.select(1).select_from(element).where(element.c.value == name))
+        query = paper_query().where(has_author).order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit)
+        return [paper_of_row(r) for r in conn.execute(query)]
+
+
 def count_papers(db: Database) -> int:
     with db.read() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())

@@ -12,6 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import settings as settings_module
+from paperfeed.agents import server as agents
 from paperfeed.search.follower import IndexFollower
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_module.load()
     db = open_database(settings.database_url)
     searcher = Searcher.open(db, settings)
+    # The MCP server for agents, at /mcp (paperfeed/agents/): its session manager runs with the app.
+    mcp_routes, mcp_sessions = agents.http_routes(agents.build(db, settings, lambda: searcher), settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follower = IndexFollower(searcher, settings)
         follower.start()
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             follower.stop()
 
@@ -89,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)
+    app.router.routes.extend(mcp_routes)
     return app
