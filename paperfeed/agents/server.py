@@ -1,6 +1,6 @@
 """The MCP server (Model Context Protocol, on the official ``mcp`` SDK): paperfeed's tools and its papers as
 ``paper://{id}`` resources, served over stdio by ``paperfeed mcp`` and over streamable HTTP at ``/mcp`` by
-the web app (web/app.py mounts ``http_routes``).
+the web app (web/app.py routes ``/mcp`` to ``HttpEndpoint``).
 
 Over HTTP the server is stateless and answers JSON (no session, no event stream), so any of the web
 server's worker processes can answer any request, and a member's token travels with each one.
@@ -9,7 +9,8 @@ server's worker processes can answer any request, and a member's token travels w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import anyio
@@ -18,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ToolAnnotations
-from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from paperfeed.agents.tools import WRITES, Tools
 from paperfeed.search.hybrid import Searcher
@@ -58,23 +59,42 @@ def build(db: Database, settings: Settings, searcher: Callable[[], Searcher]) ->
     return server
 
 
-def http_routes(
-    server: MCPServer, settings: Settings
-) -> tuple[list[BaseRoute], StreamableHTTPSessionManager]:
-    """The route serving ``/mcp``, and the session manager that the web app's lifespan must run.
+class HttpEndpoint:
+    """The ASGI app at ``/mcp``. A session manager runs once, and a web app's lifespan may run more than
+    once (tests start one app several times), so each ``running()`` builds a fresh one.
 
     DNS-rebinding protection admits the Host of ``base_url`` (and loopback, for a local server), so a
     page on another site cannot reach a paperfeed on a private network through a rebound name."""
-    site = urlsplit(settings.base_url)
-    hosts = [site.netloc, "127.0.0.1:*", "localhost:*", "[::1]:*"]
-    origins = [f"{site.scheme}://{site.netloc}", "http://127.0.0.1:*", "http://localhost:*"]
-    app = server.streamable_http_app(
-        streamable_http_path=PATH,
-        stateless_http=True,
-        json_response=True,
-        transport_security=TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins),
-    )
-    return list(app.routes), server.session_manager
+
+    def __init__(self, server: MCPServer, settings: Settings) -> None:
+        site = urlsplit(settings.base_url)
+        self.server = server
+        self.security = TransportSecuritySettings(
+            allowed_hosts=[site.netloc, "127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=[f"{site.scheme}://{site.netloc}", "http://127.0.0.1:*", "http://localhost:*"],
+        )
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self.server.streamable_http_app(
+            streamable_http_path=PATH,
+            stateless_http=True,
+            json_response=True,
+            transport_security=self.security,
+        )
+        manager = self.server.session_manager
+        async with manager.run():
+            self.manager = manager
+            try:
+                yield
+            finally:
+                self.manager = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.manager is None:
+            raise RuntimeError("the MCP endpoint is served only while the web app runs")
+        await self.manager.asgi_app(scope, receive, send)
 
 
 def serve_stdio(db: Database, settings: Settings) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import settings as settings_module
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = open_database(settings.database_url)
     searcher = Searcher.open(db, settings)
     # The MCP server for agents, at /mcp (paperfeed/agents/): its session manager runs with the app.
-    mcp_routes, mcp_sessions = agents.http_routes(agents.build(db, settings, lambda: searcher), settings)
+    mcp = agents.HttpEndpoint(agents.build(db, settings, lambda: searcher), settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follower = IndexFollower(searcher, settings)
         follower.start()
         try:
-            async with mcp_sessions.run():
+            async with mcp.running():
                 yield
         finally:
             follower.stop()
@@ -93,5 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)
-    app.router.routes.extend(mcp_routes)
+    app.router.routes.append(Route(agents.PATH, mcp, methods=["GET", "POST", "DELETE"]))
     return app
