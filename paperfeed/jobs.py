@@ -175,6 +175,18 @@ def send_confirmations(ctx: JobContext) -> str:
     return send(ctx.db, ctx.settings).summary()
 
 
+def send_webhooks(ctx: JobContext) -> str:
+    """Find the events since the last run (paperfeed/webhooks/events.py) and send every delivery that is
+    due, signed, to members' endpoints (send.py); raises when some failed, so the run shows it."""
+    from paperfeed.webhooks.events import collect
+    from paperfeed.webhooks.send import deliver_due
+
+    found = collect(ctx.db, ctx.settings)
+    report = deliver_due(ctx.db, ctx.settings)
+    new = ", ".join(f"{f.events} from {f.source}" for f in found) or "first look"
+    return f"new deliveries: {new}; {report.summary()}"
+
+
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
 JOBS: list[Job] = [
@@ -192,5 +204,6 @@ JOBS: list[Job] = [
     ),
     Job("confirmations", "global", lambda s: s.confirmation_interval, send_confirmations),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
+    Job("webhooks", "global", lambda s: s.webhook_interval, send_webhooks),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

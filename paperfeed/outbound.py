@@ -1,5 +1,5 @@
 """Outbound HTTP from the worker: the clients with which paperfeed reaches a third party on a member's
-behalf (arXiv for submissions; GitHub and webhooks are meant to join ``SERVICES``), one per service and
+behalf (arXiv for submissions, members' webhook endpoints), one per service and
 worker run.
 
 No web request waits on a third party. A handler records what a member asked for (a queue in storage) and
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import httpx
 
 from paperfeed.ingest.http import PoliteClient, user_agent
 from paperfeed.settings import Settings
@@ -46,6 +48,16 @@ def client(settings: Settings, service: str) -> PoliteClient:
         retries=0,
         timeout=settings.outbound_timeout,
         agent=user_agent(settings.base_url),
+    )
+
+
+def webhook_client(settings: Settings) -> httpx.Client:
+    """The client webhook deliveries go out through (paperfeed/webhooks/send.py): POSTs, no redirect
+    followed (a redirect could lead to an address that was never checked), ``outbound_timeout``."""
+    return httpx.Client(
+        timeout=settings.outbound_timeout,
+        follow_redirects=False,
+        headers={"User-Agent": user_agent(settings.base_url)},
     )
 
 

@@ -260,6 +260,32 @@ class Settings(BaseSettings):
         "subscription confirmation emails /subscribe asked for.",
     )
 
+    # -- outgoing webhooks (paperfeed/webhooks) ----------------------------------------------------------
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Let webhooks go to loopback and private-network addresses (checked when an endpoint "
+        "is registered and again, after resolving its name, at each delivery). Off: only public addresses.",
+    )
+    webhook_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two runs of the worker's 'webhooks' job (finds events, sends).",
+    )
+    webhook_retry_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a failed webhook delivery waits before its second try; the wait doubles after "
+        "each failure, to at most an hour (or the receiver's Retry-After).",
+    )
+    webhook_attempts: int = Field(
+        8, ge=1, description="Tries of one webhook delivery before it is given up (marked failed)."
+    )
+    webhook_disable_after: int = Field(
+        20,
+        ge=1,
+        description="Failed deliveries in a row after which an endpoint is disabled (its member re-enables it).",
+    )
+
     # -- the client's address behind proxies --------------------------------------------------------
     trusted_proxies: str = Field(
         "",
