@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+import sqlalchemy as sa
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -27,6 +28,7 @@ from paperfeed.settings import Settings
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
+from paperfeed.storage import schema
 from tests.conftest import LiveServer, load_bundled, make_settings
 
 TOOLS = {
@@ -62,9 +64,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     now = datetime.now(UTC)
     ada = accounts.sign_up(db, "ada", "ada@example.org", "correct horse battery")
     with db.read() as conn:
-        ids = [
-            r[0] for r in conn.exec_driver_sql("SELECT id FROM papers WHERE id NOT LIKE 'card-%' LIMIT 20")
-        ]
+        query = sa.select(schema.papers.c.id).where(~schema.papers.c.id.startswith("card-")).limit(20)
+        ids = list(conn.execute(query).scalars())
     paper = next(p for p in paper_store.papers_by_ids(db, ids) if p.authors and p.feed_day)
     org_store.link_paper(db, org_store.create_org(db, "acme", "Acme Labs", ada.id, now), paper.id)
     public = collection_store.create(db, ada.id, "Reading", "to read", True, now)
