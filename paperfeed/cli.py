@@ -10,6 +10,7 @@ import click
 
 from paperfeed.commands import ops
 from paperfeed.commands.accounts import tokens, users
+from paperfeed.commands.agents import mcp_command
 from paperfeed.commands.context import Context, fail, refused
 from paperfeed.commands.digest import digest, subscribers
 from paperfeed.commands.ingest import ingest, submit
@@ -41,7 +42,18 @@ def main(ctx: click.Context, database_url: str | None) -> None:
         obj.settings = obj.settings.model_copy(update={"database_url": database_url})
 
 
-for command in (ingest, submit, index, search, users, tokens, subscribers, digest, *ops.COMMANDS):
+for command in (
+    ingest,
+    submit,
+    index,
+    search,
+    users,
+    tokens,
+    subscribers,
+    digest,
+    mcp_command,
+    *ops.COMMANDS,
+):
     main.add_command(command)
 
 if __name__ == "__main__":

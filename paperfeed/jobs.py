@@ -214,6 +214,18 @@ def summaries(ctx: JobContext) -> str:
     return report.summary()
 
 
+def send_webhooks(ctx: JobContext) -> str:
+    """Find the events since the last run (paperfeed/webhooks/events.py) and send every delivery that is
+    due, signed, to members' endpoints (send.py); raises when some failed, so the run shows it."""
+    from paperfeed.webhooks.events import collect
+    from paperfeed.webhooks.send import deliver_due
+
+    found = collect(ctx.db, ctx.settings)
+    report = deliver_due(ctx.db, ctx.settings)
+    new = ", ".join(f"{f.events} from {f.source}" for f in found) or "first look"
+    return f"new deliveries: {new}; {report.summary()}"
+
+
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
 JOBS: list[Job] = [
@@ -233,5 +245,6 @@ JOBS: list[Job] = [
     Job("github-stars", "global", lambda s: s.github_interval, github_stars),
     Job("summaries", "global", lambda s: s.summary_interval, summaries),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
+    Job("webhooks", "global", lambda s: s.webhook_interval, send_webhooks),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

@@ -308,3 +308,20 @@ class QueuedSubmission:
     message: str | None  # why it failed, or why it still waits
     created_at: datetime  # when the member submitted it: the time the feed shows
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A member's endpoint for events (paperfeed/webhooks/): where, which events, in which format."""
+
+    id: int
+    user_id: int
+    url: str
+    events: tuple[str, ...]  # event types, webhooks.events.EVENTS
+    categories: tuple[str, ...]  # for paper.new: any of these arXiv categories
+    format: str  # json | slack | discord
+    created_at: datetime
+    failures: int  # failed deliveries in a row
+    disabled_at: datetime | None  # disabled after too many failures in a row
+    last_status: str | None  # the last delivery's outcome
+    last_at: datetime | None

@@ -1,5 +1,6 @@
 """Outbound HTTP from the worker: the clients with which paperfeed reaches a third party (arXiv for
-submissions, GitHub for stars, an OpenAI-compatible endpoint for summaries; webhooks are meant to join ``SERVICES``), one per service and worker run.
+submissions, GitHub for stars, an OpenAI-compatible endpoint for summaries, members' webhook endpoints), one
+per service and worker run.
 
 No web request waits on a third party. A handler records what a member asked for (a queue in storage) and
 answers at once; a job of ``paperfeed/jobs.py`` drains the queue through one of these clients. A global job
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import httpx
 
 from paperfeed.ingest.http import PoliteClient, user_agent
 from paperfeed.settings import Settings
@@ -48,6 +51,16 @@ def client(settings: Settings, service: str) -> PoliteClient:
         retries=0,
         timeout=settings.outbound_timeout,
         agent=user_agent(settings.base_url),
+    )
+
+
+def webhook_client(settings: Settings) -> httpx.Client:
+    """The client webhook deliveries go out through (paperfeed/webhooks/send.py): POSTs, no redirect
+    followed (a redirect could lead to an address that was never checked), ``outbound_timeout``."""
+    return httpx.Client(
+        timeout=settings.outbound_timeout,
+        follow_redirects=False,
+        headers={"User-Agent": user_agent(settings.base_url)},
     )
 
 

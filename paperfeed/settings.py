@@ -149,6 +149,16 @@ class Settings(BaseSettings):
         json_schema_extra={"secret": True},
     )
 
+    # -- agents (paperfeed/agents) --------------------------------------------------------------------
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="A member's API token for 'paperfeed mcp' (the MCP server over stdio): its personal and "
+        "write tools act as that member, within the token's scope. Empty: only the anonymous read tools "
+        "answer. Over HTTP (/mcp) the client sends Authorization: Bearer instead. Secret: set it from the "
+        "environment only.",
+        json_schema_extra={"secret": True},
+    )
+
     # -- email digests (paperfeed/digest) -------------------------------------------------------------
     digest_interval: float = Field(
         900.0,
@@ -295,6 +305,32 @@ class Settings(BaseSettings):
     )
     github_batch: int = Field(
         500, ge=1, description="Repositories one run of the 'github-stars' job checks at most."
+    )
+
+    # -- outgoing webhooks (paperfeed/webhooks) ----------------------------------------------------------
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Let webhooks go to loopback and private-network addresses (checked when an endpoint "
+        "is registered and again, after resolving its name, at each delivery). Off: only public addresses.",
+    )
+    webhook_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two runs of the worker's 'webhooks' job (finds events, sends).",
+    )
+    webhook_retry_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a failed webhook delivery waits before its second try; the wait doubles after "
+        "each failure, to at most an hour (or the receiver's Retry-After).",
+    )
+    webhook_attempts: int = Field(
+        8, ge=1, description="Tries of one webhook delivery before it is given up (marked failed)."
+    )
+    webhook_disable_after: int = Field(
+        20,
+        ge=1,
+        description="Failed deliveries in a row after which an endpoint is disabled (its member re-enables it).",
     )
 
     # -- the client's address behind proxies --------------------------------------------------------

@@ -78,6 +78,9 @@ FORMS: dict[str, dict[str, str]] = {
     "subscribe": {"email": "x@example.org", "frequency": "daily"},
     "subscribe_confirm": {"token": "t"},
     "preferences": {"frequency": "weekly"},
+    # Webhooks (web/webhooks.py)
+    "create_webhook": {"url": "https://example.org/hook", "event_paper.curated": "1"},
+    "change_webhook": {"action": "delete"},
 }
 # RFC 8058 one-click unsubscribe: the mail provider posts with no cookies, so no token can be asked for;
 # the signed token in its URL is the authority (test_subscribe_web checks a tampered one changes nothing).
@@ -93,6 +96,8 @@ JSON: dict[str, dict[str, Any]] = {
     "api_collection_items": {"paperId": "2611.00000"},
     "api_links": {"githubRepo": "https://github.com/a/b"},
     "api_claim": {"paperId": "2611.00000", "claimAuthorId": "0" * 24},
+    "api_create_webhook": {"url": "https://example.org/hook", "events": ["paper.curated"]},
+    "api_delete_webhook": {},
 }
 
 
@@ -108,6 +113,7 @@ def _counts(db: Database) -> dict[str, int]:
         "api_tokens",
         "account_requests",
         "paper_links",
+        "webhooks",
     )
     with db.read() as conn:
         counted = {
@@ -150,6 +156,16 @@ def test_cross_site_requests_are_refused_everywhere(settings: Settings, db: Data
             f"/api/papers/{paper_id}/comments", json={"body": "c"}, headers=world["headers"]
         ).json()
         collection = client.post("/api/collections", json={"name": "l"}, headers=world["headers"]).json()
+        hook = client.post(
+            "/api/webhooks",
+            json={"url": "https://example.org/h", "events": ["paper.curated"]},
+            headers=world["headers"],
+        ).json()
+        other = client.post(
+            "/api/webhooks",
+            json={"url": "https://example.org/i", "events": ["paper.curated"]},
+            headers=world["headers"],
+        ).json()
         client.post("/orgs", data={"csrf": token, "name": "lab"})
         client.post(f"/papers/{paper_id}/claim", data={"csrf": token, "author": "Alan Turing"})
         with db.read() as conn:
@@ -163,6 +179,8 @@ def test_cross_site_requests_are_refused_everywhere(settings: Settings, db: Data
             "claim_id": str(claim_id),
             "token": "not-a-signed-token",
             "token_id": str(token_id),
+            "webhook_id": str(hook["id"]),
+            "hook_id": str(other["id"]),
         }
         before = _counts(db)
         attempts = 0

@@ -328,6 +328,19 @@ def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Pap
         return [paper_of_row(r) for r in rows]
 
 
+def author_papers(db: Database, name: str, limit: int = 50) -> list[Paper]:
+    """The papers with an author of exactly this name, newest on the feed first (a scan through each
+    paper's JSON list of authors: SQLite's json_each, PostgreSQL's jsonb_array_elements_text)."""
+    with db.read() as conn:
+        if conn.dialect.name == "postgresql":
+            each = sa.func.jsonb_array_elements_text(papers.c.authors).table_valued("value")
+        else:
+            each = sa.func.json_each(papers.c.authors).table_valued("value")
+        has_author = sa.exists(sa.select(1).select_from(each).where(each.c.value == name))
+        query = paper_query().where(has_author).order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit)
+        return [paper_of_row(r) for r in conn.execute(query)]
+
+
 def count_papers(db: Database) -> int:
     with db.read() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import settings as settings_module
+from paperfeed.agents import server as agents
 from paperfeed.search.follower import IndexFollower
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_module.load()
     db = open_database(settings.database_url)
     searcher = Searcher.open(db, settings)
+    # The MCP server for agents, at /mcp (paperfeed/agents/): its session manager runs with the app.
+    mcp = agents.HttpEndpoint(agents.build(db, settings, lambda: searcher), settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follower = IndexFollower(searcher, settings)
         follower.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             follower.stop()
 
@@ -89,4 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)
+    app.router.routes.append(Route(agents.PATH, mcp, methods=["GET", "POST", "DELETE"]))
     return app

@@ -26,6 +26,7 @@ from paperfeed.web import (
     sitefiles,
     subscribe,
     tokens,
+    webhooks,
 )
 
 # (method, path, handler, name). Order matters where paths overlap: '/papers/{id}.md' and '.bib|.ris|.json'
@@ -60,6 +61,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_pick"),
     ("DELETE", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_unpick"),
     ("GET", "/api/submissions", community.submissions_api, "api_submissions"),
+    ("GET", "/api/webhooks", webhooks.list_api, "api_webhooks"),
+    ("POST", "/api/webhooks", webhooks.create_api, "api_create_webhook"),
+    ("DELETE", "/api/webhooks/{webhook_id:rowid}", webhooks.delete_api, "api_delete_webhook"),
     ("POST", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_upvote"),
     ("DELETE", "/api/papers/{paper_id:path}/upvote", community.upvote_api, "api_unvote"),
     ("GET", "/api/papers/{paper_id:path}/comments", community.list_comments, "api_comments"),
@@ -90,6 +94,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/settings/tokens", tokens.tokens_page, "tokens_page"),
     ("POST", "/settings/tokens", tokens.create_form, "create_token"),
     ("POST", "/settings/tokens/{token_id:int}/revoke", tokens.revoke_form, "revoke_token"),
+    ("GET", "/settings/webhooks", webhooks.webhooks_page, "webhooks_page"),
+    ("POST", "/settings/webhooks", webhooks.create_form, "create_webhook"),
+    ("POST", "/settings/webhooks/{hook_id:rowid}", webhooks.change_form, "change_webhook"),
     ("GET", "/submit", community.submit_page, "submit_page"),
     ("POST", "/submit", community.submit_form, "submit"),
     # Members, organizations, collections, authorship claims

@@ -473,3 +473,28 @@ class UpvoteDoc(_Doc):
     id: str
     upvotes: int
     upvoted: bool
+
+
+class WebhookBody(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, description="Where events are POSTed (http or https).")
+    events: list[str] = Field(
+        min_length=1,
+        description="paper.curated, paper.new, comment.created, submission.created (admins).",
+        examples=[["paper.curated"]],
+    )
+    categories: list[str] = Field([], description="For paper.new: arXiv categories, e.g. cs.CL.")
+    format: str = Field("json", description="json (the signed event), slack (blocks) or discord (embeds).")
+
+
+class WebhookDoc(_Doc):
+    id: int
+    url: str
+    events: list[str]
+    categories: list[str]
+    format: str
+    createdAt: str
+    enabled: bool
+    failures: int = Field(description="Failed deliveries in a row (reset by a success).")
+    lastStatus: str | None = Field(description="The last delivery's outcome: 'HTTP 200', 'unreachable: …'.")
+    lastAt: str | None
+    secret: str | None = Field(None, description="whsec_…: only in the answer that created the endpoint.")
