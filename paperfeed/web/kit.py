@@ -33,7 +33,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -186,8 +186,18 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    """503 at once while the database cannot be reached or cannot write; any other database error is a
-    bug, left to the framework's 500."""
+    """503 at once while the database cannot be reached or cannot write; 400 for a value the database
+    refuses as data (a NUL character in a text, a number out of its column's range: DBAPI's DataError);
+    any other database error is a bug, left to the framework's 500."""
+    if isinstance(exc, DataError):
+        return refusal(
+            request,
+            Refused(
+                400,
+                "a value in this request cannot be stored or looked up (a NUL "
+                "character in a text, or a number out of range)",
+            ),
+        )
     if not unavailable(exc):
         raise exc
     # Who is signed in cannot be asked now: the error page renders as it does for a visitor.
@@ -329,6 +339,9 @@ def may_edit_links(db: Database, user: User | None, paper: Paper) -> bool:
     return may_set_links(False, org_store.has_approved_claim(db, user.id, paper.id), org_admin)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def text(data: dict[str, Any], field: str, limit: int) -> str:
     """A string field of a form or JSON body, stripped ('' when absent); 400 naming the field when it is
     something else (a number, a list, an object) or longer than ``limit``."""
@@ -338,6 +351,8 @@ def text(data: dict[str, Any], field: str, limit: int) -> str:
     if not isinstance(value, str):
         raise Refused(400, f"{field}: expected a string")
     value = value.strip()
+    if _CONTROL.search(value):  # no text keeps them, and PostgreSQL refuses NUL outright
+        raise Refused(400, f"{field}: control characters are not allowed")
     if len(value) > limit:
         raise Refused(400, f"{field}: at most {limit} characters")
     return value
