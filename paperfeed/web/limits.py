@@ -1,5 +1,5 @@
-"""Rate limits on login, sign-up, submit, comment and upvote: past the configured HITS/SECONDS a request
-gets 429 with Retry-After. The counters live in the database (storage.ratelimits explains why).
+"""Rate limits (one ``rate_*`` setting per action: login, sign-up, search, submit, comment, upvote and the
+rest): past the configured HITS/SECONDS a request gets 429 with Retry-After. The counters live in the database (storage.ratelimits explains why).
 
 Limits per client key on the client's address: the connecting one, or, when that is a proxy listed in
 ``trusted_proxies``, the address the proxies vouch for in X-Forwarded-For. Each proxy appends the peer it
