@@ -51,6 +51,19 @@ def _filters(since: str | None, until: str | None, category: str | None, organiz
     return Filters(day("since", since), day("until", until), category or None, organization or None)
 
 
+def _asked(
+    q: str | None, since: str | None, until: str | None, category: str | None, organization: str | None
+) -> tuple[str, Filters]:
+    """The query and filters of the page's form, checked: 400 naming a bad one."""
+    query = (q or "").strip()
+    try:
+        if len(query) > QUERY_MAX:
+            raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
+        return query, _filters(since, until, category, organization)
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from exc
+
+
 def search_citation(
     request: Request,
     fmt: str,
@@ -60,17 +73,15 @@ def search_citation(
     category: Text = None,
     organization: Text = None,
 ) -> Response:
-    """The results ``/search`` shows for these parameters, as one BibTeX, RIS or CSL-JSON file."""
-    query = (q or "").strip()
-    try:
-        if len(query) > QUERY_MAX:
-            raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
-        filters = _filters(since, until, category, organization)
-    except ValueError as exc:
-        raise Refused(400, str(exc)) from exc
-    size = int(request.app.state.settings.page_size)
-    found = [r.paper for r in _searcher(request).search(query, size, filters)] if query else []
-    return cited(request, found, fmt, "search")
+    """The results ``/search`` shows for these parameters (the relevance floor and the rate limit alike), as
+    one BibTeX, RIS or CSL-JSON file."""
+    query, filters = _asked(q, since, until, category, organization)
+    papers: list[Paper] = []
+    if query:
+        limits.limit(request, "search", limits.client(request))
+        size = int(request.app.state.settings.page_size)
+        papers = [r.paper for r in _searcher(request).find(query, size, filters).results]
+    return cited(request, papers, fmt, "search")
 
 
 def _marks(query: str, papers: list[Paper]) -> dict[str, tuple[list[highlight.Segment], ...]]:
@@ -95,13 +106,7 @@ def search_page(
 ) -> Response:
     """Hybrid search with filters; an empty box shows the form only, an arXiv id of a stored paper opens
     that paper, a query nothing is close to says so."""
-    query = (q or "").strip()
-    try:
-        if len(query) > QUERY_MAX:
-            raise ValueError(f"q is {len(query)} characters long (at most {QUERY_MAX})")
-        filters = _filters(since, until, category, organization)
-    except ValueError as exc:
-        raise Refused(400, str(exc)) from exc
+    query, filters = _asked(q, since, until, category, organization)
     if query:
         limits.limit(request, "search", limits.client(request))
     size = int(request.app.state.settings.page_size)
