@@ -127,7 +127,8 @@ def test_collections_and_searches_export_every_paper(
     assert [e["eprint"] for e in found.entries] == [i["paper"]["id"] for i in listed]
     assert len(rispy.loads(client.get("/search.ris?q=linear+attention").text)) == len(listed)
     assert client.get("/search.json").json() == []
-    assert client.get("/search.json?q=zzqxjv+flurble").json() == []  # the page's relevance floor holds here too
+    # the page's relevance floor holds here too
+    assert client.get("/search.json?q=zzqxjv+flurble").json() == []
 
     add_papers(db, 2)
     ada = member(db, "ada")
