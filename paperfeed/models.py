@@ -277,6 +277,20 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Followed:
+    """Something a member follows: an author, an organization, a category or a saved search. ``value`` is
+    what they gave (shown back), ``key`` its normal form (an author's name without case or accents, a saved
+    search as a canonical query string), which makes following the same thing twice a no-op."""
+
+    id: int
+    user_id: int
+    kind: str  # author | organization | category | search
+    value: str
+    key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Subscriber:
     """A digest subscription: an email address, double opt-in, with what it follows."""
 

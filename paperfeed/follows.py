@@ -1,0 +1,66 @@
+"""What a member may follow, and the normal form that makes each thing one follow.
+
+Four kinds: an author (by name, compared without case, accents or extra spaces, as claims and the digest
+compare them), an organization (its short name), an arXiv category, and a saved search (a query with the
+search page's filters). A saved search is kept as a canonical query string (``q`` with its words
+collapsed, then the filters, sorted), so the same search typed twice, or with its filters in another
+order, is one follow; ``search_params`` reads it back for the feed and the ranking.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+from urllib.parse import parse_qsl, urlencode
+
+from paperfeed.feed import BadPeriod, parse_categories
+from paperfeed.recommend.signals import name_key
+
+FollowKind = Literal["author", "organization", "category", "search"]
+FOLLOW_KINDS: tuple[FollowKind, ...] = get_args(FollowKind)
+# The search page's filters a saved search may carry, besides ``q``.
+SEARCH_FILTERS = ("category", "organization", "since", "until")
+MAX_VALUE = 300
+MAX_FOLLOWS = 200  # per member, all kinds together
+
+
+class BadFollow(ValueError):
+    """A follow that cannot be kept; the message names the field and the problem."""
+
+
+def normalise(kind: str, value: str) -> tuple[FollowKind, str, str]:
+    """(kind, value as shown, key) for a follow request, or BadFollow naming what is wrong."""
+    if kind not in FOLLOW_KINDS:
+        raise BadFollow(
+            f"kind={kind[:40]!r} is not something to follow (expected one of: {', '.join(FOLLOW_KINDS)})"
+        )
+    text = " ".join(str(value).split())
+    if not text or len(text) > MAX_VALUE:
+        raise BadFollow(f"value: 1 to {MAX_VALUE} characters")
+    if kind == "author" or kind == "organization":
+        return kind, text, name_key(text)
+    if kind == "category":
+        try:
+            (category,) = parse_categories(text) or ("",)
+        except (BadPeriod, ValueError) as exc:
+            raise BadFollow(
+                f"value: {exc}" if isinstance(exc, BadPeriod) else "value: one category only"
+            ) from None
+        return "category", category, category.casefold()
+    params = search_params(text)
+    if not params.get("q"):
+        raise BadFollow("value: a saved search needs a query, e.g. q=sparse+attention&category=cs.CL")
+    key = urlencode([("q", params["q"].casefold())] + [(k, params[k]) for k in SEARCH_FILTERS if k in params])
+    return "search", urlencode([(k, v) for k, v in params.items()]), key
+
+
+def search_params(value: str) -> dict[str, str]:
+    """A saved search's query string as {"q": …, filter: …}: ``q`` first, then the filters in a fixed order.
+    A bare phrase (no ``=``) is taken as the query itself."""
+    pairs = parse_qsl(value, keep_blank_values=False) if "=" in value else [("q", value)]
+    given = {k: " ".join(v.split()) for k, v in pairs if k == "q" or k in SEARCH_FILTERS}
+    unknown = sorted({k for k, _ in pairs} - {"q", *SEARCH_FILTERS})
+    if unknown:
+        raise BadFollow(
+            f"value: {unknown[0][:40]!r} is not a search filter (expected q, {', '.join(SEARCH_FILTERS)})"
+        )
+    return {k: given[k] for k in ("q", *SEARCH_FILTERS) if given.get(k)}
