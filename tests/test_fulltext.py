@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,13 +29,13 @@ from paperfeed.fulltext import Schedule, fetch_due
 from paperfeed.ingest.http import PoliteClient
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
-from paperfeed.storage import Database
+from paperfeed.storage import Database, open_database
 from paperfeed.storage import fulltext as store
 from paperfeed.storage import links as link_store
 from paperfeed.storage import papers as paper_store
 from tests.arxiv_replay import ReplayServer, Reply
 from tests.community import add_papers, https_client, run_job
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_settings
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "arxiv-html"
 PAGE = (PAGES / "2609.01222v2.html").read_text(encoding="utf-8")
@@ -216,6 +223,47 @@ def test_a_dropped_run_resumes_with_what_it_had_not_finished(db: Database, arxiv
     assert {store.full_text(db, p.id).status for p in (done, dropped, later)} == {"ok"}  # type: ignore[union-attr]
 
 
+def test_a_worker_killed_mid_request_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, arxiv: ReplayServer
+) -> None:
+    settings = make_settings(
+        tmp_path, lease_seconds=2.0, worker_poll_seconds=0.1, fulltext_days=0,
+        arxiv_html_url=f"{arxiv.url}/html/", arxiv_request_interval=0.05,
+    )  # fmt: skip
+    db = open_database(settings.database_url)
+    later, held, first = add_papers(db, 3)  # asked newest first: first, held, later
+    release = threading.Event()
+    arxiv.route(_html(PAGE), at=f"/html/{first.id}v1")
+    arxiv.route([Reply(hold=release), _html(PAGE)], at=f"/html/{held.id}v1")
+    arxiv.route(_html(PAGE), at=f"/html/{later.id}v1")
+    arxiv.route(Reply(_figure_png(), content_type="image/png"), at=FIGURE_PATH)
+    command = [sys.executable, "-m", "paperfeed.cli", "worker", "--job", "fulltext"]
+    env = os.environ | settings.environment()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        arxiv.wait_for(lambda h: h.path == f"/html/{held.id}v1", timeout=60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    release.set()
+    assert store.full_text(db, first.id).status == "ok"  # type: ignore[union-attr]
+    assert store.full_text(db, held.id) is None and store.full_text(db, later.id) is None
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while store.full_text(db, later.id) is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the next worker did not finish the run"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+    assert {store.full_text(db, p.id).status for p in (first, held, later)} == {"ok"}  # type: ignore[union-attr]
+    asked = Counter(h.path for h in arxiv.log if h.path.startswith("/html/2611"))
+    assert asked == {f"/html/{first.id}v1": 1, f"/html/{held.id}v1": 2, f"/html/{later.id}v1": 1}
+    db.close()
+
+
 def test_offline_the_job_fails_in_one_line_and_the_papers_wait(settings: Settings, db: Database) -> None:
     add_papers(db, 2)
     offline = settings.model_copy(
@@ -284,6 +332,8 @@ def test_markdown_thumbnail_card_and_api(settings: Settings, db: Database, arxiv
         )
         negotiated = client.get(f"/papers/{ok.id}", headers={"Accept": "text/markdown"})
         assert negotiated.text == md.text
+        assert f'href="/papers/{ok.id}.md">Full text as Markdown</a>' in client.get(f"/papers/{ok.id}").text
+        assert f'href="/papers/{bare.id}.md">Markdown</a>' in client.get(f"/papers/{bare.id}").text
         only = client.get(f"/papers/{bare.id}.md").text
         assert "## Abstract" in only and "Abstract only" in only and "## References" not in only
 

@@ -221,3 +221,11 @@ def markdown(db: Database, paper_id: str) -> str | None:
     query = sa.select(paper_fulltext.c.markdown).where(paper_fulltext.c.paper_id == paper_id)
     with db.read() as conn:
         return conn.execute(query).scalar_one_or_none()
+
+
+def has_text(db: Database, paper_id: str) -> bool:
+    """Whether the paper has a full text (the page links to it by name)."""
+    f = paper_fulltext.c
+    query = sa.select(sa.literal(1)).where(f.paper_id == paper_id, f.markdown.is_not(None))
+    with db.read() as conn:
+        return conn.execute(query).first() is not None

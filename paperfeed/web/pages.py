@@ -291,6 +291,7 @@ def _paper_context(request: Request, db: Database, me: User | None, found: Paper
         "stars": why_stars(db, found.id),
         "summary": extractive_summary(found.title, found.abstract),
         "citation_tags": highwire(found),
+        "full_text": fulltext_store.has_text(db, found.id),
         "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
