@@ -30,7 +30,7 @@ from paperfeed.storage import open_database
 from paperfeed.storage import papers as paper_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import words, zipf_ranks  # noqa: E402  (bench/search.py's vocabulary and word draws)
+from search import words, zipf_ranks
 
 BATCH = 1_000
 BODY_WORDS = 3_700  # about 30,000 characters of Markdown
@@ -83,7 +83,9 @@ def latencies(index: KeywordIndex, queries: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--dir", type=Path, default=Path(".bench/fulltext"))
     parser.add_argument("--queries", type=int, default=400)
@@ -128,7 +130,9 @@ def main() -> None:
     for name, took, size, p50, p99 in rows:
         print(f"| {name} | {took:.1f} s | {size / 1e6:,.0f} MB | {p50:.2f} ms | {p99:.2f} ms | "
               f"{took * factor / 60:,.0f} min, {size * factor / 1e9:,.1f} GB |")  # fmt: skip
-    print(f"\nStored Markdown at 1M papers: about {chars * factor / 1e9:,.0f} GB in the database (paper_fulltext).")
+    print(
+        f"\nStored Markdown at 1M papers: about {chars * factor / 1e9:,.0f} GB in the database (paper_fulltext)."
+    )
     db.close()
 
 
