@@ -311,7 +311,9 @@ def test_arxiv_requests_share_one_pace_across_clients(
             client.get(f"{arxiv.url}/x")
     starts = [h.at for h in arxiv.log]
     assert len({h.client_port for h in arxiv.log}) == 2
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.28
+    # Measured at the server: a request's arrival trails its start by a few ms, more for a new connection.
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.25
+    assert starts[-1] - starts[0] >= 0.85
 
 
 # -- serving it -------------------------------------------------------------------------------------------
