@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -187,15 +188,21 @@ def test_the_job_fetches_converts_and_asks_again_politely(db: Database, arxiv: R
     assert "If-None-Match" not in _hits(arxiv, f"/html/{ok.id}v2")[0]
 
 
-def test_a_429_with_retry_after_leaves_arxiv_alone_until_then(db: Database, arxiv: ReplayServer) -> None:
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "120"), (503, format_datetime(NOW + timedelta(seconds=120), usegmt=True))],
+)
+def test_a_429_or_503_with_retry_after_leaves_arxiv_alone_until_then(
+    db: Database, arxiv: ReplayServer, status: int, retry_after: str
+) -> None:
     first, second = add_papers(db, 2)
-    busy = _html("Too many requests", 429, **{"Retry-After": "120"})
+    busy = _html("Busy", status, **{"Retry-After": retry_after})
     arxiv.route([busy, _html(PAGE)], at=f"/html/{second.id}v1")
     arxiv.route(_html(PAGE), at=f"/html/{first.id}v1")
     report = _fetch(db, arxiv, NOW)
     assert report.paused_until == NOW + timedelta(seconds=120) and report.fetched == 0  # newest first
     waiting = store.full_text(db, second.id)
-    assert waiting is not None and waiting.status == "failed" and "429" in (waiting.message or "")
+    assert waiting is not None and waiting.status == "failed" and str(status) in (waiting.message or "")
     asked = len(arxiv.log)
     assert _fetch(db, arxiv, NOW + timedelta(seconds=60)).paused_until is not None
     assert len(arxiv.log) == asked  # no request while paused
@@ -262,6 +269,20 @@ def test_a_worker_killed_mid_request_loses_nothing_and_repeats_nothing(
     asked = Counter(h.path for h in arxiv.log if h.path.startswith("/html/2611"))
     assert asked == {f"/html/{first.id}v1": 1, f"/html/{held.id}v1": 2, f"/html/{later.id}v1": 1}
     db.close()
+
+
+def test_a_timeout_is_a_failed_try_and_the_paper_waits(db: Database, arxiv: ReplayServer) -> None:
+    (paper,) = add_papers(db, 1)
+    release = threading.Event()
+    arxiv.route([Reply(hold=release), _html(PAGE)], at=f"/html/{paper.id}v1")
+    with PoliteClient(interval=0.0, retries=0, timeout=0.5) as client:
+        report = fetch_due(db, client, f"{arxiv.url}/html/", SCHEDULE, 10, None, NOW)
+    release.set()
+    assert report.unreachable and "ReadTimeout" in report.unreachable
+    failed = store.full_text(db, paper.id)
+    assert failed is not None and failed.status == "failed" and "unreachable" in (failed.message or "")
+    assert store.due(db, NOW + timedelta(seconds=30), 10) == []  # a minute's wait after a first failure
+    assert _fetch(db, arxiv, NOW + timedelta(minutes=2)).fetched == 1
 
 
 def test_offline_the_job_fails_in_one_line_and_the_papers_wait(settings: Settings, db: Database) -> None:
