@@ -183,9 +183,11 @@ def test_the_job_fetches_converts_and_asks_again_politely(db: Database, arxiv: R
     assert newer is not None
     newer.version, newer.abstract = 2, newer.abstract + " Revised."
     paper_store.upsert_papers(db, [newer])
-    arxiv.route(_html(PAGE), at=f"/html/{ok.id}v2")
-    assert _fetch(db, arxiv, NOW + timedelta(days=32)).fetched == 1
-    assert "If-None-Match" not in _hits(arxiv, f"/html/{ok.id}v2")[0]
+    arxiv.route([Reply(drop=True), _html(PAGE)], at=f"/html/{ok.id}v2")
+    assert _fetch(db, arxiv, NOW + timedelta(days=32)).unreachable  # no answer: tried again after a minute
+    assert store.due(db, NOW + timedelta(days=32, seconds=30), 10) == []
+    assert _fetch(db, arxiv, NOW + timedelta(days=32, minutes=2)).fetched == 1
+    assert "If-None-Match" not in _hits(arxiv, f"/html/{ok.id}v2")[-1]
 
 
 @pytest.mark.parametrize(

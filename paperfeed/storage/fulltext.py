@@ -34,7 +34,7 @@ class Due:
     version: int
     etag: str | None = None
     last_modified: str | None = None
-    attempts: int = 0
+    attempts: int = 0  # failed tries in a row (of whichever version), for the backoff
     thumbnail: bool = False  # one is stored already
     first_figure: dict[str, str] | None = None  # the stored text's first figure ({"url", "caption"})
 
@@ -70,7 +70,8 @@ def due(db: Database, now: datetime, limit: int, since: date | None = None) -> l
         .where(
             ~p.id.like("card-%"),
             p.feed_day >= (since or date.min),
-            sa.or_(f.paper_id.is_(None), f.next_fetch_at <= now, f.version < p.version),
+            # A newer version is due at once, unless a failed try for it waits out its backoff.
+            sa.or_(f.paper_id.is_(None), f.next_fetch_at <= now, sa.and_(f.version < p.version, f.attempts == 0)),
         )
         .order_by(p.feed_day.desc(), p.id.desc())
         .limit(limit)
@@ -86,7 +87,7 @@ def due(db: Database, now: datetime, limit: int, since: date | None = None) -> l
                 r.version,
                 r.etag if same else None,
                 r.last_modified if same else None,
-                (r.attempts or 0) if same else 0,
+                r.attempts or 0,
                 bool(r.thumb),
                 (r.figures[0] if r.figures else None) if same else None,
             )
