@@ -29,6 +29,8 @@ _SKIP_CLASSES = frozenset(
      "ltx_page_logo", "package-alerts", "ltx_pagination", "ltx_bib_cited"}
 )  # fmt: skip
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 5}
+# Titles LaTeX sets in the text's run rather than above it.
+_RUN_IN = frozenset({"ltx_title_paragraph", "ltx_title_subparagraph", "ltx_title_theorem", "ltx_title_proof"})
 _SPACE = re.compile(r"\s+")
 _TEX_COMMENT = re.compile(r"%\s*\n\s*")  # LaTeXML breaks long alttexts with a TeX comment
 
@@ -192,9 +194,19 @@ class _Writer:
         if node.tag in _SKIP_TAGS or classes & _SKIP_CLASSES:
             return
         if node.tag in _HEADINGS and "ltx_title" in classes:
-            level = 2 if "ltx_title_bibliography" in classes else _HEADINGS[node.tag]
-            if title := _SPACE.sub(" ", _md_escape(_plain(node))).strip():
+            title = _SPACE.sub(" ", _md_escape(_plain(node))).strip()
+            if not title:
+                return
+            if classes & _RUN_IN:  # \paragraph{…}, "Theorem 1.", "Proof.": bold, not a heading
+                self.blocks.append(f"**{title}**")
+            else:
+                level = 2 if "ltx_title_bibliography" in classes else _HEADINGS[node.tag]
                 self.blocks.append(f"{'#' * level} {title}")
+        elif "ltx_listing" in classes:  # code and algorithms, line by line
+            lines = [_SPACE.sub(" ", self.inline(n)).strip() for n in _by_class(node, "ltx_listingline")]
+            if any(lines):
+                fence = "````" if any("```" in line for line in lines) else "```"
+                self.blocks.append(fence + "\n" + "\n".join(lines) + "\n" + fence)
         elif "ltx_bibliography" in classes:
             self.bibliography(node)
         elif "ltx_equation" in classes or "ltx_equationgroup" in classes:
@@ -304,6 +316,15 @@ class _Writer:
             if isinstance(child, Node) and child.tag == "figcaption":
                 return self.text(child)
         return ""
+
+
+def _by_class(node: Node, cls: str) -> list[Node]:
+    """Descendants of ``node`` with class ``cls``, in document order (not looking inside them)."""
+    found: list[Node] = []
+    for child in node.children:
+        if isinstance(child, Node):
+            found += [child] if cls in child.classes else _by_class(child, cls)
+    return found
 
 
 def _wrap(text: str, mark: str) -> str:

@@ -133,6 +133,23 @@ def test_a_page_cut_short_is_read_as_far_as_it_goes_and_a_page_without_a_paper_i
         latexml.convert((PAGES / "not-latexml.html").read_text(), "https://arxiv.org/html/2609.01222v2")
 
 
+def test_run_in_titles_and_listings() -> None:
+    # Written for this test in LaTeXML's shapes (\\paragraph, a theorem, an algorithm's listing): the
+    # recorded page has none of them.
+    html = """<article class="ltx_document">
+<section class="ltx_paragraph"><h4 class="ltx_title ltx_title_paragraph">Setup.</h4>
+<div class="ltx_para"><p class="ltx_p">We train for <math alttext="10^{4}" display="inline"></math> steps.</p></div>
+</section><div class="ltx_theorem ltx_theorem_theorem"><h6 class="ltx_title ltx_runin ltx_title_theorem">
+<span class="ltx_tag ltx_tag_theorem"><span class="ltx_text ltx_font_bold">Theorem 1</span></span>.</h6>
+<div class="ltx_para"><p class="ltx_p">Every bounded sequence converges along a subsequence.</p></div></div>
+<figure class="ltx_float ltx_float_algorithm"><figcaption class="ltx_caption">Algorithm 1 Training</figcaption>
+<div class="ltx_listing"><div class="ltx_listingline">1: for <math alttext="t=1" display="inline"></math> do</div>
+<div class="ltx_listingline">2: update <math alttext="\\theta" display="inline"></math></div></div></figure></article>"""
+    md = latexml.convert(html, "https://arxiv.org/html/2601.00001v1").markdown
+    assert md.startswith("**Setup.**\n\nWe train for $10^{4}$ steps.\n\n**Theorem 1.**\n\nEvery bounded")
+    assert "Algorithm 1 Training\n\n```\n1: for $t=1$ do\n2: update $\\theta$\n```" in md
+
+
 # -- the fulltext job -----------------------------------------------------------------------------------
 
 
