@@ -207,6 +207,15 @@ def test_the_job_fetches_converts_and_asks_again_politely(db: Database, arxiv: R
     assert "If-None-Match" not in _hits(arxiv, f"/html/{ok.id}v2")[-1]
 
 
+def test_a_page_too_deep_to_read_is_recorded_not_raised(db: Database, arxiv: ReplayServer) -> None:
+    (paper,) = add_papers(db, 1)
+    deep = '<article class="ltx_document"><p class="ltx_p">' + "<span>" * 5000 + "x" + "</span>" * 5000
+    arxiv.route(_html(deep + "</p></article>"), at=f"/html/{paper.id}v1")
+    assert _fetch(db, arxiv, NOW).malformed == 1
+    found = store.full_text(db, paper.id)
+    assert found is not None and found.status == "malformed" and "RecursionError" in (found.message or "")
+
+
 @pytest.mark.parametrize(
     ("status", "retry_after"),
     [(429, "120"), (503, format_datetime(NOW + timedelta(seconds=120), usegmt=True))],
