@@ -52,6 +52,15 @@ class StoredSummary:
     made_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StoredThumbnail:
+    """That a paper has a thumbnail (its first figure, made small by the ``fulltext`` job), when it was
+    made (the image's URL changes with it) and the figure's caption (its alt text)."""
+
+    made_at: datetime
+    caption: str
+
+
 @dataclass(slots=True)
 class Paper:
     """One paper, keyed by its version-less arXiv id (or a stable ``card-…`` id for seed cards)."""
@@ -82,6 +91,7 @@ class Paper:
     keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
     code: CodeLinks | None = None  # stored apart (storage/links.py); an import reads it from the text
     summary: StoredSummary | None = None  # abstractive, when an endpoint is configured (storage/summaries.py)
+    thumbnail: StoredThumbnail | None = None  # the first figure's, from the full text (storage/fulltext.py)
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:
