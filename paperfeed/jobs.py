@@ -228,6 +228,14 @@ def send_webhooks(ctx: JobContext) -> str:
 
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
+
+def notify_new_papers(ctx: JobContext) -> str:
+    """Notify the followers of an author of each new paper of theirs (cursor over papers.rev)."""
+    from paperfeed import notifications
+
+    return notifications.notify_new_papers(ctx.db)
+
+
 JOBS: list[Job] = [
     Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
     Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
@@ -246,5 +254,6 @@ JOBS: list[Job] = [
     Job("summaries", "global", lambda s: s.summary_interval, summaries),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
     Job("webhooks", "global", lambda s: s.webhook_interval, send_webhooks),
+    Job("notifications", "global", lambda s: s.worker_poll_seconds, notify_new_papers),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]
