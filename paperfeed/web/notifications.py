@@ -131,12 +131,13 @@ def _ids(value: Any) -> list[int]:
 def read_api(request: Request, user: User, body: dict[str, Any]) -> Response:
     """{"ids": [1, 2]} marks those read, {"all": true} every one; ids that are not yours change nothing."""
     db = database(request)
-    if body.get("all") is True:
-        marked = store.mark_read(db, user.id, None, datetime.now(UTC))
-    elif "ids" in body:
-        marked = store.mark_read(db, user.id, _ids(body["ids"]), datetime.now(UTC))
-    else:
+    every = body.get("all", False)
+    if not isinstance(every, bool):
+        raise Refused(400, "all: true or false")
+    ids = _ids(body["ids"]) if "ids" in body else None
+    if not every and ids is None:
         raise Refused(400, 'give {"ids": [...]} or {"all": true}')
+    marked = store.mark_read(db, user.id, None if every else ids, datetime.now(UTC))
     return SafeJSONResponse({"marked": marked, "unread": store.unread_count(db, user.id)})
 
 
@@ -162,7 +163,7 @@ def put_settings_api(request: Request, user: User, body: dict[str, Any]) -> Resp
     """{"mention": false, …}: the kinds named are set, the others stay as they were."""
     db = database(request)
     unknown = [k for k in body if k not in notify.KINDS]
-    if unknown or not all(isinstance(v, bool) for v in body.values()):
+    if not body or unknown or not all(isinstance(v, bool) for v in body.values()):
         raise Refused(400, f"give kinds ({', '.join(notify.KINDS)}) with true or false")
     muted = store.muted_kinds(db, user.id)
     muted = (muted - {k for k, on in body.items() if on}) | {k for k, on in body.items() if not on}
