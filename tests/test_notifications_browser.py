@@ -17,6 +17,7 @@ from paperfeed.storage import comments as comment_store
 from paperfeed.storage import notifications as store
 from tests.community import PASSWORD, add_papers, member
 from tests.conftest import LiveServer
+from tests.test_a11y_browser import audit, axe_source, describe  # noqa: F401
 from tests.test_browser import ARTIFACTS, Problems, assert_clean, browser, page_and_problems  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -83,3 +84,21 @@ def test_mention_badge_list_mark_read_and_switches(
         assert store.muted_kinds(db, ada.id) == {"mention"}
         assert page.locator("li.notification").count() == 1  # the mention is hidden while mentions are off
         assert_clean(page, problems)
+
+
+def test_the_page_and_its_header_pass_axe(
+    page_and_problems: tuple[Page, Problems], settings: Settings, db: Database, axe_source: str
+) -> None:
+    """No serious or critical accessibility problem on /notifications with unread items and the badge."""
+    page, problems = page_and_problems
+    paper = add_papers(db, 1)[0]
+    ada, bob = member(db, "ada"), member(db, "bob")
+    top = comment_store.add_comment(db, paper.id, ada.id, "Mine.", "<p>Mine.</p>", datetime.now(UTC))
+    comment_store.add_comment(db, paper.id, bob.id, "Yes.", "<p>Yes.</p>", datetime.now(UTC), top.id)
+    comment_store.add_comment(db, paper.id, bob.id, "@ada", "<p>@ada</p>", datetime.now(UTC), None, ["ada"])
+    with LiveServer(settings) as server:
+        log_in(page, server, "ada")
+        page.goto(server.url + "/notifications")
+        found = audit(page, axe_source, "notifications")
+    assert not found, describe(found)
+    assert_clean(page, problems)
