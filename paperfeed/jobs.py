@@ -3,7 +3,8 @@
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
   a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
-  work web requests queue (fetching submitted papers, sending confirmation emails), and GitHub's stars. Lease
+  work web requests queue (fetching submitted papers, sending confirmation emails), GitHub's stars, and
+  notifying followers of new papers. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder

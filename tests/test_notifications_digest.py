@@ -15,6 +15,7 @@ import pytest
 from paperfeed.digest.send import send_digests
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
+from paperfeed.storage import comments as comment_store
 from paperfeed.storage import notifications as store
 from paperfeed.storage import subscribers as subscriber_store
 from tests.community import https_client, member, token_for
@@ -131,3 +132,13 @@ def test_a_deferred_digest_hands_its_notifications_back(tmp_path: Path, smtp: Sm
     with db.read() as conn:
         emailed = conn.execute(store.notifications.select()).one().emailed_at
     assert emailed is not None and emailed > DAY - timedelta(days=1)
+
+
+def test_a_hidden_comment_is_not_emailed(tmp_path: Path, smtp: SmtpServer) -> None:
+    settings, db, _, as_bob = _setup(tmp_path, smtp)
+    hidden = _mention(settings, as_bob, "@ada something a moderator hid")
+    kept = _mention(settings, as_bob, "@ada something that stays")
+    comment_store.set_hidden(db, hidden, True)
+    send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    (mail,) = smtp.handler.to("ada@example.org")
+    assert f"#comment-{kept}" in _text(mail) and f"#comment-{hidden}" not in _text(mail)
