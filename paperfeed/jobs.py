@@ -3,8 +3,8 @@
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
   a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
-  work web requests queue (fetching submitted papers, sending confirmation emails), GitHub's stars and
-  arXiv's full texts. Lease
+  work web requests queue (fetching submitted papers, sending confirmation emails), GitHub's stars,
+  arXiv's full texts and notifying followers of new papers. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
@@ -249,6 +249,14 @@ def send_webhooks(ctx: JobContext) -> str:
 
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
+
+def notify_new_papers(ctx: JobContext) -> str:
+    """Notify the followers of an author of each new paper of theirs (cursor over papers.rev)."""
+    from paperfeed import notifications
+
+    return notifications.notify_new_papers(ctx.db)
+
+
 JOBS: list[Job] = [
     Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
     Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
@@ -268,5 +276,6 @@ JOBS: list[Job] = [
     Job("fulltext", "global", lambda s: s.fulltext_interval, full_texts),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
     Job("webhooks", "global", lambda s: s.webhook_interval, send_webhooks),
+    Job("notifications", "global", lambda s: s.worker_poll_seconds, notify_new_papers),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

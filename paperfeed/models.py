@@ -249,6 +249,22 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something a member should know about (paperfeed/notifications.py): a reply to their comment, an
+    @mention, a comment on a paper they claimed, a new paper by an author they follow."""
+
+    id: int
+    kind: str  # reply | mention | claimed | author (notifications.KINDS)
+    paper_id: str | None
+    paper_title: str | None
+    comment_id: int | None
+    actor: str | None  # the handle of the member who caused it (None for a new paper)
+    text: str  # a short excerpt of the comment, or the followed author's name as on the paper
+    created_at: datetime
+    read_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: int
     paper_id: str

@@ -315,7 +315,14 @@ class Tools:
         self._limit("comment", user)
         try:
             made = comment_store.add_comment(
-                self.db, paper.id, user.id, text, markdown.render(text), datetime.now(UTC), parent_id
+                self.db,
+                paper.id,
+                user.id,
+                text,
+                markdown.render(text),
+                datetime.now(UTC),
+                parent_id,
+                markdown.mentions(text),
             )
         except comment_store.CommentError as exc:
             raise ToolError(str(exc)) from None

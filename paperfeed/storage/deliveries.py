@@ -6,17 +6,22 @@ by inserting that row (``INSERT … ON CONFLICT DO NOTHING``; a 'retry' row by a
 both of which exactly one of any number of concurrent senders wins, on SQLite and PostgreSQL alike. The
 row is marked 'sent' only after the SMTP server accepted the message; a row still 'claimed' by a sender
 that died is marked 'unknown' and never sent again: a digest may be lost to a crash, never duplicated.
+
+A member's unread notifications ride in their digest the same way as its papers: taken (marked emailed at
+the claim's time) in the claiming transaction, handed back when the server refused the digest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from paperfeed.models import Notification
+from paperfeed.storage import notifications
 from paperfeed.storage.db import Database
 from paperfeed.storage.schema import (
     UTCDateTime,
@@ -97,7 +102,8 @@ def mark_dead(db: Database, sender_ids: Sequence[str], now: datetime) -> int:
 @dataclass(frozen=True, slots=True)
 class Claim:
     delivery_id: int
-    paper_ids: list[str]  # empty: nothing new for this subscriber, recorded as 'empty', nothing to send
+    paper_ids: list[str]  # with no notifications either: recorded as 'empty', nothing to send
+    notifications: list[Notification] = field(default_factory=list)
 
 
 def claim(
@@ -109,13 +115,17 @@ def claim(
     shortlist: Collection[str],
     choose: Callable[[set[str]], list[str]],
     done: tuple[int, str] | None = None,
+    member: int | None = None,
+    max_notifications: int = 0,
 ) -> Claim | None:
     """Claim the digest of (subscriber, period) and record the papers it will carry, in one transaction.
 
     ``choose`` gets the papers of ``shortlist`` this subscriber was already sent and returns the ids the
     digest carries. None when the digest is not ours to send: sent, claimed by another sender, or the
     subscriber is no longer active. ``done`` = (delivery id, Message-ID) of the previous digest this
-    sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest."""
+    sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest.
+    ``member``: the subscriber's linked account, whose unread notifications (up to ``max_notifications``)
+    the digest carries too."""
     c = digest_deliveries.c
     now_param = {"now": now}
     with db.write() as conn:
@@ -146,14 +156,17 @@ def claim(
             found = conn.execute(_SENT_AMONG, {"subscriber": subscriber_id, "ids": list(shortlist)})
             sent = set(found.scalars())
         chosen = choose(sent)
+        notes: list[Notification] = []
+        if member is not None and max_notifications > 0:
+            notes = notifications.take_for_digest(conn, member, now, max_notifications)
         if chosen:
             rows = [{"subscriber": subscriber_id, "paper": i, "period": period} for i in chosen]
             conn.execute(_RECORD_PAPERS, rows)
-        else:
+        elif not notes:
             conn.execute(
                 digest_deliveries.update().where(c.id == delivery_id).values(status="empty", finished_at=now)
             )
-        return Claim(delivery_id, chosen)
+        return Claim(delivery_id, chosen, notes)
 
 
 # The statements a digest runs, written once as SQL both dialects read the same way: building them
@@ -199,20 +212,25 @@ def mark_unsent(
     """The server did not take the message. 'retry' (a transient error: the next run sends it),
     'failed' (permanent; with ``suppress_reason`` the address is suppressed too) or 'unknown' (the
     connection broke while the message was being handed over: it may have arrived, so never again).
-    Except for 'unknown', the papers it would have carried count as unsent."""
+    Except for 'unknown', the papers and notifications it would have carried count as unsent."""
     c = digest_deliveries.c
     with db.write() as conn:
         row = conn.execute(
             digest_deliveries.update()
             .where(c.id == delivery_id)
             .values(status=status, finished_at=now, error=error[:1000])
-            .returning(c.subscriber_id, c.period)
+            .returning(c.subscriber_id, c.period, c.claimed_at)
         ).one()
         if status != "unknown":
             p = digest_papers.c
             conn.execute(
                 digest_papers.delete().where(p.subscriber_id == row.subscriber_id, p.period == row.period)
             )
+            member = conn.execute(
+                sa.select(subscribers.c.user_id).where(subscribers.c.id == row.subscriber_id)
+            ).scalar_one_or_none()
+            if member is not None:
+                notifications.untake(conn, member, row.claimed_at)
         if suppress_reason:
             suppress_in(conn, row.subscriber_id, suppress_reason, now)
 

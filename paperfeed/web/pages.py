@@ -327,7 +327,14 @@ def comment_form(request: Request, user: User, form: dict[str, Any]) -> Response
     limits.limit(request, "comment", str(user.id))
     try:
         made = comment_store.add_comment(
-            db, paper.id, user.id, body, markdown.render(body), datetime.now(UTC), parent
+            db,
+            paper.id,
+            user.id,
+            body,
+            markdown.render(body),
+            datetime.now(UTC),
+            parent,
+            markdown.mentions(body),
         )
     except comment_store.CommentError as exc:
         return _form_error(request, paper, where, f"Not posted: {exc}.", draft)
@@ -354,7 +361,13 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
             # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
             limits.limit(request, "comment", str(user.id))
             comment_store.edit_comment(
-                db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
+                db,
+                comment_id,
+                user.id,
+                body,
+                markdown.render(body),
+                datetime.now(UTC),
+                markdown.mentions(body),
             )
         elif what == "delete":
             comment_store.delete_comment(db, comment_id, user.id)
