@@ -89,6 +89,8 @@ class Worker:
         except NotNow:
             return False
         except Exception as exc:  # one job's failure must not stop the others; it runs again when due
+            if held is None and unavailable(exc):
+                raise  # a job without a lease meets an outage first: one line for it, as for a lease claim
             self.failures += 1
             self.say(f"{stamp} {job.name}: failed: {type(exc).__name__}: {exc}")
             if not isinstance(exc, RuntimeError):
