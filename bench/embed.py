@@ -19,7 +19,9 @@ measurement embeds each paper's one or two windows (``Embedder.windows``). Measu
      machines would be), claims of ``CLAIM`` papers, on the real-text and on the synthetic papers. Each
      process loads its model and reads its keyword index first; the clock runs from the moment both may
      start to the last one's end.
-Prints papers/s for each; for 4, each worker's share too (no paper is embedded by both: the claims).
+Prints papers/s for each, and papers per CPU-second (the CPU time of every thread of the processes that
+embed): on a busy machine the first depends on the other processes, the second hardly. For 4, each
+worker's share too (no paper is embedded by both: the claims).
 
     .venv/bin/python bench/embed.py [--n 400] [--synthetic 160] [--dir .bench/embed]
 """
@@ -84,11 +86,12 @@ def synthetic_papers(n: int, like: list[Paper]) -> list[Paper]:
     ]
 
 
-def bare(model: Embedder, texts: list[str]) -> float:
-    """Seconds the tokenizer and session alone take for the texts, as paperfeed runs the model."""
-    started = time.perf_counter()
+def bare(model: Embedder, texts: list[str]) -> tuple[float, float]:
+    """Seconds (wall clock, and CPU time of all this process's threads) the tokenizer and session alone
+    take for the texts, as paperfeed runs the model."""
+    started, cpu = time.perf_counter(), time.process_time()
     model.embed(texts)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def batched(model: Embedder, texts: list[str]) -> float:
@@ -113,9 +116,10 @@ def fresh(folder: Path, papers: list[Paper]) -> Settings:
     return settings
 
 
-def workers(folder: Path, papers: list[Paper], count: int) -> tuple[float, list[int]]:
+def workers(folder: Path, papers: list[Paper], count: int) -> tuple[float, float, list[int]]:
     """Run the embedding job in ``count`` processes of one thread over one database; returns the seconds
-    from the common start to the last one's end, and how many papers each embedded."""
+    from the common start to the last one's end, the CPU seconds they used together, and how many papers
+    each embedded."""
     settings = fresh(folder, papers)
     go = folder / "go"
     procs = [
@@ -141,7 +145,7 @@ def workers(folder: Path, papers: list[Paper], count: int) -> tuple[float, list[
     assert all(proc.returncode == 0 for proc in procs)
     embedded = [r["embedded"] for r in results]
     assert sum(embedded) == len(papers), embedded  # every paper once, none by two workers
-    return max(r["end"] for r in results) - start, embedded
+    return max(r["end"] for r in results) - start, sum(r["cpu"] for r in results), embedded
 
 
 def worker(url: str, index: str, go: str) -> None:
@@ -155,8 +159,10 @@ def worker(url: str, index: str, go: str) -> None:
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.005)
+    cpu = time.process_time()
     embedded, kept = indexer.embed_new(db, model, keywords, batch_size=CLAIM, holder=f"bench:{os.getpid()}")
-    print(json.dumps({"embedded": embedded, "kept": kept, "end": time.time()}))
+    cpu = time.process_time() - cpu
+    print(json.dumps({"embedded": embedded, "kept": kept, "end": time.time(), "cpu": cpu}))
 
 
 def main() -> None:
@@ -177,14 +183,14 @@ def main() -> None:
     model.embed(texts[:64])  # warm up
 
     batched_s = batched(model, texts)
-    bare_before = bare(model, texts)
+    bare_before, cpu_before = bare(model, texts)
     db = open_database(settings.database_url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = indexer.bring_up_to_date(db, settings, embedder=model)
-    ours_s = time.perf_counter() - started
+    ours_s, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
     assert report.embedded == len(papers), report
     db.close()
-    bare_after = bare(model, texts)
+    bare_after, cpu_after = bare(model, texts)
     bare_s = (bare_before + bare_after) / 2
 
     n = len(papers)
@@ -192,16 +198,19 @@ def main() -> None:
           f"model {settings.embedding_model} on {model.device}")  # fmt: skip
     print(f"batched (32 a batch; not used: vectors would depend on the batch): {n / batched_s:7.1f} papers/s")
     print(f"bare model ({'one window at a time' if model.batch_limit == 1 else 'length-sorted batches'}), "
-          f"before and after: {n / bare_before:7.1f} and {n / bare_after:.1f} papers/s")  # fmt: skip
-    print(f"paperfeed index (read, embed, keyphrases, store, indexes): {n / ours_s:7.1f} papers/s")
+          f"before and after: {n / bare_before:7.1f} and {n / bare_after:.1f} papers/s "
+          f"({2 * n / (cpu_before + cpu_after):.1f} per CPU-second)")  # fmt: skip
+    print(f"paperfeed index (read, embed, keyphrases, store, indexes): {n / ours_s:7.1f} papers/s "
+          f"({n / ours_cpu:.1f} per CPU-second)")  # fmt: skip
     print(f"ratio paperfeed / bare model (the mean of its two times): {bare_s / ours_s:.2f}")
     print("the embedding job in worker processes of one thread each, over one SQLite database:")
     for label, chosen in (("real-text", papers), ("synthetic", made_up)):
-        one_s, _ = workers(args.dir / f"{label}-1", chosen, 1)
-        two_s, shares = workers(args.dir / f"{label}-2", chosen, 2)
-        print(f"  {len(chosen)} {label} papers: 1 worker {len(chosen) / one_s:6.1f} papers/s; "
-              f"2 workers {len(chosen) / two_s:6.1f} papers/s together ({' + '.join(map(str, shares))} "
-              f"papers), {one_s / two_s:.2f}x")  # fmt: skip
+        one_s, one_cpu, _ = workers(args.dir / f"{label}-1", chosen, 1)
+        two_s, two_cpu, shares = workers(args.dir / f"{label}-2", chosen, 2)
+        k = len(chosen)
+        print(f"  {k} {label} papers: 1 worker {k / one_s:6.1f} papers/s ({k / one_cpu:.1f} per CPU-second); "
+              f"2 workers {k / two_s:6.1f} papers/s together ({k / two_cpu:.1f} per CPU-second; "
+              f"{' + '.join(map(str, shares))} papers), {one_s / two_s:.2f}x")  # fmt: skip
     print(f"load while measuring (1-minute load average, {os.cpu_count()} cores): {os.getloadavg()[0]:.1f}")
 
 
