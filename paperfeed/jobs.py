@@ -90,7 +90,7 @@ def embed_papers(ctx: JobContext) -> str:
     if (lock := take_node_lock(s)) is not None:
         with lock:
             keywords.sync(ctx.db)
-    model = embed.shared(s.embedding_model)
+    model = embed.shared(s.embedding_model, s.embed_threads or None)
     embedded, kept = indexer.embed_new(
         ctx.db, model, keywords, batch_size=s.embed_batch, holder=ctx.holder, lease_seconds=s.lease_seconds
     )

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="Papers a worker claims and embeds as one stored batch; workers embed different batches "
         "at once, and a kill loses only the batches in flight (at most three a worker), which another redoes.",
     )
+    embed_threads: int = Field(
+        0,
+        description="CPU threads the embedding model of 'paperfeed index' and the worker's embed job uses (0: "
+        "every core); with 1, run a worker per core (docs/deploy.md, embedding a large backlog).",
+    )
     host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
     port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
     access_log: bool = Field(

@@ -91,7 +91,7 @@ def index(obj: Context, rebuild: bool) -> None:
     waiting = embeddings.count_after(
         obj.db, embeddings.position(obj.db, indexer.job_name(obj.settings.embedding_model))
     )
-    model = Embedder(obj.settings.embedding_model)
+    model = Embedder(obj.settings.embedding_model, obj.settings.embed_threads or None)
     click.echo(f"embedding with {model.name} on {model.device}")
     progress = _Progress(waiting)
     try:

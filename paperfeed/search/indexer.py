@@ -178,7 +178,7 @@ def bring_up_to_date(
         return (lambda n: progress(name, n)) if progress else None
 
     keyword_count = keywords.sync(db, step("keyword index"))
-    embedder = embedder or Embedder(settings.embedding_model)
+    embedder = embedder or Embedder(settings.embedding_model, settings.embed_threads or None)
     embedded, kept = embed_new(
         db,
         embedder,
