@@ -182,13 +182,20 @@ def wait_until(check: object, timeout: float = 90.0) -> None:
 def test_two_workers_embed_without_overlap_and_the_survivor_redoes_a_killed_ones_batches(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    n = 36
+    n = 60
     ids = store_recent(db, n)
     count_writes(db)
     job = indexer.job_name(settings.embedding_model)
     a = start_worker(worker_env(settings, "node-a", tmp_path / "index-a"))
+    holder_a = f"node-a:{a.pid}"
+    try:  # B starts once A embeds: neither can do it all before the other has loaded its model
+        wait_until(lambda: any(h == holder_a for _, h, _ in claims.claims(db, job)))
+    except BaseException:
+        a.kill()
+        a.wait()
+        raise
     b = start_worker(worker_env(settings, "node-b", tmp_path / "index-b"))
-    holder_a, holder_b = f"node-a:{a.pid}", f"node-b:{b.pid}"
+    holder_b = f"node-b:{b.pid}"
     said: list[str] = []  # B's log, line by line, as it prints it
     listener = threading.Thread(target=lambda: said.extend(b.stdout or ()), daemon=True)
     listener.start()
