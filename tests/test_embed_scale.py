@@ -16,14 +16,16 @@ import signal
 import subprocess
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from paperfeed.ingest.normalize import paper_from_snapshot
-from paperfeed.search import indexer
+from paperfeed.search import embed, indexer
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import embed_claims as claims
@@ -143,6 +145,24 @@ def test_concurrent_claimants_share_every_paper_exactly_once(db: Database) -> No
     assert sorted(i for s in seen for i in s) == sorted(ids)  # every paper once, none twice
     assert claims.claims(db, JOB) == []  # all folded into the position
     assert store.position(db, JOB) == max(key_of(db, i) for i in ids)
+
+
+# -- where the model runs -----------------------------------------------------------------------------------
+
+
+def test_the_model_says_where_it_runs_and_a_gpu_it_cannot_use_leaves_it_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = embed.Embedder("all-MiniLM-L6-v2-int8", threads=1)
+    assert model.device == "CPU (CPUExecutionProvider, int8 products, one window at a time, 1 thread)"
+    # This machine has no GPU: stand in for one where onnxruntime lists CUDA but cannot start it (its
+    # libraries missing). The model must not claim the GPU, nor run the packaged float model on the CPU.
+    monkeypatch.setattr(embed, "_providers", lambda: (embed.GPU, "CPUExecutionProvider"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # onnxruntime warns that CUDA is not there
+        fallback = embed.Embedder("all-MiniLM-L6-v2-int8", threads=1)
+    assert fallback.device == model.device and fallback.batch_size == 32
+    assert np.allclose(fallback.embed(["a paper"]), model.embed(["a paper"]))
 
 
 # -- real workers, one killed -----------------------------------------------------------------------------

@@ -101,9 +101,12 @@ class Embedder:
         # CUDA's libraries are missing: the session says which provider it got). On a GPU the packaged
         # model runs as it is, in float, in batches of GPU_BATCH windows.
         session = None
-        if "CUDAExecutionProvider" in _providers():
-            session = ort.InferenceSession(str(weights), options, providers=[GPU, "CPUExecutionProvider"])
-            if session.get_providers()[0] != GPU:
+        if GPU in _providers():
+            try:
+                session = ort.InferenceSession(str(weights), options, providers=[GPU, "CPUExecutionProvider"])
+            except Exception:
+                session = None
+            if session is not None and session.get_providers()[0] != GPU:
                 session = None
         # Texts go through the model one at a time when its activations are quantised at run time: the
         # quantiser takes one scale for the whole batch (padding included), so a text's vector would
@@ -126,7 +129,8 @@ class Embedder:
             return f"GPU ({self.provider}, float products, batches of up to {self.batch_size} windows)"
         batches = "one window at a time" if self.batch_limit == 1 else f"batches of {self.batch_size} windows"
         products = "int8 products" if self.batch_limit == 1 else "float products"
-        return f"CPU ({self.provider}, {products}, {batches}, {self.threads} threads)"
+        threads = f"{self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"CPU ({self.provider}, {products}, {batches}, {threads})"
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """One L2-normalised float32 row per text, in the order given. Texts of similar length are
