@@ -58,7 +58,7 @@ def author_page(db: Database, name: str, size: int, page: int) -> AuthorPage:
     papers = paper_store.author_papers(db, name, size, page * size)
     key = author_store.author_key(name)
     newest = papers or paper_store.author_papers(db, name, 1)
-    shown = next((a for a in newest[0].authors if author_store.author_key(a) == key), name)
+    shown = next((" ".join(a.split()) for a in newest[0].authors if author_store.author_key(a) == key), name)
     return AuthorPage(shown, papers, total, [h for h, _ in author_store.claimants(db, name)])
 
 

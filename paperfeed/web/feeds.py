@@ -358,7 +358,7 @@ def _author(request: Request, db: DB, name: str, limit: int | None, kind: FeedKi
         raise Refused(404, f"no paper on this site has an author named {name[:80]!r}")
     papers = paper_store.author_papers(db, name, page_size(request, limit))
     key = author_store.author_key(name)
-    shown = next((a for a in papers[0].authors if author_store.author_key(a) == key), name)
+    shown = next((" ".join(a.split()) for a in papers[0].authors if author_store.author_key(a) == key), name)
     path = f"/authors/{quote(shown, safe='')}"
     site = request.app.state.settings.site_name
     listing = Listing(f"{site}: {shown}", f"Papers by {shown}, newest first.", f"{path}/feed", {}, path)
