@@ -237,6 +237,8 @@ def test_author_page_and_json(settings: Settings, db: Database) -> None:
         claimed = next(a for a in body["papers"][1]["paper"]["authors"] if a["name"] == "Grace Hopper")
         assert claimed["user"]["name"] == "grace"
         assert client.get("/api/authors/Nobody/papers").status_code == 404
+        # A paper's page links each author to theirs.
+        assert '<a href="/authors/Grace%20Hopper">Grace Hopper</a>' in client.get("/papers/2611.00001").text
 
 
 def test_paper_authors_follow_new_versions_and_are_backfilled(settings: Settings, db: Database) -> None:

@@ -100,6 +100,13 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
     if not fresh:
         return UpsertCounts(0, 0, len(batch))
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
+    # The authors a new version replaces (the bulk import's inserts have none to read).
+    updated = [p.id for p in fresh if p.id in stored]
+    before = (
+        conn.execute(sa.select(papers.c.id, papers.c.authors).where(papers.c.id.in_(updated))).all()
+        if updated
+        else []
+    )
     rev = next_rev(conn)
     days = [p.feed_day or feed_day_of(p.published_at, p.submitted_at, now) for p in fresh]
     if conn.dialect.name == "sqlite":
@@ -112,7 +119,7 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
         rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
         conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
     # Each paper's authors by normal name, for author pages, feeds and follows (storage/authors.py).
-    author_store.replace(conn, [(p.id, p.authors) for p in fresh], [p.id for p in fresh if p.id in stored])
+    author_store.replace(conn, [(p.id, p.authors) for p in fresh], before)
     # Code links the text names (a member's own are kept: storage/links.py).
     found = [(p.id, f) for p in fresh if (f := find_links(p.abstract, p.comments)) is not None]
     link_store.store_found(conn, found, now)

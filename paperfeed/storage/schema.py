@@ -522,6 +522,7 @@ feed_tokens = sa.Table(
 paper_authors = sa.Table(
     "paper_authors",
     metadata,
-    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sqlite_with_rowid=False,
 )

@@ -21,15 +21,17 @@ BATCH = 5000
 
 
 def upgrade() -> None:
+    # Keyed by (key, paper_id): "the papers of this author" reads one range of the key, and the import
+    # writes one b-tree (SQLite: WITHOUT ROWID, the key is the table). A paper's rows are found again by
+    # its stored authors when a new version replaces them (storage/authors.py).
     op.create_table(
         "paper_authors",
+        sa.Column("key", sa.String(300), primary_key=True),
         sa.Column(
             "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
         ),
-        sa.Column("key", sa.String(300), primary_key=True),
+        sqlite_with_rowid=False,
     )
-    # "the papers of this author": the primary key serves "the authors of this paper" (and replacing them)
-    op.create_index("paper_authors_by_key", "paper_authors", ["key", "paper_id"])
     _backfill()
 
 
@@ -56,5 +58,4 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("paper_authors_by_key", table_name="paper_authors")
     op.drop_table("paper_authors")
