@@ -145,8 +145,13 @@ def generate(
         fg.load_extension("dc")
     # The id is the feed's own address: /feed.xml stays one feed (the latest day) as the days go by.
     fg.id(self_url)
-    fg.title(xml_text(listing.title))
-    fg.subtitle(xml_text(listing.subtitle))
+    # The title and subtitle carry data now (an author's, an organization's, a collection's name, a
+    # query): in RSS, which readers render as HTML, escaped once more, as the entries are.
+    title, subtitle = xml_text(listing.title), xml_text(listing.subtitle)
+    if kind == "rss":
+        title, subtitle = html.escape(title, quote=False), html.escape(subtitle, quote=False)
+    fg.title(title)
+    fg.subtitle(subtitle)
     fg.link(href=self_url, rel="self")
     fg.link(href=base + listing.page, rel="alternate")  # last: RSS <link> takes the alternate
     fg.language("en")
