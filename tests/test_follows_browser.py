@@ -1,7 +1,7 @@
 """Follow buttons in real Chromium against a live server (#14 item 4): a visitor is sent to log in and back;
 a member follows an author, an organization, a category and a search by clicking, each page then shows
 the state, and ``/follows`` lists them and unfollows; under the Content-Security-Policy, with no console
-error, CSP violation or dialog. Screenshots go to artifacts/screenshots/."""
+error, CSP violation or dialog, and axe-core finds no serious problem on the author page or ``/follows``. Screenshots go to artifacts/screenshots/."""
 
 # ruff: noqa: F811 - the browser fixtures come from tests/test_browser.py, imported below by name
 from __future__ import annotations
@@ -16,6 +16,7 @@ from paperfeed.storage import follows as follow_store
 from paperfeed.storage import orgs as org_store
 from tests.community import NOW, PASSWORD, add_papers, member
 from tests.conftest import LiveServer
+from tests.test_a11y_browser import audit, axe_source, describe  # noqa: F401
 from tests.test_browser import ARTIFACTS, Problems, assert_clean, browser, page_and_problems  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,10 @@ def _pressed(page: Page) -> str | None:
 
 
 def test_follow_by_clicking(
-    page_and_problems: tuple[Page, Problems], settings: Settings, db: Database
+    page_and_problems: tuple[Page, Problems],
+    settings: Settings,
+    db: Database,
+    axe_source: str,
 ) -> None:
     page, problems = page_and_problems
     ada = member(db, "ada")
@@ -59,6 +63,8 @@ def test_follow_by_clicking(
         )
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "follows-author.png"))
+        found = audit(page, axe_source, "author")
+        assert not found, describe(found)
 
         for path in (
             "/orgs/acme",
@@ -77,6 +83,8 @@ def test_follow_by_clicking(
         assert page.locator("ul.follows li").count() == 4
         assert page.locator("#follows-search li a").first.inner_text() == "“Paper number” · category cs.CL"
         page.screenshot(path=str(SHOTS / "follows-page.png"), full_page=True)
+        found = audit(page, axe_source, "follows")
+        assert not found, describe(found)
         page.locator("#follows-organization button.unfollow").click()
         page.wait_for_url(server.url + "/follows")
         assert page.locator("ul.follows li").count() == 3
