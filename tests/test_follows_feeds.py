@@ -153,6 +153,9 @@ def test_author_organization_and_collection_feeds(
             missing = client.get(path)
             assert missing.status_code == 404 and "error" in missing.json(), path
         # The pages name their feeds for feed readers.
+        assert (
+            f'href="/collections/{public.id}/feed.{suffix}"' in client.get(f"/collections/{public.id}").text
+        )
         assert f'href="/orgs/acme/feed.{suffix}"' in client.get("/orgs/acme").text
         etag = client.get(f"/orgs/acme/feed.{suffix}").headers["etag"]
         assert client.get(f"/orgs/acme/feed.{suffix}", headers={"If-None-Match": etag}).status_code == 304

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from paperfeed import follows
 from paperfeed.models import Followed, User
 from paperfeed.storage import Database
+from paperfeed.storage import authors as author_store
 from paperfeed.storage import follows as store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
@@ -37,6 +38,8 @@ from paperfeed.web.kit import (
 )
 from paperfeed.web.params import documented
 from paperfeed.web.serialize import SafeJSONResponse, timestamp
+
+STORED_MAX = 512  # the follows table's value and key columns
 
 
 class FollowBody(BaseModel):
@@ -110,14 +113,19 @@ def _checked(db: Database, data: dict[str, Any]) -> tuple[follows.FollowKind, st
     except follows.BadFollow as exc:
         raise Refused(400, str(exc)) from exc
     if kind == "author":  # shown as its newest paper writes it, when there is one
+        wanted = author_store.author_key(value)
         newest = paper_store.author_papers(db, value, 1)
-        spelled = [a for a in newest[0].authors if follows.normalise("author", a)[2] == key] if newest else []
-        kind, value, key = follows.normalise(kind, spelled[0] if spelled else value)
+        written = newest[0].authors if newest else []
+        spelled = next((a for a in written if author_store.author_key(a) == wanted), "")
+        if 0 < len(spelled) <= follows.MAX_VALUE:
+            kind, value, key = follows.normalise(kind, spelled)
     if kind == "organization":
         found = org_store.org_by_name(db, value)
         if found is None:
             raise Refused(400, f"value: no organization named {value[:60]!r}")
         kind, value, key = follows.normalise(kind, found[1].name)
+    if max(len(value), len(key)) > STORED_MAX:  # a search's query string, once encoded
+        raise Refused(400, f"value: too long once encoded (at most {STORED_MAX} characters)")
     return kind, value, key
 
 
