@@ -1,7 +1,7 @@
 """Follow buttons in real Chromium against a live server (#14 item 4): a visitor is sent to log in and back;
 a member follows an author, an organization, a category and a search by clicking, each page then shows
 the state, and ``/follows`` lists them and unfollows; under the Content-Security-Policy, with no console
-error, CSP violation or dialog, and axe-core finds no serious problem on the author page or ``/follows``. Screenshots go to artifacts/screenshots/."""
+error, CSP violation or dialog, and axe-core finds no serious problem on the pages with a follow button or on ``/follows``. Screenshots go to artifacts/screenshots/."""
 
 # ruff: noqa: F811 - the browser fixtures come from tests/test_browser.py, imported below by name
 from __future__ import annotations
@@ -76,6 +76,8 @@ def test_follow_by_clicking(
             page.click("main button.follow-button")
             page.wait_for_load_state()
             assert page.url == server.url + path and _pressed(page) == "true", path
+            found = audit(page, axe_source, "follow-" + path.split("?")[0].strip("/").replace("/", "-"))
+            assert not found, describe(found)
 
         page.goto(server.url + "/users/ada")
         page.click("#profile-follows")
