@@ -15,7 +15,7 @@ from alembic import command
 from paperfeed.follows import MAX_FOLLOWS
 from paperfeed.models import Organization, Paper, Version
 from paperfeed.settings import Settings
-from paperfeed.storage import Database, migrate
+from paperfeed.storage import Database, migrate, schema
 from paperfeed.storage import claims as claim_store
 from paperfeed.storage import follows as follow_store
 from paperfeed.storage import orgs as org_store
@@ -269,3 +269,26 @@ def test_organization_follow_uses_the_short_name(settings: Settings, db: Databas
     with https_client(settings) as client:
         made = client.post("/api/follows", headers=auth, json={"kind": "organization", "value": "hf"})
         assert made.status_code == 201 and made.json()["url"] == "http://testserver/orgs/hf"
+
+
+def test_an_authors_papers_are_found_through_the_index(settings: Settings, db: Database) -> None:
+    """The query behind /authors/{name} and its feed reads the author's rows of paper_authors and each paper by
+    its key: no scan of papers, whose JSON lists of authors a million papers make slow to read."""
+    add_papers(db, 3, authors=["Grace Hopper"])
+    ids = sa.select(paper_authors.c.paper_id).where(paper_authors.c.key == "grace hopper")
+    query = paper_store.paper_query().where(schema.papers.c.id.in_(ids)).limit(50)
+    with db.read() as conn:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if db.dialect == "sqlite":
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "SEARCH paper_authors USING PRIMARY KEY (key=?)" in plan, plan
+            assert "SCAN papers" not in plan, plan
+        else:  # a few rows make a sequential scan the better plan: ask whether the index can serve
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " | ".join(str(row[0]) for row in conn.exec_driver_sql("EXPLAIN " + sql))
+            assert "paper_authors_pkey" in plan and "Seq Scan on papers" not in plan, plan
+    assert [p.id for p in paper_store.author_papers(db, "GRACE HOPPER")] == [
+        "2611.00000",
+        "2611.00001",
+        "2611.00002",
+    ]
