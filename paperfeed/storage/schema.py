@@ -572,3 +572,12 @@ embed_claims = sa.Table(
     sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("job", "after_rev", "after_id", name="embed_claims_once"),
 )
+
+# migration 0016: each paper's authors by normal name (storage/authors.py)
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sqlite_with_rowid=False,
+)

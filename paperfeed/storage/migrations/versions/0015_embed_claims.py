@@ -35,3 +35,7 @@ def upgrade() -> None:
         # Two claims never start at the same place: a guard under the position row's lock, which carves.
         sa.UniqueConstraint("job", "after_rev", "after_id", name="embed_claims_once"),
     )
+
+
+def downgrade() -> None:
+    op.drop_table("embed_claims")
