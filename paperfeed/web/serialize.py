@@ -130,12 +130,12 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         # request to arXiv at its pace), made small: the thumbnail.
         out["mediaUrls"] = [thumbnail]
     if paper.summary is not None:  # abstractive, from the configured endpoint, with its provenance
-        out["ai_summary"] = paper.summary.text
+        out["ai_summary"] = text_mode(paper.summary.text)
         out["aiSummaryMethod"] = "abstractive"
         out["aiSummaryModel"] = paper.summary.model
         out["aiSummaryAt"] = timestamp(paper.summary.made_at)
     elif summary := extractive_summary(paper.title, paper.abstract):
-        out["ai_summary"] = summary
+        out["ai_summary"] = text_mode(summary)  # Unicode, as summary is; math stays as written
         out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
         out["ai_keywords"] = paper.keywords
@@ -159,8 +159,9 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
 
 
 def paper_detail_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
-    """``/api/papers/{id}``: the paper object, plus the comment count huggingface_hub reads at top level."""
-    return {**paper_json(paper, extras), "numComments": paper.num_comments}
+    """``/api/papers/{id}``: the paper object, plus what huggingface_hub's ``PaperInfo`` reads at the top
+    level: the comment count and the thumbnail (null without one), as in a daily item."""
+    return {**paper_json(paper, extras), "numComments": paper.num_comments, "thumbnail": thumbnail_url(paper)}
 
 
 def daily_item_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
@@ -315,11 +316,15 @@ class PaperDoc(_Doc):
     numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
     categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
     ai_summary: str | None = Field(
-        None, description="One or two sentences of the abstract, picked offline (docs/summaries.md)."
+        None,
+        description="One or two sentences of the abstract, picked offline, or an abstractive summary "
+        "from the configured endpoint (aiSummaryMethod says which; docs/summaries.md).",
     )
-    aiSummaryMethod: Literal["extractive"] | None = Field(
-        None, description="paperfeed: how ai_summary was made."
+    aiSummaryMethod: Literal["extractive", "abstractive"] | None = Field(
+        None, description="paperfeed: how ai_summary was made (docs/summaries.md)."
     )
+    aiSummaryModel: str | None = Field(None, description="paperfeed: the model of an abstractive summary.")
+    aiSummaryAt: str | None = Field(None, description="paperfeed: when an abstractive summary was made.")
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
@@ -343,6 +348,9 @@ class PaperDoc(_Doc):
 
 class PaperDetailDoc(PaperDoc):
     numComments: int
+    thumbnail: str | None = Field(
+        description="The paper's first figure, made small and served by this site; null when it has none."
+    )
 
 
 class DailyPaperDoc(_Doc):
