@@ -75,10 +75,13 @@ USER = _object(
     {"name": NAME},
 )
 ORGANIZATION = _object({"_id": ID, "name": NAME, "fullname": TEXT, "avatarUrl": AVATAR})
-AUTHOR = _object(
-    {"_id": ID, "name": NAME, "hidden": FLAG},
-    {"user": USER, "status": {"enum": ["claimed_verified"]}, "statusLastChangedAt": TIMESTAMP},
-)
+AUTHOR = {
+    **_object(
+        {"_id": ID, "name": NAME, "hidden": FLAG},
+        {"user": USER, "status": {"enum": ["claimed_verified"]}, "statusLastChangedAt": TIMESTAMP},
+    ),
+    "dependentRequired": {"user": ["status", "statusLastChangedAt"]},  # a claimed author, whole
+}
 _PAPER_REQUIRED = {
     "id": NAME,
     "authors": {"type": "array", "items": AUTHOR},
@@ -292,6 +295,11 @@ def test_a_paper_with_every_field_fits_and_the_hub_client_reads_each(
         assert info.thumbnail == detail["thumbnail"]  # type: ignore[attr-defined]
         assert info.submitted_by is not None and info.submitted_by.avatar_url.startswith("/avatars/")
         assert info.organization is not None and info.organization.name == "lab"
+        turing = (info.authors or [])[1]
+        assert (
+            turing.user is not None and turing.user.username == "ben" and turing.status == "claimed_verified"
+        )
+        assert turing.status_last_changed_at == NOW
         listed = {p.id: p for p in api.list_daily_papers(date=f"{NOW:%Y-%m-%d}")}
         assert listed[withdrawn].upvotes == 0 and listed[rich].upvotes == 1
         assert listed[rich].thumbnail == detail["thumbnail"]  # type: ignore[attr-defined]

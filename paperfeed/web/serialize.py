@@ -87,10 +87,10 @@ def organization_json(org: Organization) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Extras:
     """What a paper's JSON shows beyond the paper itself: its approved authorship claims (paper id →
-    author name → member), and which papers the signed-in reader upvoted (None for a visitor: the field
-    is then left out)."""
+    author name → the member and when the claim was approved), and which papers the signed-in reader
+    upvoted (None for a visitor: the field is then left out)."""
 
-    claimed: dict[str, dict[str, str]] = field(default_factory=dict)
+    claimed: dict[str, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
     upvoted: set[str] | None = None
 
 
@@ -103,10 +103,12 @@ def _author(paper: Paper, i: int, name: str, extras: Extras) -> dict[str, Any]:
         "name": text_mode(name),
         "hidden": False,
     }
-    member = extras.claimed.get(paper.id, {}).get(name)
-    if member is not None:
+    claim = extras.claimed.get(paper.id, {}).get(name)
+    if claim is not None:
+        member, approved_at = claim
         out["user"] = user_json(member)
         out["status"] = "claimed_verified"  # HF's word for a claim its staff approved
+        out["statusLastChangedAt"] = timestamp(approved_at)  # PaperAuthor.status_last_changed_at
     return out
 
 
@@ -302,6 +304,7 @@ class AuthorDoc(_Doc):
     hidden: bool = False
     user: UserDoc | None = Field(None, description="The member whose claim to be this author was approved.")
     status: Literal["claimed_verified"] | None = None
+    statusLastChangedAt: str | None = Field(None, description="When an admin approved the claim.")
 
 
 class PaperDoc(_Doc):
