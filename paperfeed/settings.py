@@ -77,10 +77,10 @@ class Settings(BaseSettings):
         "readers without cookies (0 turns it off): new papers and votes show up to this much later.",
     )
     search_cache_seconds: float = Field(
-        5.0,
+        60.0,
         description="How long a web worker reuses a search's answer for the same query, filters and page size "
-        "while its indexes are unchanged (0 turns it off): votes and edits show in search results up to this "
-        "much later; a new paper as soon as the indexes have it.",
+        "(0 turns it off). A new or edited paper is found as soon as the indexes have it (their next commit "
+        "makes every kept answer old); votes and comment counts in search results show up to this much later.",
     )
     arxiv_oai_endpoint: str = Field(
         "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH base URL used by 'ingest oai'."

@@ -3,8 +3,9 @@
 Searches repeat (the same words from many readers, a page reloaded, a link shared), and a search is the
 costly request: the model, BM25 and the graph walk take ~10 ms at a million papers, a repeat from memory a
 few microseconds. Entries are keyed by what decides the answer, the indexes' generation included, so a
-commit to the keyword index or new vectors make every older entry unreachable at once; the age bound keeps
-what the database adds (votes, comments, an edited title) at most that stale, like the feed's page cache.
+commit to the keyword index or new vectors make every older entry unreachable at once (a new or edited
+paper takes a new ``rev``, which the keyword index commits); the age bound keeps what changes without one
+(votes, comment counts, approved authorship claims) at most that stale.
 Each process keeps its own: nothing is shared, so nothing needs invalidating across workers or machines.
 """
 
