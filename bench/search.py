@@ -159,6 +159,13 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="only the throughput under load")
     parser.add_argument("--seconds", type=float, default=30, help="of load per configuration")
     parser.add_argument("--connections", type=int, default=8, help="concurrent clients under load")
+    parser.add_argument("--warmup", type=float, default=10, help="seconds of load before each measurement")
+    parser.add_argument(
+        "--configs",
+        type=lambda text: [(int(w), float(c)) for w, c in (pair.split(":") for pair in text.split(","))],
+        default=[(1, 0.0), (1, 60.0), (2, 0.0), (2, 60.0)],
+        help="web workers:search cache seconds, comma-separated (default 1:0,1:60,2:0,2:60)",
+    )
     parser.add_argument(
         "--scifact", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact"
     )
@@ -285,13 +292,14 @@ def over_http(settings: Settings, texts: list[str]) -> None:
         server.wait(timeout=30)
 
 
-# wrk's script: each of its threads walks the list of request paths from its own starting point.
+# wrk's script: its two threads walk the list of request paths, each from its own half, after skipping
+# what an earlier run (the warm-up) took: the server sees one stream, continued.
 _WRK_SCRIPT = """
 local paths, i, threads = {}, 0, 0
 function setup(thread) thread:set("n", threads); threads = threads + 1 end
 function init(args)
   for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  i = (n * 7919) % #paths
+  i = (n * math.floor(#paths / 2) + tonumber(args[2])) % #paths
 end
 function request()
   i = i % #paths + 1
@@ -324,27 +332,59 @@ def zipf_mix(pool: list[str], n: int, rng: np.random.Generator) -> list[str]:
     return [pool[i] for i in rng.choice(len(pool), size=n, p=weights / weights.sum())]
 
 
-def _wrk(url: str, paths: list[str], seconds: float, connections: int, folder: Path) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _wrk(
+    url: str, paths: list[str], seconds: float, connections: int, folder: Path, skip: int = 0, pid: int = 0
+) -> dict[str, float]:
     (folder / "paths.txt").write_text("".join(p + "\n" for p in paths))
     (folder / "mix.lua").write_text(_WRK_SCRIPT)
-    command = [
-        "wrk",
-        "-t2",
-        f"-c{connections}",
-        f"-d{seconds:g}s",
-        "--latency",
-        "-s",
-        str(folder / "mix.lua"),
-    ]
+    script = str(folder / "mix.lua")
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", script, url]
+    cpu, wrk_cpu = _cpu_seconds(pid) if pid else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
-        [*command, url, "--", str(folder / "paths.txt")], capture_output=True, text=True, check=True
+        [*command, "--", str(folder / "paths.txt"), str(skip)], capture_output=True, text=True, check=True
     ).stdout
+    cpu = (_cpu_seconds(pid) - cpu) if pid else 0.0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     latency = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(\w+)", out, re.M)}
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": latency["50"], "p99": latency["99"], "errors": errors}
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {
+        "rps": done / seconds,
+        "done": done,
+        "p50": latency["50"],
+        "p99": latency["99"],
+        "errors": errors,
+        "server_cpu_ms": 1000 * cpu / max(done, 1),
+        "wrk_cpu": (after.ru_utime - wrk_cpu.ru_utime + after.ru_stime - wrk_cpu.ru_stime) / seconds,
+    }
+
+
+def _repeats(mix: list[str], start: int, done: int) -> float:
+    """The share of the ``done`` requests after ``start`` (as wrk's two threads took them) whose query was
+    asked before, warm-up included."""
+    half = len(mix) // 2
+    taken = [mix[(n * half + i) % len(mix)] for i in range(start // 2 + done // 2) for n in (0, 1)]
+    seen = set(taken[:start])
+    repeated = 0
+    for query in taken[start:]:
+        repeated += query in seen
+        seen.add(query)
+    return repeated / max(len(taken) - start, 1)
 
 
 def under_load(settings: Settings, db: Database, vocab: list[str], args: argparse.Namespace) -> None:
@@ -355,18 +395,19 @@ def under_load(settings: Settings, db: Database, vocab: list[str], args: argpars
     rng = np.random.default_rng(11)
     pool = query_pool(db, vocab, args.scifact, rng)
     mixes = {"Zipf mix": zipf_mix(pool, 200_000, rng), "every query new": pool}
-    seen: set[str] = set()
-    repeats = sum(q in seen or seen.add(q) is not None for q in mixes["Zipf mix"][:10_000])  # type: ignore[func-returns-value]
     paths = {
         name: ["/api/papers/search?" + urlencode({"q": q, "limit": 10}) for q in queries]
         for name, queries in mixes.items()
     }
-    print(f"\nthroughput under load: /api/papers/search?limit=10, {args.connections} concurrent clients (wrk), "
-          f"{args.seconds:g} s each after a 10 s warm-up; pool of {len(pool):,} queries; in the Zipf mix "
-          f"{repeats / 100:.0f}% of the first 10,000 requests repeat an earlier one")  # fmt: skip
-    print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    print(f"\nthroughput under load: /api/papers/search?limit=10, {args.connections} concurrent clients (wrk, 2 "
+          f"threads), {args.seconds:g} s each after a {args.warmup:g} s warm-up on the same stream; a pool of "
+          f"{len(pool):,} queries, drawn Zipf-wise (s = 1) or each once; 'repeats': the measured requests whose "
+          f"query was asked before (warm-up included); CPU: the server's (all its workers') CPU time per "
+          f"request, and wrk's share of a core")  # fmt: skip
+    print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+          f"{'repeats':>7} {'CPU ms':>7} {'wrk':>5}")  # fmt: skip
     folder = Path(settings.index_dir).parent
-    for workers, cache in ((1, 0.0), (1, 60.0), (2, 0.0), (2, 60.0)):
+    for workers, cache in args.configs:
         node = settings.model_copy(
             update={
                 "embed_in_web": False,
@@ -376,17 +417,19 @@ def under_load(settings: Settings, db: Database, vocab: list[str], args: argpars
                 "access_log": False,
             }
         )
-        with serving(node, workers) as url:
+        with serving(node, workers) as (url, pid):
             for name, mix in paths.items():
-                _wrk(url, mix[1000:], 10, args.connections, folder)  # warm-up: pages of the indexes, caches
-                r = _wrk(url, mix, args.seconds, args.connections, folder)
+                warm = _wrk(url, mix, args.warmup, args.connections, folder)
+                r = _wrk(url, mix, args.seconds, args.connections, folder, int(warm["done"]) // 2, pid)
+                repeats = _repeats(mixes[name], int(warm["done"]), int(r["done"]))
                 print(f"{workers:>7} {'on' if cache else 'off':>6} {name:<16} {r['rps']:>7.0f} {r['p50']:>7.1f} "
-                      f"{r['p99']:>7.1f} {r['errors']:>6.0f}", flush=True)  # fmt: skip
+                      f"{r['p99']:>7.1f} {r['errors']:>6.0f} {repeats:>7.0%} {r['server_cpu_ms']:>7.1f} "
+                      f"{r['wrk_cpu']:>5.0%}", flush=True)  # fmt: skip
 
 
 @contextmanager
-def serving(settings: Settings, workers: int) -> Iterator[str]:
-    """``paperfeed serve`` on these settings and a free port, until the block ends."""
+def serving(settings: Settings, workers: int) -> Iterator[tuple[str, int]]:
+    """``paperfeed serve`` on these settings and a free port, until the block ends: its URL and pid."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -407,7 +450,7 @@ def serving(settings: Settings, workers: int) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("paperfeed serve did not start") from None
                 time.sleep(0.5)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
