@@ -47,3 +47,21 @@ def test_a_repeat_is_remembered_until_the_indexes_change(settings: Settings, db:
     time.sleep(1.1)
     again = searcher.find(newcomer.title, 10)
     assert again.results[0].paper.id == newcomer.id, "a new commit of the index is a new answer"
+
+
+def test_an_anonymous_repeat_gets_the_json_written_for_the_first(settings: Settings, db: Database) -> None:
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    papers = [paper_from_snapshot(json.loads(line)) for line in RECENT.read_text().splitlines()[:5]]
+    paper_store.upsert_papers(db, papers)
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    app = create_app(settings.model_copy(update={"search_cache_seconds": 60}))
+    with TestClient(app) as client:
+        query = {"q": papers[0].title, "limit": 3}
+        first, again = (client.get("/api/papers/search", params=query) for _ in range(2))
+        assert first.status_code == again.status_code == 200
+        assert again.content == first.content and again.headers["content-type"] == "application/json"
+        assert app.state.search_bodies.hits == 1
+        assert first.json()[0]["paper"]["id"] == papers[0].id
