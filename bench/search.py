@@ -38,6 +38,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,7 +51,7 @@ from pydantic import SecretStr
 
 from paperfeed.models import Paper
 from paperfeed.search.embed import MODELS
-from paperfeed.search.hybrid import Searcher
+from paperfeed.search.hybrid import ANSWERS_KEPT, Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, open_database
 from paperfeed.storage import embeddings as store
@@ -374,17 +375,27 @@ def _wrk(
     }
 
 
-def _repeats(mix: list[str], start: int, done: int) -> float:
-    """The share of the ``done`` requests after ``start`` (as wrk's two threads took them) whose query was
-    asked before, warm-up included."""
+def _repeats(mix: list[str], start: int, done: int) -> tuple[float, float]:
+    """Of the ``done`` requests after ``start`` (as wrk's two threads took them): the share whose query was
+    asked before (warm-up included), and the share one worker's remembered answers would hold (the last
+    ``ANSWERS_KEPT`` distinct queries; their age bound, a minute, is longer than these runs)."""
     half = len(mix) // 2
     taken = [mix[(n * half + i) % len(mix)] for i in range(start // 2 + done // 2) for n in (0, 1)]
     seen = set(taken[:start])
-    repeated = 0
+    kept: OrderedDict[str, None] = OrderedDict((q, None) for q in taken[:start])
+    while len(kept) > ANSWERS_KEPT:
+        kept.popitem(last=False)
+    repeated = held = 0
     for query in taken[start:]:
         repeated += query in seen
+        held += query in kept
         seen.add(query)
-    return repeated / max(len(taken) - start, 1)
+        kept[query] = None
+        kept.move_to_end(query)
+        if len(kept) > ANSWERS_KEPT:
+            kept.popitem(last=False)
+    measured = max(len(taken) - start, 1)
+    return repeated / measured, held / measured
 
 
 def under_load(settings: Settings, db: Database, vocab: list[str], args: argparse.Namespace) -> None:
@@ -402,10 +413,10 @@ def under_load(settings: Settings, db: Database, vocab: list[str], args: argpars
     print(f"\nthroughput under load: /api/papers/search?limit=10, {args.connections} concurrent clients (wrk, 2 "
           f"threads), {args.seconds:g} s each after a {args.warmup:g} s warm-up on the same stream; a pool of "
           f"{len(pool):,} queries, drawn Zipf-wise (s = 1) or each once; 'repeats': the measured requests whose "
-          f"query was asked before (warm-up included); CPU: the server's (all its workers') CPU time per "
-          f"request, and wrk's share of a core")  # fmt: skip
+          f"query was asked before (warm-up included), 'kept': those one worker's last {ANSWERS_KEPT} answers "
+          f"hold; CPU: the server's (all its workers') CPU time per request, and wrk's share of a core")  # fmt: skip
     print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-          f"{'repeats':>7} {'CPU ms':>7} {'wrk':>5}")  # fmt: skip
+          f"{'repeats':>7} {'kept':>5} {'CPU ms':>7} {'wrk':>5}")  # fmt: skip
     folder = Path(settings.index_dir).parent
     for workers, cache in args.configs:
         node = settings.model_copy(
@@ -421,9 +432,9 @@ def under_load(settings: Settings, db: Database, vocab: list[str], args: argpars
             for name, mix in paths.items():
                 warm = _wrk(url, mix, args.warmup, args.connections, folder)
                 r = _wrk(url, mix, args.seconds, args.connections, folder, int(warm["done"]) // 2, pid)
-                repeats = _repeats(mixes[name], int(warm["done"]), int(r["done"]))
+                repeats, held = _repeats(mixes[name], int(warm["done"]), int(r["done"]))
                 print(f"{workers:>7} {'on' if cache else 'off':>6} {name:<16} {r['rps']:>7.0f} {r['p50']:>7.1f} "
-                      f"{r['p99']:>7.1f} {r['errors']:>6.0f} {repeats:>7.0%} {r['server_cpu_ms']:>7.1f} "
+                      f"{r['p99']:>7.1f} {r['errors']:>6.0f} {repeats:>7.0%} {held:>5.0%} {r['server_cpu_ms']:>7.1f} "
                       f"{r['wrk_cpu']:>5.0%}", flush=True)  # fmt: skip
 
 
