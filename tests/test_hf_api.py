@@ -257,4 +257,4 @@ def test_make_run_s_data_shows_repositories_and_summaries_offline(tmp_path: Path
     assert len(on_github) == 27
     assert all(p["aiSummaryMethod"] == "extractive" and p["ai_summary"] for p in papers)
     assert not any("githubStars" in p or "mediaUrls" in p for p in papers)
-    assert all(item["thumbnail"] is None for item in items)
+    assert all("/card.webp?v=" in item["thumbnail"] for item in items)  # title cards: no figures

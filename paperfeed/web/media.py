@@ -23,7 +23,7 @@ from paperfeed.storage import papers as paper_store
 from paperfeed.web.kit import DB, Refused
 
 CACHE = "public, max-age=86400"
-CARDS_KEPT = 1024  # a card is 2-4 KB: a few MB at most, about a feed's worth of papers for each list
+CARDS_KEPT = 1024  # a card is 2-7 KB: a few MB at most
 
 
 def _image(body: bytes, media_type: str, request: Request) -> Response:
