@@ -27,6 +27,10 @@ from paperfeed.storage import users as store
 # argon2-cffi's defaults are RFC 9106's second recommended profile (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
+# Handles no member may take. SYSTEM_SUBMITTER is the API's submitter of papers nobody submitted
+# (web/serialize.submitter_json): a member by that name would pass for arXiv's listing.
+SYSTEM_SUBMITTER = "arxiv"
+RESERVED = frozenset({SYSTEM_SUBMITTER})
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request can ask for
@@ -105,6 +109,8 @@ def check_sign_up(name: str, email: str, password: str) -> tuple[str, str]:
     name = name.strip()
     if not NAME.match(name):
         raise AccountError("name: 2 to 39 letters, digits, '_', '.' or '-', starting with a letter or digit")
+    if name.lower() in RESERVED:
+        raise AccountError(f"name: {name!r} is reserved")
     email = normalize_email(email)
     check_password_rules(password)
     return name, email

@@ -5,6 +5,7 @@ a Hugging Face model in its abstract)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shlex
@@ -13,9 +14,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from huggingface_hub import HfApi
+from PIL import Image
 
+from paperfeed import accounts, titlecards
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import claims as claim_store
@@ -35,13 +39,69 @@ def test_daily_items_carry_thumbnail_submitter_and_top_level_upvotes(
     items = client.get("/api/daily_papers?month=2026-08&list=all&limit=100").json()
     assert items
     for item in items:
-        assert "thumbnail" in item and item["thumbnail"] is None
-        assert "submittedBy" in item
+        # No figure in the bundled data: the title card; nobody submitted most: arXiv's listing.
+        assert item["thumbnail"].startswith(f"/papers/{item['paper']['id']}/card.webp?v=")
+        assert item["submittedBy"]["user"] and item["submittedBy"] == item["paper"]["submittedOnDailyBy"]
         assert item["upvotes"] == item["paper"]["upvotes"]
     # hf papers ls shows paper_info.upvotes: 0 (not an empty cell) for a paper without votes.
     listed = HfApi(endpoint=live_server.url).list_daily_papers(month="2026-08", limit=20)
     zero = [p for p in listed if p.upvotes is not None and p.upvotes == 0]
     assert zero and all(p.upvotes is not None for p in listed)
+
+
+HOSTILE = (
+    r"\emph{Deep} nets for G\"ahler--Tits $\mathcal{O}(n^2)$ spaces \$5",
+    "<script>alert('x')</script> & <img src=x onerror=alert(1)>" * 8,
+    "a" * 600,
+    "\u202eevil\x00\x1b[31m RTL \u200b zero-width  Σ Ω 漢字 😀",
+    " ",
+)
+
+
+def test_every_paper_has_a_title_card_drawn_here_and_a_submitter(settings: Settings, db: Database) -> None:
+    """A paper without a figure has a thumbnail all the same: a title card this site draws (a 320x180
+    WebP, cached, the same bytes each time, whatever its title holds); a paper nobody submitted names
+    arXiv's listing as its submitter, whose handle no member can take."""
+    papers = [add_papers(db, 1, id=f"2611.{i:05d}", title=title)[0] for i, title in enumerate(HOSTILE)]
+    old = add_papers(db, 1, id="hep-th/9901001", title="Old-style", categories=["hep-th"])[0]
+    with https_client(settings) as client:
+        for paper in [*papers, old]:
+            detail = client.get(f"/api/papers/{paper.id}").json()
+            assert re.fullmatch(
+                rf"/papers/{re.escape(paper.id)}/card\.webp\?v=[0-9a-f]{{10}}", detail["thumbnail"]
+            )
+            assert "mediaUrls" not in detail  # figures only: a title card is none
+            card = client.get(detail["thumbnail"])
+            assert card.status_code == 200 and card.headers["content-type"] == "image/webp"
+            assert "max-age" in card.headers["cache-control"] and card.headers["x-content-type-options"]
+            image = Image.open(io.BytesIO(card.content))
+            assert image.format == "WEBP" and image.size == (320, 180)
+            dark = sum(image.convert("L").histogram()[:100])
+            assert dark > 200  # a title was drawn, not a blank card
+            again = client.get(detail["thumbnail"], headers={"If-None-Match": card.headers["etag"]})
+            assert again.status_code == 304 and not again.content
+            assert titlecards.draw(paper.id, paper.title, "cs.LG") == titlecards.draw(
+                paper.id, paper.title, "cs.LG"
+            )
+            by = detail["submittedOnDailyBy"]
+            assert (by["user"], by["fullname"], by["isSystem"], by["type"]) == (
+                "arxiv",
+                "arXiv listing",
+                True,
+                "user",
+            )
+            assert client.get(by["avatarUrl"]).headers["content-type"] == "image/svg+xml"
+        assert client.get("/papers/2611.99999/card.webp").status_code == 404
+        # A new title, a new address.
+        before = client.get(f"/api/papers/{papers[0].id}").json()["thumbnail"]
+        add_papers(db, 1, id=papers[0].id, title="Renamed", version=2)
+        assert client.get(f"/api/papers/{papers[0].id}").json()["thumbnail"] != before
+        # Pages keep showing real figures only: the card already shows the title.
+        home = client.get("/?list=all").text
+        assert papers[1].id in home and "card.webp" not in home
+    for name in ("arxiv", "ArXiv"):
+        with pytest.raises(accounts.AccountError, match="reserved"):
+            member(db, name)
 
 
 def test_withdrawn_papers_are_flagged(client: TestClient) -> None:
@@ -197,4 +257,4 @@ def test_make_run_s_data_shows_repositories_and_summaries_offline(tmp_path: Path
     assert len(on_github) == 27
     assert all(p["aiSummaryMethod"] == "extractive" and p["ai_summary"] for p in papers)
     assert not any("githubStars" in p or "mediaUrls" in p for p in papers)
-    assert all(item["thumbnail"] is None for item in items)
+    assert all("/card.webp?v=" in item["thumbnail"] for item in items)  # title cards: no figures

@@ -6,8 +6,10 @@ Hugging Face publishes no schema of its papers API, so the schemas below are bui
 there are: the keys ``huggingface_hub``'s ``PaperInfo``, ``PaperAuthor``, ``User`` and ``Organization``
 read (``huggingface_hub/hf_api.py``), and the types HF's own answers carry (ids non-empty strings,
 timestamps ``YYYY-MM-DDTHH:MM:SS.mmmZ``, counts non-negative integers, ``thumbnail`` and ``submittedBy``
-in every daily item, null when unknown). Where paperfeed promises more than HF, the schema holds it to
-that: every ``avatarUrl`` is an identicon of this site, every thumbnail an image of this site. Extra keys
+in every daily item and never null, as HF gives both for every paper). Where paperfeed promises more than
+HF, the schema holds it to that: every ``avatarUrl`` is an identicon of this site, every thumbnail an image
+of this site (a figure, else a title card drawn here), every submitter a member or the reserved ``arxiv``
+standing for arXiv's listing. Extra keys
 are allowed, as HF adds keys and generated clients ignore the ones they do not know. See docs/hf-api.md.
 """
 
@@ -52,15 +54,13 @@ COUNT = {"type": "integer", "minimum": 0}
 FLAG = {"type": "boolean"}
 URL = {"type": "string", "pattern": r"^https?://[^\s/]+\.[^\s/]+(/\S*)?$"}
 AVATAR = {"type": "string", "pattern": r"^/avatars/[0-9a-f]{24}\.svg$"}  # this site's identicons only
-THUMBNAIL = {"type": "string", "pattern": r"^/papers/[^?\s]+/thumbnail\.webp\?v=[0-9]+$"}  # this site's
+FIGURE = {"type": "string", "pattern": r"^/papers/[^?\s]+/thumbnail\.webp\?v=[0-9]+$"}  # this site's
+CARD = {"type": "string", "pattern": r"^/papers/[^?\s]+/card\.webp\?v=[0-9a-f]{10}$"}  # drawn here
+THUMBNAIL = {"anyOf": [FIGURE, CARD]}
 
 
 def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
 
 
 USER = _object(
@@ -91,6 +91,7 @@ _PAPER_REQUIRED = {
     "summary": TEXT,
     "upvotes": COUNT,
     "discussionId": ID,
+    "submittedOnDailyBy": USER,  # what paper_info() reads as submitted_by: a member, or arXiv's listing
 }
 _PAPER_OPTIONAL = {
     "ai_summary": NAME,
@@ -98,25 +99,22 @@ _PAPER_OPTIONAL = {
     "githubRepo": URL,
     "githubStars": COUNT,
     "projectPage": URL,
-    "mediaUrls": {"type": "array", "items": THUMBNAIL},
+    "mediaUrls": {"type": "array", "items": FIGURE},  # figures only: a title card is none
     "withdrawnAt": TIMESTAMP,
     "upvoted": FLAG,
     "organization": ORGANIZATION,
-    "submittedOnDailyBy": USER,
 }
 PAPER = _object(_PAPER_REQUIRED, _PAPER_OPTIONAL)
-PAPER_DETAIL = _object(
-    {**_PAPER_REQUIRED, "numComments": COUNT, "thumbnail": _nullable(THUMBNAIL)}, _PAPER_OPTIONAL
-)
+PAPER_DETAIL = _object({**_PAPER_REQUIRED, "numComments": COUNT, "thumbnail": THUMBNAIL}, _PAPER_OPTIONAL)
 _DAILY_REQUIRED = {
     "paper": PAPER,
     "publishedAt": TIMESTAMP,
     "title": NAME,
     "summary": TEXT,
-    "thumbnail": _nullable(THUMBNAIL),
+    "thumbnail": THUMBNAIL,
     "numComments": COUNT,
     "upvotes": COUNT,
-    "submittedBy": _nullable(USER),
+    "submittedBy": USER,
     "isAuthorParticipating": FLAG,
 }
 DAILY_ITEM = _object(_DAILY_REQUIRED, {"organization": ORGANIZATION})
@@ -206,6 +204,18 @@ def test_every_answer_over_the_bundled_data_fits_hf_s_shapes(
     assert len(found) > 100  # HF's ceiling is 120, above the daily list's 100
     fits(REPOS, client.get("/api/arxiv/2608.13517/repos").json())
     assert all(PaperInfo(**item).upvotes is not None for item in everything)
+    # The bundled data has no figures: every thumbnail is a title card drawn here, and every paper nobody
+    # submitted names arXiv's listing as its submitter, in the item and in the paper alike.
+    assert all("/card.webp?v=" in item["thumbnail"] for item in everything)
+    card = client.get(everything[0]["thumbnail"])
+    assert card.headers["content-type"] == "image/webp"
+    assert Image.open(io.BytesIO(card.content)).size == (320, 180)
+    for item in everything:
+        by = item["submittedBy"]
+        assert by == item["paper"]["submittedOnDailyBy"]
+        assert by["isSystem"] is (by["user"] == "arxiv")
+    system = [i["submittedBy"] for i in everything if i["submittedBy"]["isSystem"]]
+    assert system and all(by["fullname"] == "arXiv listing" for by in system)
 
     # The command line: 'hf papers search' past 100, and 'hf papers ls' shows 0 for a paper without votes.
     searched = json.loads(

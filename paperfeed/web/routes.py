@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
     ("GET", "/papers/{paper_id:path}/thumbnail.webp", media.thumbnail, "thumbnail"),
+    ("GET", "/papers/{paper_id:path}/card.webp", media.card, "title_card"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
     # Citations: .bib, .ris, .json (CSL); before '/papers/{id}', which would take the suffix for the id
     ("GET", "/papers/{paper_id:path}.{fmt:cite}", api.paper_citation, "paper_citation"),

@@ -27,6 +27,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
+from paperfeed import titlecards
+from paperfeed.accounts import SYSTEM_SUBMITTER
 from paperfeed.models import Organization, Paper
 from paperfeed.summary import extractive_summary
 from paperfeed.tex import text_mode
@@ -56,6 +58,20 @@ def thumbnail_url(paper: Paper) -> str | None:
     return f"/papers/{quote(paper.id, safe='/')}/thumbnail.webp?v={int(paper.thumbnail.made_at.timestamp())}"
 
 
+def card_url(paper: Paper) -> str:
+    """The paper's generated title card (``paperfeed/titlecards.py``, ``web/media.py``):
+    ``/papers/<id>/card.webp?v=<hash of what it draws>``."""
+    version = titlecards.version(paper.id, paper.title, paper.primary_category)
+    return f"/papers/{quote(paper.id, safe='/')}/card.webp?v={version}"
+
+
+def api_thumbnail_url(paper: Paper) -> str:
+    """The API's ``thumbnail``, never null (Hugging Face always names an image): the figure thumbnail
+    where there is one, else the title card. Cards on the pages show the figure only (``thumbnail_url``):
+    they show the title already."""
+    return thumbnail_url(paper) or card_url(paper)
+
+
 def avatar_url(kind: str, name: str) -> str:
     """A generated identicon served by this site (``web/avatars.py``), as HF's default avatars are:
     a relative ``/avatars/<hex>.svg``, never a third party's address."""
@@ -73,6 +89,16 @@ def user_json(username: str) -> dict[str, Any]:
         "type": "user",
         "isPro": False,
     }
+
+
+def submitter_json(paper: Paper) -> dict[str, Any]:
+    """``submittedBy`` / ``submittedOnDailyBy``: the member who submitted the paper, else arXiv's listing
+    (the paper came from an import or a harvest): HF names a submitter for every daily item, so paperfeed
+    names this one, in HF's user shape, marked by paperfeed's extra ``isSystem``. Its handle is reserved
+    at sign-up (``accounts.RESERVED``), so no member can pass for it."""
+    if paper.submitted_by:
+        return {**user_json(paper.submitted_by), "isSystem": False}
+    return {**user_json(SYSTEM_SUBMITTER), "fullname": "arXiv listing", "isSystem": True}
 
 
 def organization_json(org: Organization) -> dict[str, Any]:
@@ -141,8 +167,7 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
         out["ai_keywords"] = paper.keywords
-    if paper.submitted_by:
-        out["submittedOnDailyBy"] = user_json(paper.submitted_by)
+    out["submittedOnDailyBy"] = submitter_json(paper)  # what paper_info() reads as submitted_by
     if paper.organization:
         out["organization"] = organization_json(paper.organization)
     if (withdrawn := paper.withdrawn_at) is not None:
@@ -162,24 +187,29 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
 
 def paper_detail_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
     """``/api/papers/{id}``: the paper object, plus what huggingface_hub's ``PaperInfo`` reads at the top
-    level: the comment count and the thumbnail (null without one), as in a daily item."""
-    return {**paper_json(paper, extras), "numComments": paper.num_comments, "thumbnail": thumbnail_url(paper)}
+    level: the comment count and the thumbnail (the title card without a figure), as in a daily item."""
+    return {
+        **paper_json(paper, extras),
+        "numComments": paper.num_comments,
+        "thumbnail": api_thumbnail_url(paper),
+    }
 
 
 def daily_item_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
     """One element of ``/api/daily_papers`` (and of ``/api/papers/search``): the paper nested, and the
     feed entry's own date, title, summary, thumbnail, submitter and counters beside it, in HF's key order
-    (``thumbnail`` and ``submittedBy`` always present, null when unknown; ``upvotes`` at the top too,
+    (``thumbnail`` and ``submittedBy`` never null: the title card and arXiv's listing stand in for a
+    figure and a member; ``upvotes`` at the top too,
     which ``hf papers ls`` reads)."""
     item: dict[str, Any] = {
         "paper": paper_json(paper, extras),
         "publishedAt": timestamp(paper.entered_feed_at),
         "title": text_mode(paper.title),
         "summary": text_mode(paper.abstract),
-        "thumbnail": thumbnail_url(paper),
+        "thumbnail": api_thumbnail_url(paper),
         "numComments": paper.num_comments,
         "upvotes": paper.upvotes,
-        "submittedBy": user_json(paper.submitted_by) if paper.submitted_by else None,
+        "submittedBy": submitter_json(paper),
     }
     if paper.organization:
         item["organization"] = organization_json(paper.organization)
@@ -291,6 +321,13 @@ class UserDoc(_Doc):
     isPro: bool = False
 
 
+class SubmitterDoc(UserDoc):
+    isSystem: bool = Field(
+        description="paperfeed: true for 'arxiv' (fullname 'arXiv listing'), which stands in for a member "
+        "when the paper came from arXiv's listing and nobody submitted it."
+    )
+
+
 class OrganizationDoc(_Doc):
     id: str = Field(alias="_id")
     name: str = Field(description="Unique handle, e.g. 'AlibabaTongyiLab'.")
@@ -329,7 +366,9 @@ class PaperDoc(_Doc):
     aiSummaryModel: str | None = Field(None, description="paperfeed: the model of an abstractive summary.")
     aiSummaryAt: str | None = Field(None, description="paperfeed: when an abstractive summary was made.")
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
-    submittedOnDailyBy: UserDoc | None = None
+    submittedOnDailyBy: SubmitterDoc = Field(
+        description="The member who submitted the paper, or the system submitter 'arxiv'."
+    )
     organization: OrganizationDoc | None = None
     withdrawnAt: str | None = Field(None, description="When arXiv's record says the paper was withdrawn.")
     upvoted: bool | None = Field(
@@ -351,8 +390,9 @@ class PaperDoc(_Doc):
 
 class PaperDetailDoc(PaperDoc):
     numComments: int
-    thumbnail: str | None = Field(
-        description="The paper's first figure, made small and served by this site; null when it has none."
+    thumbnail: str = Field(
+        description="An image served by this site: the paper's first figure made small "
+        "(/papers/{id}/thumbnail.webp?v=…), else a title card drawn here (/papers/{id}/card.webp?v=…)."
     )
 
 
@@ -361,12 +401,15 @@ class DailyPaperDoc(_Doc):
     publishedAt: str = Field(description="When the paper entered the daily list, YYYY-MM-DDTHH:MM:SS.mmmZ.")
     title: str
     summary: str
-    thumbnail: str | None = Field(
-        description="The paper's first figure, made small and served by this site; null when it has none."
+    thumbnail: str = Field(
+        description="An image served by this site: the paper's first figure made small "
+        "(/papers/{id}/thumbnail.webp?v=…), else a title card drawn here (/papers/{id}/card.webp?v=…)."
     )
     numComments: int
     upvotes: int = Field(description="Same as paper.upvotes (hf papers ls reads this one).")
-    submittedBy: UserDoc | None = Field(description="The member who submitted it; null when none did.")
+    submittedBy: SubmitterDoc = Field(
+        description="The member who submitted it, or the system submitter 'arxiv' when none did."
+    )
     organization: OrganizationDoc | None = None
     isAuthorParticipating: bool = False
 
