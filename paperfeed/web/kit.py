@@ -19,6 +19,7 @@ pool); the wrappers here hop to the pool themselves.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -33,6 +34,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
@@ -208,11 +210,35 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return refusal(request, Refused(503, message, {"Retry-After": str(RETRY_SECONDS)}))
 
 
+class _TemplateFiles(FileSystemLoader):
+    """The templates folder, whose files Jinja2 checks for changes (a stat) at every use of a template: a
+    feed page uses four. Here a template checked less than ``TEMPLATE_CHECK_SECONDS`` ago counts as
+    unchanged, so an edited template still shows without a restart, within that time."""
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        checked = [time.monotonic()]
+
+        def recently_checked() -> bool:
+            now = time.monotonic()
+            if now - checked[0] < TEMPLATE_CHECK_SECONDS:
+                return True
+            checked[0] = now
+            return bool(uptodate())
+
+        return source, filename, recently_checked
+
+
+TEMPLATE_CHECK_SECONDS = 1.0
+
+
 def install(app: FastAPI, templates_dir: Path, site_name: str) -> None:
     """Give the app its templates and its error renderers."""
     templates = Jinja2Templates(directory=templates_dir)
+    templates.env.loader = _TemplateFiles(templates_dir)
     templates.env.globals["site_name"] = site_name
     templates.env.filters.update(FILTERS)
+    templates.env.filters["card_html"] = cards.CardBodies(templates.env)
     app.state.templates = templates
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(HTTPException, _http_error)
@@ -417,8 +443,9 @@ _TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
 
 
 def needs_math(texts: Iterable[str]) -> bool:
-    """Whether a page showing these texts loads KaTeX (``math`` in its context)."""
-    return any(_TEX.search(t) for t in texts)
+    """Whether a page showing these texts loads KaTeX (``math`` in its context). Each match holds '$',
+    '\\(' or '\\[': texts with none of them (most abstracts) skip the pattern's scan."""
+    return any(_TEX.search(t) for t in texts if "$" in t or "\\(" in t or "\\[" in t)
 
 
 def cards_math(papers: Iterable[Paper]) -> bool:
