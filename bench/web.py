@@ -223,6 +223,7 @@ class Result:
     errors: int
     wrk_cpu_s: float
     seconds: float
+    server_cpu_ms: float = float("nan")  # the server's CPU time per request (its workers' included)
 
 
 def free_port() -> int:
@@ -247,7 +248,23 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, duration: float, connections: int, cookie: str | None = None) -> Result:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its direct children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the process, or its child (ppid)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def wrk(url: str, duration: float, connections: int, cookie: str | None = None, pid: int = 0) -> Result:
+    """One wrk run; with the server's ``pid``, also the server's CPU time per request: unlike requests/s,
+    it hardly moves with what else the machine runs (1000 / it is what one core would serve)."""
+    server_before = cpu_seconds(pid) if pid else 0.0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     header = ["-H", f"Cookie: {cookie}"] if cookie else []
     out = subprocess.run(
@@ -266,7 +283,9 @@ def wrk(url: str, duration: float, connections: int, cookie: str | None = None) 
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Result(rps, parse(latency["50"]), parse(latency["99"]), errors, cpu, duration)
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    server_ms = (cpu_seconds(pid) - server_before) * 1000 / served if pid and served else float("nan")
+    return Result(rps, parse(latency["50"]), parse(latency["99"]), errors, cpu, duration, server_ms)
 
 
 class Server:
@@ -301,7 +320,8 @@ def measure(
     results = {}
     for label, path in paths.items():
         wrk(server.url + path, 1, args.connections, cookie)  # warm-up: caches, pools, imports
-        results[label] = wrk(server.url + path, args.duration, args.connections, cookie)
+        pid = server.process.pid
+        results[label] = wrk(server.url + path, args.duration, args.connections, cookie, pid)
     return results
 
 
@@ -370,20 +390,30 @@ def signed_in(args: argparse.Namespace) -> None:
 
 def table(rows: list[tuple[str, str, Result]], goal: str, one_worker: Callable[[str], bool]) -> None:
     print()
-    print(f"{'server':<36} {'URL':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'wrk CPU':>7}")
+    print(
+        f"{'server':<36} {'URL':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'wrk CPU':>7} "
+        f"{'CPU ms/req':>10} {'req/CPU-s':>9}"
+    )
     for server_name, label, r in rows:
         print(
             f"{server_name:<36} {label:<18} {r.rps:>8,.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.errors:>6} "
-            f"{r.wrk_cpu_s / r.seconds:>7.0%}"
+            f"{r.wrk_cpu_s / r.seconds:>7.0%} {r.server_cpu_ms:>10.2f} {1000 / r.server_cpu_ms:>9,.0f}"
         )
-    bare_def, bare_async = rows[0][2].rps, rows[1][2].rps
+    print(
+        "(CPU ms/req: the server's CPU time per request, its workers' included; req/CPU-s = 1000 / it: what\n"
+        " one worker would serve with a core to itself, which load from elsewhere moves far less than req/s)"
+    )
+    bare_def, bare_async = rows[0][2], rows[1][2]
     print()
-    print(f"ratios to the bare pages (requests/s), one worker; {goal}")
-    print(f"  {'server':<34} {'URL':<18} {'/ def':>6} {'/ async':>8} {'p99 ms':>7}")
+    print(f"ratios to the bare pages, one worker; {goal}")
+    print(
+        f"  {'server':<34} {'URL':<18} {'req/s: / def':>12} {'/ async':>8} {'req/CPU-s: / def':>16} {'p99 ms':>7}"
+    )
     for server_name, label, r in rows[2:]:
         if one_worker(server_name):
             print(
-                f"  {server_name:<34} {label:<18} {r.rps / bare_def:6.2f} {r.rps / bare_async:8.2f} {r.p99_ms:7.1f}"
+                f"  {server_name:<34} {label:<18} {r.rps / bare_def.rps:12.3f} {r.rps / bare_async.rps:8.3f} "
+                f"{bare_def.server_cpu_ms / r.server_cpu_ms:16.3f} {r.p99_ms:7.1f}"
             )
 
 

@@ -176,21 +176,25 @@ def _feed(
     category: str | None,
 ) -> Response:
     default: ListName = request.app.state.settings.default_list
-    try:
-        list_name = parse_list(list_param, default)
-        categories = parse_categories(category)
-        selection = selection_of(list_name, categories)
-        period = (
-            parse_period(day, week, month) if day or week or month else latest_period(db, selection=selection)
-        )
-        sort = parse_sort(sort_param)
-        page = _parse_page(p)
-    except (BadPeriod, ValueError) as exc:
-        raise Refused(400, str(exc)) from exc
     size = int(request.app.state.settings.page_size)
-    result: FeedPage = feed_page(db, period, sort, page, size, selection)
+    with db.snapshot():  # the page's reads (and the member's session and votes) share one connection
+        try:
+            list_name = parse_list(list_param, default)
+            categories = parse_categories(category)
+            selection = selection_of(list_name, categories)
+            period = (
+                parse_period(day, week, month)
+                if day or week or month
+                else latest_period(db, selection=selection)
+            )
+            sort = parse_sort(sort_param)
+            page = _parse_page(p)
+        except (BadPeriod, ValueError) as exc:
+            raise Refused(400, str(exc)) from exc
+        result: FeedPage = feed_page(db, period, sort, page, size, selection)
+        anchor = _anchor(db, period, selection)
+        pressed = voted(request, result.papers)
     pages = max(1, -(-result.total // size))
-    anchor = _anchor(db, period, selection)
     links = Links(list_name, default, categories)
     context = {
         "feed": result,
@@ -206,7 +210,7 @@ def _feed(
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
         "sorts": [(s.name, s.label) for s in SORTS.values()],
         "default_sort": next(iter(SORTS)),
-        "voted": voted(request, result.papers),
+        "voted": pressed,
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "mail_off": mail_unavailable(request.app.state.settings),
         "followed_categories": {c for c in categories if following(request, "category", c)},
