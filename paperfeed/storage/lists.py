@@ -123,10 +123,19 @@ def _day_query(shape: tuple[str, bool, bool, bool], question: str) -> sa.Select[
         return sa.select(sa.func.max(papers.c.feed_day)).where(
             papers.c.feed_day < sa.bindparam("day"), *conditions
         )
-    assert question == "after"
-    return sa.select(sa.func.min(papers.c.feed_day)).where(
-        papers.c.feed_day > sa.bindparam("day"), *conditions
+    if question == "after":
+        return sa.select(sa.func.min(papers.c.feed_day)).where(
+            papers.c.feed_day > sa.bindparam("day"), *conditions
+        )
+    assert question == "around"
+    before = sa.select(sa.func.max(papers.c.feed_day)).where(
+        papers.c.feed_day < sa.bindparam("start"), *conditions
     )
+    after = sa.select(sa.func.min(papers.c.feed_day)).where(
+        papers.c.feed_day > sa.bindparam("end"), *conditions
+    )
+    count = sa.select(sa.func.count()).where(_IN_PERIOD, *conditions)
+    return sa.select(before.scalar_subquery(), after.scalar_subquery(), count.scalar_subquery())
 
 
 def feed_papers(
@@ -156,6 +165,18 @@ def _day_answer(db: Database, selection: Selection, question: str, **values: Any
         return conn.execute(
             _day_query(_shape(db, selection), question), _values(selection, **values)
         ).scalar_one()
+
+
+def around(
+    db: Database, start: date, end: date, selection: Selection = EVERYTHING
+) -> tuple[date | None, date | None, int]:
+    """What a feed page shows around its list, in one question: the closest earlier day with papers, the
+    closest later one, and how many papers [start, end] holds (``previous_day(start)``, ``next_day(end)``,
+    ``count_feed_papers``)."""
+    with db.read() as conn:
+        query = _day_query(_shape(db, selection), "around")
+        before, after, count = conn.execute(query, _values(selection, start=start, end=end)).one()
+    return before, after, int(count)
 
 
 def count_feed_papers(db: Database, start: date, end: date, selection: Selection = EVERYTHING) -> int:

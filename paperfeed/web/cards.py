@@ -142,12 +142,18 @@ FILTERS: dict[str, Callable[..., Any]] = {
 # -- rendered card bodies ---------------------------------------------------------------------------------
 
 _FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Paper)))
+# The fields declared as lists, by position (the others hold hashable values: strings, numbers, dates,
+# frozen dataclasses; a field of another unhashable kind makes the card render uncached, never wrong).
+_LISTS = [i for i, f in enumerate(dataclasses.fields(Paper)) if str(f.type).startswith("list[")]
 
 
 def paper_value(paper: Paper) -> Hashable:
     """Every field of the paper, as one hashable value: two papers with equal values render the same card
     body. (Lists become tuples; the nested records are frozen dataclasses.)"""
-    return tuple(tuple(v) if type(v) is list else v for v in _FIELDS(paper))
+    values = list(_FIELDS(paper))
+    for i in _LISTS:
+        values[i] = tuple(values[i])
+    return tuple(values)
 
 
 class CardBodies:

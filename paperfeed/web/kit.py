@@ -443,9 +443,25 @@ _TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[")
 
 
 def needs_math(texts: Iterable[str]) -> bool:
-    """Whether a page showing these texts loads KaTeX (``math`` in its context). Each match holds '$',
-    '\\(' or '\\[': texts with none of them (most abstracts) skip the pattern's scan."""
-    return any(_TEX.search(t) for t in texts if "$" in t or "\\(" in t or "\\[" in t)
+    """Whether a page showing these texts loads KaTeX (``math`` in its context)."""
+    return any(_has_math(t) for t in texts)
+
+
+def _has_math(text: str) -> bool:
+    """``_TEX.search(text)``, by jumps between the backslashes and dollars the text holds: the pattern
+    scans every character (20 µs an abstract, 1 ms a feed page), ``str.find`` only the few it looks for."""
+    at = text.find("\\")
+    while at != -1:
+        if text[at + 1 : at + 2] in ("(", "["):
+            return True
+        at = text.find("\\", at + 1)
+    at = text.find("$")
+    while at != -1:
+        after = text.find("$", at + 1)
+        if after > at + 1:  # a pair of dollars with something between them
+            return True
+        at = after
+    return False
 
 
 def cards_math(papers: Iterable[Paper]) -> bool:
