@@ -264,7 +264,11 @@ async def _settings(request: Request) -> Settings:
 
 
 def viewer(request: Request) -> User | None:
-    """The signed-in member of this request (session cookie or bearer token), looked up once."""
+    """The signed-in member of this request (session cookie or bearer token), looked up once.
+
+    Not cached across requests: the session lookup is one primary-key query (inside the page's snapshot
+    on the feed), a few percent of a signed-in feed page, and asking the database each time is what makes
+    a logout, a password change or a revoked token take effect at once on every worker and machine."""
     state = request.scope.setdefault("state", {})
     if "viewer" not in state:
         user = None
