@@ -13,6 +13,7 @@ Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -100,21 +101,34 @@ class Links:
         list_name: ListName | None = None,
         categories: tuple[str, ...] | None = None,
     ) -> str:
-        params: dict[str, str | int] = {period.param: period.key}
-        shown = list_name or self.list_name
-        if shown != self.default_list:
-            params["list"] = shown
-        chosen = self.categories if categories is None else categories
-        if chosen:
-            params["category"] = ",".join(chosen)
-        if sort != next(iter(SORTS)):
-            params["sort"] = sort
-        if page:
-            params["p"] = page
-        return "/papers?" + urlencode(params, safe=",")
+        return _feed_url(self, period, sort, page, list_name, categories)
 
     def without(self, category: str) -> tuple[str, ...]:
         return tuple(c for c in self.categories if c != category)
+
+
+# A feed page links some twenty neighbours, the same for every reader of that page: remembered.
+@functools.lru_cache(maxsize=1024)
+def _feed_url(
+    links: Links,
+    period: Period,
+    sort: Sort,
+    page: int,
+    list_name: ListName | None,
+    categories: tuple[str, ...] | None,
+) -> str:
+    params: dict[str, str | int] = {period.param: period.key}
+    shown = list_name or links.list_name
+    if shown != links.default_list:
+        params["list"] = shown
+    chosen = links.categories if categories is None else categories
+    if chosen:
+        params["category"] = ",".join(chosen)
+    if sort != next(iter(SORTS)):
+        params["sort"] = sort
+    if page:
+        params["p"] = page
+    return "/papers?" + urlencode(params, safe=",")
 
 
 def _pager(current: int, pages: int) -> list[int | None]:
