@@ -372,6 +372,17 @@ def following(request: Request, kind: str, value: str) -> bool:
     return follow_store.is_following(database(request), me.id, kind, key)
 
 
+def unread(request: Request) -> int:
+    """The signed-in reader's count of unread notifications (0 for a visitor), asked once a request: a
+    handler that reads in a ``Database.snapshot()`` asks it there, and the layout's badge reuses it."""
+    state = request.scope.setdefault("state", {})
+    if "unread" not in state:
+        me = viewer(request)
+        state["unread"] = notification_store.unread_count(database(request), me.id) if me else 0
+    count: int = state["unread"]
+    return count
+
+
 def may_edit_links(db: Database, user: User | None, paper: Paper) -> bool:
     """Whether ``user`` may set the paper's code links: the paper page shows the form, the handler
     enforces it (``web/code.py``)."""
@@ -432,7 +443,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     me = viewer(request)
     full = {
         "me": me,
-        "unread": notification_store.unread_count(database(request), me.id) if me else 0,
+        "unread": unread(request),
         "csrf": csrf.token(request),
         "vote_intent": request.query_params.get("vote"),
         **context,

@@ -69,6 +69,7 @@ from paperfeed.web.kit import (
     redirect,
     render,
     row_id,
+    unread,
     viewer,
     voted,
 )
@@ -208,6 +209,7 @@ def _feed(
         result: FeedPage = feed_page(db, period, sort, page, size, selection)
         anchor = _anchor(db, period, selection)
         pressed = voted(request, result.papers)
+        unread(request)  # the layout's badge, asked here with the page's other questions
     pages = max(1, -(-result.total // size))
     links = Links(list_name, default, categories)
     context = {
