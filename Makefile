@@ -105,16 +105,18 @@ lint: install-test
 
 # Import throughput (the CLI against a bare loop, 200,000 real-text and 200,000 synthetic papers, SQLite and
 # PostgreSQL), web throughput (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web
-# workers), votes, embedding, relevance, search at 1M papers, digests, recommendations (simulated readers),
-# and the crash and fault drills (a 100,000-paper import killed 20 times, index files damaged, PostgreSQL
-# restarted, a full disk: its disk drill mounts a tmpfs, as root). Each bench rewrites its own section of
-# docs/benchmarks.md.
+# workers; then signed-in pages on 1M papers and 10,000 members, built once under .bench/: ~15 minutes the
+# first time), votes, embedding, relevance, search at 1M papers, digests, recommendations (simulated
+# readers), and the crash and fault drills (a 100,000-paper import killed 20 times, index files damaged,
+# PostgreSQL restarted, a full disk: its disk drill mounts a tmpfs, as root). Each bench rewrites its own
+# section of docs/benchmarks.md.
 bench: install-test
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing Debian's wrk for bench/web.py"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/web.py --scenario signed-in
 	$(BIN)/python bench/votes.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/relevance.py

@@ -152,13 +152,12 @@ def feed_page(
     selection: Selection = EVERYTHING,
 ) -> FeedPage:
     papers = lists.feed_papers(db, period.start, period.end, sort, page_size, page * page_size, selection)
-    before = lists.previous_day(db, period.start, selection)
-    after = lists.next_day(db, period.end, selection)
+    before, after, total = lists.around(db, period.start, period.end, selection)
     return FeedPage(
         period=period,
         sort=sort,
         papers=papers,
-        total=lists.count_feed_papers(db, period.start, period.end, selection),
+        total=total,
         page=page,
         page_size=page_size,
         previous=period.containing(before) if before else None,

@@ -16,6 +16,13 @@ _WITHDRAWN = re.compile(
 )
 
 
+def _may_say_withdrawn(text: str) -> bool:
+    """Whether ``_WITHDRAWN`` could match: every match holds the word, and in ASCII text only ASCII case
+    variants of it (other texts go to the pattern). The pattern scans an abstract in ~0.1 ms, the test in
+    ~1 µs: cards read ``withdrawn_at`` for every paper they show (50 a feed page)."""
+    return not text.isascii() or "withdrawn" in text.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Version:
     version: int  # 1 for "v1"
@@ -105,7 +112,10 @@ class Paper:
     def withdrawn_at(self) -> datetime | None:
         """When the paper was withdrawn, if arXiv's comments or abstract say it was: the date of its latest
         version (the withdrawal notice is a new version), else of its last update or publication."""
-        if not any(_WITHDRAWN.search(text or "") for text in (self.comments, self.abstract)):
+        texts = (self.comments, self.abstract)
+        if not any(
+            _WITHDRAWN.search(text) for text in texts if text is not None and _may_say_withdrawn(text)
+        ):
             return None
         latest = max(self.versions, key=lambda v: v.version).created if self.versions else None
         return latest or self.updated_at or self.published_at

@@ -46,7 +46,7 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
         click.echo(f"keyword index: {indexed} papers (re)indexed")
     os.environ["PAPERFEED_DATABASE_URL"] = obj.settings.database_url
     uvicorn.run(
-        "paperfeed.web.app:create_app",
+        "paperfeed.web.app:served_app",
         factory=True,
         host=host or obj.settings.host,
         port=port or obj.settings.port,

@@ -9,6 +9,7 @@ is documented in docs/trending.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -50,26 +51,91 @@ class Selection:
 EVERYTHING = Selection()
 
 
-def _where(db: Database, selection: Selection) -> list[Any]:
+# Each question below is one statement per dialect and *shape* of selection (curated or not, with
+# categories or not, with a submitter or not), built once with the selection's values, days and page as
+# bind parameters: building these statements and their cache keys cost more than running them (a signed-in
+# feed page asks five). Only the orders that depend on the time (trending) are built at each call.
+
+
+def _where(dialect: str, curated: bool, categories: bool, submitter: bool) -> list[Any]:
+    """A selection's conditions, its values as the bind parameters ``_values`` fills."""
     conditions: list[Any] = []
-    if selection.curated:
+    if curated:
         conditions.append(papers.c.submitted_at.is_not(None))
-    if selection.submitter is not None:
-        conditions.append(papers.c.submitted_by == selection.submitter)
-    if selection.categories:
-        conditions.append(_in_categories(db, selection.categories))
+    if submitter:
+        conditions.append(papers.c.submitted_by == sa.bindparam("submitter"))
+    if categories:
+        conditions.append(_in_categories(dialect))
     return conditions
 
 
-def _in_categories(db: Database, categories: tuple[str, ...]) -> Any:
-    """Whether a paper's JSON list of categories holds any of these (SQLite's json_each, PostgreSQL's
-    jsonb_array_elements_text): within a period's few hundred papers a scan costs little, and the import
-    stays one row per paper."""
-    if db.dialect == "postgresql":
+def _shape(db: Database, selection: Selection) -> tuple[str, bool, bool, bool]:
+    return db.dialect, selection.curated, bool(selection.categories), selection.submitter is not None
+
+
+def _values(selection: Selection, **more: Any) -> dict[str, Any]:
+    values = dict(more)
+    if selection.categories:
+        values["categories"] = list(selection.categories)
+    if selection.submitter is not None:
+        values["submitter"] = selection.submitter
+    return values
+
+
+def _in_categories(dialect: str) -> Any:
+    """Whether a paper's JSON list of categories holds any of the selection's (SQLite's json_each,
+    PostgreSQL's jsonb_array_elements_text): within a period's few hundred papers a scan costs little, and
+    the import stays one row per paper."""
+    if dialect == "postgresql":
         each = sa.func.jsonb_array_elements_text(papers.c.categories).table_valued("value")
     else:
         each = sa.func.json_each(papers.c.categories).table_valued("value")
-    return sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(categories)))
+    return sa.exists(
+        sa.select(1).select_from(each).where(each.c.value.in_(sa.bindparam("categories", expanding=True)))
+    )
+
+
+_IN_PERIOD = papers.c.feed_day.between(sa.bindparam("start"), sa.bindparam("end"))
+_TIMELESS: tuple[Sort, ...] = ("upvotes", "published")  # orders whose SQL does not depend on the time
+
+
+def _feed_query(shape: tuple[str, bool, bool, bool], order: list[Any]) -> sa.Select[Any]:
+    return (
+        paper_query()
+        .where(_IN_PERIOD, *_where(*shape))
+        .order_by(*order)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+
+
+_FEED_QUERIES: dict[tuple[tuple[str, bool, bool, bool], Sort], sa.Select[Any]] = {}  # the timeless ones
+
+
+@functools.cache
+def _day_query(shape: tuple[str, bool, bool, bool], question: str) -> sa.Select[Any]:
+    conditions = _where(*shape)
+    if question == "count":
+        return sa.select(sa.func.count()).where(_IN_PERIOD, *conditions)
+    if question == "latest":
+        return sa.select(sa.func.max(papers.c.feed_day)).where(*conditions)
+    if question == "before":
+        return sa.select(sa.func.max(papers.c.feed_day)).where(
+            papers.c.feed_day < sa.bindparam("day"), *conditions
+        )
+    if question == "after":
+        return sa.select(sa.func.min(papers.c.feed_day)).where(
+            papers.c.feed_day > sa.bindparam("day"), *conditions
+        )
+    assert question == "around"
+    before = sa.select(sa.func.max(papers.c.feed_day)).where(
+        papers.c.feed_day < sa.bindparam("start"), *conditions
+    )
+    after = sa.select(sa.func.min(papers.c.feed_day)).where(
+        papers.c.feed_day > sa.bindparam("end"), *conditions
+    )
+    count = sa.select(sa.func.count()).where(_IN_PERIOD, *conditions)
+    return sa.select(before.scalar_subquery(), after.scalar_subquery(), count.scalar_subquery())
 
 
 def feed_papers(
@@ -83,37 +149,55 @@ def feed_papers(
     now: datetime | None = None,
 ) -> list[Paper]:
     """The selection's papers whose feed day lies in [start, end], best first."""
-    query = paper_query().where(papers.c.feed_day.between(start, end), *_where(db, selection))
-    order = SORTS[sort].order(db, now or datetime.now(UTC))
+    shape = _shape(db, selection)
+    query = _FEED_QUERIES.get((shape, sort))
+    if query is None:
+        query = _feed_query(shape, SORTS[sort].order(db, now or datetime.now(UTC)))
+        if sort in _TIMELESS:
+            _FEED_QUERIES[shape, sort] = query
+    values = _values(selection, start=start, end=end, limit=limit, offset=offset)
     with db.read() as conn:
-        rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
-        return [paper_of_row(r) for r in rows]
+        return [paper_of_row(r) for r in conn.execute(query, values)]
+
+
+def _day_answer(db: Database, selection: Selection, question: str, **values: Any) -> Any:
+    with db.read() as conn:
+        return conn.execute(
+            _day_query(_shape(db, selection), question), _values(selection, **values)
+        ).scalar_one()
+
+
+def around(
+    db: Database, start: date, end: date, selection: Selection = EVERYTHING
+) -> tuple[date | None, date | None, int]:
+    """What a feed page shows around its list, in one question: the closest earlier day with papers, the
+    closest later one, and how many papers [start, end] holds (``previous_day(start)``, ``next_day(end)``,
+    ``count_feed_papers``)."""
+    with db.read() as conn:
+        query = _day_query(_shape(db, selection), "around")
+        before, after, count = conn.execute(query, _values(selection, start=start, end=end)).one()
+    return before, after, int(count)
 
 
 def count_feed_papers(db: Database, start: date, end: date, selection: Selection = EVERYTHING) -> int:
-    query = sa.select(sa.func.count()).where(papers.c.feed_day.between(start, end), *_where(db, selection))
-    with db.read() as conn:
-        return int(conn.execute(query).scalar_one())
+    return int(_day_answer(db, selection, "count", start=start, end=end))
 
 
 def latest_day(db: Database, selection: Selection = EVERYTHING) -> date | None:
     """The newest day on which the selection has papers."""
-    query = sa.select(sa.func.max(papers.c.feed_day)).where(*_where(db, selection))
-    with db.read() as conn:
-        return conn.execute(query).scalar_one()
+    found: date | None = _day_answer(db, selection, "latest")
+    return found
 
 
 def previous_day(db: Database, day: date, selection: Selection = EVERYTHING) -> date | None:
     """The closest earlier day on which the selection has papers (weekends and holidays have none)."""
-    query = sa.select(sa.func.max(papers.c.feed_day)).where(papers.c.feed_day < day, *_where(db, selection))
-    with db.read() as conn:
-        return conn.execute(query).scalar_one()
+    found: date | None = _day_answer(db, selection, "before", day=day)
+    return found
 
 
 def next_day(db: Database, day: date, selection: Selection = EVERYTHING) -> date | None:
-    query = sa.select(sa.func.min(papers.c.feed_day)).where(papers.c.feed_day > day, *_where(db, selection))
-    with db.read() as conn:
-        return conn.execute(query).scalar_one()
+    found: date | None = _day_answer(db, selection, "after", day=day)
+    return found
 
 
 # -- trending -----------------------------------------------------------------------------------------------

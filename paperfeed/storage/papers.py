@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -309,7 +310,13 @@ def unmark_submitted(db: Database, paper_id: str) -> bool:
 
 
 def paper_query() -> sa.Select[Any]:
-    """Papers with their organization, ready for a WHERE: every question about whole papers starts here."""
+    """Papers with their organization, ready for a WHERE: every question about whole papers starts here.
+    One statement, built once: statements are immutable (``where`` makes a new one), and building these
+    joins took a third of a millisecond each time."""
+    return _PAPER_QUERY
+
+
+def _paper_query() -> sa.Select[Any]:
     return sa.select(
         papers,
         organizations.c.name.label("org_name"),
@@ -325,6 +332,9 @@ def paper_query() -> sa.Select[Any]:
         .outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
         .outerjoin(paper_thumbnails, paper_thumbnails.c.paper_id == papers.c.id)
     )
+
+
+_PAPER_QUERY = _paper_query()
 
 
 def paper(db: Database, paper_id: str) -> Paper | None:
@@ -404,40 +414,57 @@ def last_rev(db: Database) -> int:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.rev), 0))).scalar_one())
 
 
+# What paper_of_row reads of a row, by position: a Row's attribute access by name costs ~2 µs (SQLAlchemy
+# 2.1 looks the name up on the Row class first), its index ~20 ns, and a page of 50 papers read 26 names
+# each (3 ms). The positions are paper_query()'s; callers may add columns after them, never before.
+_READ = (
+    "id", "title", "abstract", "authors", "categories", "versions", "version", "published_at", "updated_at",
+    "num_authors", "comments", "journal_ref", "doi", "report_no", "license", "submitter", "org_name",
+    "org_fullname", "feed_day", "submitted_at", "submitted_by", "upvotes", "num_comments", "keywords",
+    "repo_url", "project_page", "repo_stars", "repo_status", "summary_text", "summary_model", "summary_at",
+    "thumbnail_at", "thumbnail_caption",
+)  # fmt: skip
+_POSITION = {key: i for i, key in enumerate(paper_query().selected_columns.keys())}
+_VALUES = operator.itemgetter(*(_POSITION[key] for key in _READ))
+
+
 def paper_of_row(row: Any) -> Paper:
-    """The Paper a row of ``paper_query`` describes."""
-    org = Organization(row.org_name, row.org_fullname) if row.org_name else None
+    """The Paper a row of ``paper_query`` describes (extra columns added after its own are ignored)."""
+    (
+        paper_id, title, abstract, authors, categories, versions, version, published_at, updated_at,
+        num_authors, comments, journal_ref, doi, report_no, license_, submitter, org_name, org_fullname,
+        feed_day, submitted_at, submitted_by, upvotes, num_comments, keywords, repo_url, project_page,
+        repo_stars, repo_status, summary_text, summary_model, summary_at, thumbnail_at, thumbnail_caption,
+    ) = _VALUES(row)  # fmt: skip
     return Paper(
-        id=row.id,
-        title=row.title,
-        abstract=row.abstract,
-        authors=list(row.authors),
-        categories=list(row.categories),
-        versions=[Version(v["version"], datetime.fromisoformat(v["created"])) for v in row.versions],
-        version=row.version,
-        published_at=row.published_at,
-        updated_at=row.updated_at,
-        num_authors=row.num_authors,
-        comments=row.comments,
-        journal_ref=row.journal_ref,
-        doi=row.doi,
-        report_no=row.report_no,
-        license=row.license,
-        submitter=row.submitter,
-        organization=org,
-        feed_day=_as_date(row.feed_day),
-        submitted_at=row.submitted_at,
-        submitted_by=row.submitted_by,
-        upvotes=row.upvotes,
-        num_comments=row.num_comments,
-        keywords=list(row.keywords or ()),
-        code=CodeLinks(row.repo_url, row.project_page, row.repo_stars, row.repo_status or "unchecked")
-        if row.repo_url or row.project_page
+        id=paper_id,
+        title=title,
+        abstract=abstract,
+        authors=list(authors),
+        categories=list(categories),
+        versions=[Version(v["version"], datetime.fromisoformat(v["created"])) for v in versions],
+        version=version,
+        published_at=published_at,
+        updated_at=updated_at,
+        num_authors=num_authors,
+        comments=comments,
+        journal_ref=journal_ref,
+        doi=doi,
+        report_no=report_no,
+        license=license_,
+        submitter=submitter,
+        organization=Organization(org_name, org_fullname) if org_name else None,
+        feed_day=_as_date(feed_day),
+        submitted_at=submitted_at,
+        submitted_by=submitted_by,
+        upvotes=upvotes,
+        num_comments=num_comments,
+        keywords=list(keywords or ()),
+        code=CodeLinks(repo_url, project_page, repo_stars, repo_status or "unchecked")
+        if repo_url or project_page
         else None,
-        summary=StoredSummary(row.summary_text, row.summary_model, row.summary_at)
-        if row.summary_text
-        else None,
-        thumbnail=StoredThumbnail(row.thumbnail_at, row.thumbnail_caption) if row.thumbnail_at else None,
+        summary=StoredSummary(summary_text, summary_model, summary_at) if summary_text else None,
+        thumbnail=StoredThumbnail(thumbnail_at, thumbnail_caption) if thumbnail_at else None,
     )
 
 

@@ -172,14 +172,19 @@ def create_session(db: Database, id_hash: str, user_id: int, now: datetime, expi
         )
 
 
+# Built once: every signed-in request asks it, and building the statement (and its cache key) each time
+# cost more than running it.
+_SESSION_USER = (
+    _USER.select_from(users.join(sessions, sessions.c.user_id == users.c.id))
+    .where(sessions.c.id_hash == sa.bindparam("id_hash"))
+    .where(sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type))
+)
+
+
 def session_user(db: Database, id_hash: str, now: datetime) -> User | None:
-    query = (
-        _USER.select_from(users.join(sessions, sessions.c.user_id == users.c.id))
-        .where(sessions.c.id_hash == id_hash)
-        .where(sessions.c.expires_at > now)
-    )
+    """The member of a live session: one lookup by the session table's primary key."""
     with db.read() as conn:
-        row = conn.execute(query).one_or_none()
+        row = conn.execute(_SESSION_USER, {"id_hash": id_hash, "now": now}).one_or_none()
     return _user(row) if row else None
 
 

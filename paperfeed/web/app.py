@@ -3,6 +3,7 @@ serves the vendored static files, and sets the security headers every response c
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +59,23 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def served_app() -> FastAPI:
+    """The app as ``paperfeed serve`` runs it in each web worker: ``create_app``, and the objects made at
+    start kept out of the garbage collector's way (``_freeze_startup_objects``)."""
+    app = create_app()
+    app.state.freeze_gc = True
+    return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move what exists once the app has started (modules, the ORM's tables, templates, indexes: ~200,000
+    objects) out of the cyclic collector's generations (``gc.freeze``): its full collections walked them
+    all, and took a seventh of a signed-in feed page's CPU time. Garbage is collected first, so nothing
+    dead is kept; the shutdown unfreezes them."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_module.load()
     db = open_database(settings.database_url)
@@ -66,15 +84,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mcp = agents.HttpEndpoint(agents.build(db, settings, lambda: searcher), settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Keeps this node's search indexes current while the server runs (see search/follower.py).
         follower = IndexFollower(searcher, settings)
         follower.start()
+        frozen = getattr(app.state, "freeze_gc", False)
+        if frozen:
+            _freeze_startup_objects()
         try:
             async with mcp.running():
                 yield
         finally:
             follower.stop()
+            if frozen:
+                gc.unfreeze()
 
     app = FastAPI(
         lifespan=lifespan,

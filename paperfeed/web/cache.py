@@ -10,8 +10,13 @@ nothing needs invalidating across machines.
 
 Handlers marked ``@cached`` render and store; ``CachedPages``, a middleware in front of the router, answers
 requests whose page is fresh without parameter parsing or a hop to the thread pool. Measured by
-``bench/web.py``: rendering the feed page costs ≈ 6 ms; a cached answer costs less than the bare page of the
-framework (docs/benchmarks.md has the figures).
+``bench/web.py``: a cached answer costs less than the bare page of the framework (docs/benchmarks.md has the
+figures).
+
+Signed-in pages (issue #14) are never cached here and always show the database as it is: their speed comes
+from what can be shared without going stale — each card's paper part, rendered once per paper value
+(``web/cards.CardBodies``); statements built once (``storage/lists.py``, the session lookup, the page's
+upvotes); one connection and read transaction for a page's reads (``Database.snapshot``).
 """
 
 from __future__ import annotations

@@ -11,11 +11,19 @@ stored, since a database indexed by an older extractor keeps its phrases until t
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from jinja2 import Environment
+from markupsafe import Markup
 
 from paperfeed.models import Paper
 from paperfeed.search.keyphrases import reads_as_phrase
@@ -24,6 +32,7 @@ from paperfeed.web.serialize import thumbnail_url
 
 SHOWN_AUTHORS = 3  # names on a card before "+N"
 MAX_KEYPHRASES = 3
+MAX_CARD_BODIES = 4096  # rendered card bodies kept per web worker (~3 kB each, with their keys)
 
 
 def card_keyphrases(keywords: Iterable[str], limit: int = MAX_KEYPHRASES) -> list[str]:
@@ -77,8 +86,10 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
+@functools.lru_cache(maxsize=64)
 def without_vote(back: str) -> str:
-    """A page's address without the ``vote=`` a log-in round trip added (see ``vote_login``)."""
+    """A page's address without the ``vote=`` a log-in round trip added (see ``vote_login``). Remembered:
+    every ▲ button of a page asks it of the same address (50 URL parses a feed page)."""
     parts = urlsplit(back)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "vote"]
     return parts.path + (f"?{urlencode(query)}" if query else "")
@@ -126,3 +137,73 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "vote_back": vote_back,
     "vote_login": vote_login,
 }
+
+
+# -- rendered card bodies ---------------------------------------------------------------------------------
+
+_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Paper)))
+# The fields declared as lists, by position (the others hold hashable values: strings, numbers, dates,
+# frozen dataclasses; a field of another unhashable kind makes the card render uncached, never wrong).
+_LISTS = [i for i, f in enumerate(dataclasses.fields(Paper)) if str(f.type).startswith("list[")]
+
+
+def paper_value(paper: Paper) -> Hashable:
+    """Every field of the paper, as one hashable value: two papers with equal values render the same card
+    body. (Lists become tuples; the nested records are frozen dataclasses.)"""
+    values = list(_FIELDS(paper))
+    for i in _LISTS:
+        values[i] = tuple(values[i])
+    return tuple(values)
+
+
+class CardBodies:
+    """The ``card_html`` filter: ``_card.html``'s ``card_body`` macro, rendered once per paper *value* and
+    reused, on every page that lists cards, for visitors and members alike.
+
+    A card body is a pure function of the paper (the template's contract: ``card_body`` never reads
+    ``me``, ``csrf`` or the request, and it is called here outside any page, so it could not), so a
+    cached body is never stale: a paper whose comments, code links or anything else changed has another
+    value, hence another key, and is rendered afresh; old values age out (at most ``MAX_CARD_BODIES``
+    entries, oldest first). The per-reader part of a card, the ▲ button, is rendered with each page. Measured
+    by bench/web.py: the bodies were most of the time a signed-in feed page spent in Jinja2.
+
+    When Jinja2 reloads ``_card.html`` (an edited template, ``auto_reload``), the cache is emptied; this is
+    checked at most once a second, so the check costs nothing per card.
+    """
+
+    def __init__(self, env: Environment, template: str = "_card.html", size: int = MAX_CARD_BODIES) -> None:
+        self.env, self.template, self.size = env, template, size
+        self._entries: dict[Hashable, Markup] = {}
+        self._lock = threading.Lock()
+        self._loaded: Any = None  # the jinja2 Template whose macro renders the bodies
+        self._macro: Callable[[Paper], Markup] | None = None
+        self._checked = float("-inf")
+
+    def __call__(self, paper: Paper) -> Markup:
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._reload(now)
+        macro = self._macro
+        assert macro is not None
+        try:
+            key = paper_value(paper)
+            found = self._entries.get(key)
+        except TypeError:  # a field holding something unhashable: rendered each time, never wrong
+            return macro(paper)
+        if found is not None:
+            return found
+        html = macro(paper)  # Markup: the template escapes what it inserts
+        with self._lock:
+            self._entries[key] = html
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+        return html
+
+    def _reload(self, now: float) -> None:
+        template = self.env.get_template(self.template)  # the same object unless Jinja2 reloaded the file
+        with self._lock:
+            if template is not self._loaded:
+                self._entries.clear()
+                self._macro = getattr(template.module, "card_body")  # noqa: B009 - a template's macro
+                self._loaded = template
+            self._checked = now

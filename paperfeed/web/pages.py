@@ -13,6 +13,7 @@ Handlers are plain ``def``: storage is synchronous, so FastAPI runs them in its 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -68,6 +69,7 @@ from paperfeed.web.kit import (
     redirect,
     render,
     row_id,
+    unread,
     viewer,
     voted,
 )
@@ -100,21 +102,34 @@ class Links:
         list_name: ListName | None = None,
         categories: tuple[str, ...] | None = None,
     ) -> str:
-        params: dict[str, str | int] = {period.param: period.key}
-        shown = list_name or self.list_name
-        if shown != self.default_list:
-            params["list"] = shown
-        chosen = self.categories if categories is None else categories
-        if chosen:
-            params["category"] = ",".join(chosen)
-        if sort != next(iter(SORTS)):
-            params["sort"] = sort
-        if page:
-            params["p"] = page
-        return "/papers?" + urlencode(params, safe=",")
+        return _feed_url(self, period, sort, page, list_name, categories)
 
     def without(self, category: str) -> tuple[str, ...]:
         return tuple(c for c in self.categories if c != category)
+
+
+# A feed page links some twenty neighbours, the same for every reader of that page: remembered.
+@functools.lru_cache(maxsize=1024)
+def _feed_url(
+    links: Links,
+    period: Period,
+    sort: Sort,
+    page: int,
+    list_name: ListName | None,
+    categories: tuple[str, ...] | None,
+) -> str:
+    params: dict[str, str | int] = {period.param: period.key}
+    shown = list_name or links.list_name
+    if shown != links.default_list:
+        params["list"] = shown
+    chosen = links.categories if categories is None else categories
+    if chosen:
+        params["category"] = ",".join(chosen)
+    if sort != next(iter(SORTS)):
+        params["sort"] = sort
+    if page:
+        params["p"] = page
+    return "/papers?" + urlencode(params, safe=",")
 
 
 def _pager(current: int, pages: int) -> list[int | None]:
@@ -176,21 +191,26 @@ def _feed(
     category: str | None,
 ) -> Response:
     default: ListName = request.app.state.settings.default_list
-    try:
-        list_name = parse_list(list_param, default)
-        categories = parse_categories(category)
-        selection = selection_of(list_name, categories)
-        period = (
-            parse_period(day, week, month) if day or week or month else latest_period(db, selection=selection)
-        )
-        sort = parse_sort(sort_param)
-        page = _parse_page(p)
-    except (BadPeriod, ValueError) as exc:
-        raise Refused(400, str(exc)) from exc
     size = int(request.app.state.settings.page_size)
-    result: FeedPage = feed_page(db, period, sort, page, size, selection)
+    with db.snapshot():  # the page's reads (and the member's session and votes) share one connection
+        try:
+            list_name = parse_list(list_param, default)
+            categories = parse_categories(category)
+            selection = selection_of(list_name, categories)
+            period = (
+                parse_period(day, week, month)
+                if day or week or month
+                else latest_period(db, selection=selection)
+            )
+            sort = parse_sort(sort_param)
+            page = _parse_page(p)
+        except (BadPeriod, ValueError) as exc:
+            raise Refused(400, str(exc)) from exc
+        result: FeedPage = feed_page(db, period, sort, page, size, selection)
+        anchor = _anchor(db, period, selection)
+        pressed = voted(request, result.papers)
+        unread(request)  # the layout's badge, asked here with the page's other questions
     pages = max(1, -(-result.total // size))
-    anchor = _anchor(db, period, selection)
     links = Links(list_name, default, categories)
     context = {
         "feed": result,
@@ -206,7 +226,7 @@ def _feed(
         "kinds": [(kind, label, period_of_kind(kind, anchor)) for kind, label in KIND_LABELS.items()],
         "sorts": [(s.name, s.label) for s in SORTS.values()],
         "default_sort": next(iter(SORTS)),
-        "voted": voted(request, result.papers),
+        "voted": pressed,
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "mail_off": mail_unavailable(request.app.state.settings),
         "followed_categories": {c for c in categories if following(request, "category", c)},

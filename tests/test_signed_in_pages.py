@@ -1,0 +1,87 @@
+"""What signed-in pages reuse between requests (issue #14), and what they never may: card bodies rendered
+once per paper value (``web/cards.CardBodies``), the days around a list in one statement
+(``lists.around``), a page's reads in one snapshot, the served app's frozen start-up objects. A member's
+page still shows the database as it is at every request."""
+
+from __future__ import annotations
+
+import gc
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed import settings as settings_module
+from paperfeed.models import Paper
+from paperfeed.settings import Settings
+from paperfeed.storage import Database, lists
+from paperfeed.storage import comments as comment_store
+from paperfeed.storage.lists import Selection
+from paperfeed.web import app as web_app
+from paperfeed.web.cards import CardBodies, paper_value
+from tests.community import NOW, add_papers, https_client, member, sign_up
+
+
+def test_a_members_feed_shows_votes_and_comments_at_once(settings: Settings, db: Database) -> None:
+    (paper,) = add_papers(db, 1)
+    with https_client(settings) as client:
+        sign_up(client, "reader")
+        first = client.get("/papers?list=all").text
+        assert "0 comments" in first and 'aria-pressed="false"' in first
+        other = member(db, "other")
+        comment_store.add_comment(db, paper.id, other.id, "Nice.", "<p>Nice.</p>", NOW)
+        token = client.cookies["__Host-csrf"]
+        voted = client.post(f"/papers/{paper.id}/upvote", data={"csrf": token, "back": "/papers?list=all"})
+        assert voted.status_code == 200
+        again = client.get("/papers?list=all").text  # the card body of the old value must not come back
+        assert "1 comment<" in again and 'aria-pressed="true"' in again
+        assert '<span class="vote-count">1</span>' in again
+
+
+def test_card_bodies_are_keyed_by_the_whole_paper(settings: Settings) -> None:
+    app = web_app.create_app(settings)
+    bodies = app.state.templates.env.filters["card_html"]
+    assert isinstance(bodies, CardBodies)
+    paper = Paper(id="2611.00001", title="A title", abstract="An abstract.", authors=["Ada Lovelace"])
+    html = bodies(paper)
+    assert (
+        bodies(Paper(id="2611.00001", title="A title", abstract="An abstract.", authors=["Ada Lovelace"]))
+        is html
+    )
+    changed = Paper(
+        id="2611.00001", title="A title", abstract="An abstract.", authors=["Ada Lovelace"], num_comments=3
+    )
+    assert paper_value(changed) != paper_value(paper)
+    assert "3 comments" in bodies(changed) and "0 comments" in html
+    # A body never holds what belongs to the reader: no form, no token.
+    assert "<form" not in html and "csrf" not in html
+
+
+def test_the_days_around_a_list_in_one_question(db: Database) -> None:
+    add_papers(db, 3)
+    day = NOW.date()
+    for selection in (Selection(), Selection(categories=("cs.LG", "hep-th")), Selection(curated=True)):
+        for start, end in (
+            (day, day),
+            (date(2020, 1, 1), date(2020, 1, 31)),
+            (date(2030, 1, 1), date(2030, 1, 1)),
+        ):
+            assert lists.around(db, start, end, selection) == (
+                lists.previous_day(db, start, selection),
+                lists.next_day(db, end, selection),
+                lists.count_feed_papers(db, start, end, selection),
+            )
+
+
+def test_the_served_app_freezes_its_start_up_objects_while_it_runs(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings_module, "load", lambda: settings)  # served_app reads the environment
+    try:
+        app = web_app.served_app()
+        with TestClient(app) as client:
+            assert gc.get_freeze_count() > 0
+            assert client.get("/").status_code == 200
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
