@@ -191,7 +191,9 @@ class _Run:
             chosen[:] = choose(self.pp, short, sent, settings.digest_top_papers, settings.digest_max_picks)
             return [item.paper.id for item in chosen]
 
-        claim = ledger.claim(self.db, sub.id, self.pp.key, self.sender_id, _now(), short.ids, pick, done)
+        claim = ledger.claim(
+            self.db, sub.id, self.pp.key, self.sender_id, _now(), short.ids, pick, done, sub.user_id
+        )
         if claim is None:
             self.count(skipped=1)
             return None

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paperfeed.storage.db import Database
+from paperfeed.storage.feedback import seen_among_in, seen_in, unsee_in
 from paperfeed.storage.schema import (
     UTCDateTime,
     digest_deliveries,
@@ -109,13 +110,17 @@ def claim(
     shortlist: Collection[str],
     choose: Callable[[set[str]], list[str]],
     done: tuple[int, str] | None = None,
+    user_id: int | None = None,
 ) -> Claim | None:
     """Claim the digest of (subscriber, period) and record the papers it will carry, in one transaction.
 
     ``choose`` gets the papers of ``shortlist`` this subscriber was already sent and returns the ids the
     digest carries. None when the digest is not ours to send: sent, claimed by another sender, or the
     subscriber is no longer active. ``done`` = (delivery id, Message-ID) of the previous digest this
-    sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest."""
+    sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest.
+    ``user_id``: the member the subscription is linked to; what they have seen on any channel counts as
+    sent, and the papers chosen are recorded as seen by them (via 'digest') in the same transaction, so a
+    digest that is claimed is seen, whatever happens to the process next."""
     c = digest_deliveries.c
     now_param = {"now": now}
     with db.write() as conn:
@@ -145,10 +150,14 @@ def claim(
         if shortlist:
             found = conn.execute(_SENT_AMONG, {"subscriber": subscriber_id, "ids": list(shortlist)})
             sent = set(found.scalars())
+            if user_id is not None:
+                sent |= seen_among_in(conn, user_id, shortlist)
         chosen = choose(sent)
         if chosen:
             rows = [{"subscriber": subscriber_id, "paper": i, "period": period} for i in chosen]
             conn.execute(_RECORD_PAPERS, rows)
+            if user_id is not None:
+                seen_in(conn, user_id, chosen, "digest", now)
         else:
             conn.execute(
                 digest_deliveries.update().where(c.id == delivery_id).values(status="empty", finished_at=now)
@@ -210,9 +219,14 @@ def mark_unsent(
         ).one()
         if status != "unknown":
             p = digest_papers.c
-            conn.execute(
-                digest_papers.delete().where(p.subscriber_id == row.subscriber_id, p.period == row.period)
-            )
+            mine = (p.subscriber_id == row.subscriber_id, p.period == row.period)
+            member = conn.execute(
+                sa.select(subscribers.c.user_id).where(subscribers.c.id == row.subscriber_id)
+            ).scalar_one_or_none()
+            if member is not None:  # never delivered: not seen either
+                unsent = list(conn.execute(sa.select(p.paper_id).where(*mine)).scalars())
+                unsee_in(conn, member, unsent, "digest")
+            conn.execute(digest_papers.delete().where(*mine))
         if suppress_reason:
             suppress_in(conn, row.subscriber_id, suppress_reason, now)
 
