@@ -186,6 +186,15 @@ def hidden_for(db: Database, user_id: int, signals: Signals) -> set[str]:
     return feedback_store.seen_ids(db, user_id) | {like.paper_id for like in signals.liked}
 
 
+# The reasons of a reader with no signal that reaches a paper (rank.reason's fallbacks).
+_GENERIC = ("popular this period", "new this period")
+
+
+def personal(reason: str) -> bool:
+    """Whether a pick's reason comes from the reader (a like, a follow), not only from the period."""
+    return not reason.startswith(_GENERIC)
+
+
 @dataclass(frozen=True, slots=True)
 class ForYou:
     window: Window

@@ -237,7 +237,8 @@ def for_you_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]
         pp.db, signals, pp.candidates(), pp.model, hidden, _MODEL_PICKS, datetime.now(UTC)
     )
     for pick in picks:
-        yield pick.paper.id, pick.reason[:1].upper() + pick.reason[1:]
+        if foryou.personal(pick.reason):  # "popular this period" is what the top list already says
+            yield pick.paper.id, pick.reason[:1].upper() + pick.reason[1:]
 
 
 # In order: where two sources pick the same paper, the first one's "why" is shown.
@@ -286,9 +287,9 @@ def shortlist(pp: PeriodPapers, sub: Subscriber, top_n: int, max_picks: int) -> 
 def choose(pp: PeriodPapers, short: Shortlist, sent: set[str], top_n: int, max_picks: int) -> list[Item]:
     """The digest: ``top_n`` trending papers and up to ``max_picks`` picks, none already sent, none
     twice. A pick that also trends is shown as a pick: its "why" is the personal one."""
-    pick_ids = {i for i, _ in short.picks}
-    top = [(i, w) for i, w in short.top if i not in sent and i not in pick_ids][:top_n]
     picks = [(i, w) for i, w in short.picks if i not in sent][:max_picks]
+    pick_ids = {i for i, _ in picks}
+    top = [(i, w) for i, w in short.top if i not in sent and i not in pick_ids][:top_n]
     return [Item(pp.by_id[i], w, "top") for i, w in top] + [Item(pp.by_id[i], w, "pick") for i, w in picks]
 
 
