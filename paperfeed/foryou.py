@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -155,15 +156,60 @@ def reader_signals(db: Database, user_id: int, extra_follows: Iterable[Follow] =
     return Signals(liked, tuple(rows.less), follows)
 
 
+class KnownCache:
+    """Liked and disliked papers outside the period, with their vectors, by (database, model, id): many
+    readers like the same papers, and one reader's next visit likes mostly the same ones, so each is read
+    from storage once per ``ttl`` seconds (a paper's text changes only with a new arXiv version; an hour
+    late is harmless to a ranking). The ``size`` most recently used are kept."""
+
+    def __init__(self, size: int = 50_000, ttl: float = 3600.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[tuple[str, str, str], tuple[float, Paper | None, np.ndarray | None]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(
+        self, db: Database, model: str, ids: Iterable[str]
+    ) -> tuple[dict[str, Paper], dict[str, np.ndarray]]:
+        papers: dict[str, Paper] = {}
+        vectors: dict[str, np.ndarray] = {}
+        missing: list[str] = []
+        now = time.monotonic()
+        with self._lock:
+            for i in ids:
+                found = self._entries.get((db.url, model, i))
+                if found is None or now - found[0] > self.ttl:
+                    missing.append(i)
+                    continue
+                self._entries.move_to_end((db.url, model, i))
+                if found[1] is not None:
+                    papers[i] = found[1]
+                if found[2] is not None:
+                    vectors[i] = found[2]
+        if missing:
+            read = {p.id: p for p in paper_store.papers_by_ids(db, missing)}
+            read_vectors = load.vectors(db, missing, model)
+            papers.update(read)
+            vectors.update(read_vectors)
+            with self._lock:
+                for i in missing:
+                    self._entries[(db.url, model, i)] = (now, read.get(i), read_vectors.get(i))
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return papers, vectors
+
+
+KNOWN = KnownCache()
+
+
 def known(
     db: Database, signals: Signals, candidates: Candidates, model: str
 ) -> tuple[dict[str, Paper], dict[str, np.ndarray]]:
     """The metadata and vectors of the reader's liked and disliked papers outside the period (those in
     it are read from the candidates)."""
     ids = sorted(i for i in signals.paper_ids() if i not in candidates.row)
-    if not ids:
-        return {}, {}
-    return {p.id: p for p in paper_store.papers_by_ids(db, ids)}, load.vectors(db, ids, model)
+    return KNOWN.get(db, model, ids) if ids else ({}, {})
 
 
 def rank_for(

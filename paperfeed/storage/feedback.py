@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import paper_feedback, seen_papers
+from paperfeed.storage.schema import UTCDateTime, paper_feedback, seen_papers
 
 SIGNALS = ("more", "less")
 VIAS = ("digest", "opened", "marked")
@@ -69,14 +69,25 @@ def mark_seen(db: Database, user_id: int, paper_ids: Collection[str], via: str, 
         return seen_in(conn, user_id, paper_ids, via, now)
 
 
+# The statements a digest runs for every member subscriber, written once as SQL both dialects read alike
+# (building them with Core expressions on every call cost more than running them: storage/deliveries.py).
+_SEEN_AMONG = sa.text(
+    "SELECT paper_id FROM seen_papers WHERE user_id = :user AND paper_id IN :ids"
+).bindparams(sa.bindparam("ids", expanding=True))
+_SEEN_ALL = sa.text("SELECT paper_id FROM seen_papers WHERE user_id = :user")
+_SEE = sa.text(
+    "INSERT INTO seen_papers (user_id, paper_id, via, seen_at) VALUES (:user, :paper, :via, :at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(sa.bindparam("at", type_=UTCDateTime()))
+
+
 def seen_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via: str, now: datetime) -> int:
-    """``mark_seen`` inside a caller's transaction (the digest's claim)."""
+    """``mark_seen`` inside a caller's transaction (the digest's claim): how many were not seen before."""
     assert via in VIAS
-    if not paper_ids:
-        return 0
-    rows = [{"user_id": user_id, "paper_id": i, "via": via, "seen_at": now} for i in paper_ids]
-    stmt = upsert(conn, seen_papers).values(rows).on_conflict_do_nothing()
-    return len(conn.execute(stmt.returning(seen_papers.c.paper_id)).all())
+    new = [i for i in dict.fromkeys(paper_ids) if i not in seen_among_in(conn, user_id, paper_ids)]
+    if new:
+        conn.execute(_SEE, [{"user": user_id, "paper": i, "via": via, "at": now} for i in new])
+    return len(new)
 
 
 def unsee(db: Database, user_id: int, paper_id: str) -> bool:
@@ -100,9 +111,8 @@ def unsee_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via:
 
 def seen_ids(db: Database, user_id: int) -> set[str]:
     """Every paper this reader has seen, on any channel."""
-    s = seen_papers.c
     with db.read() as conn:
-        return set(conn.execute(sa.select(s.paper_id).where(s.user_id == user_id)).scalars())
+        return set(conn.execute(_SEEN_ALL, {"user": user_id}).scalars())
 
 
 def seen_via(db: Database, user_id: int) -> dict[str, str]:
@@ -118,8 +128,4 @@ def seen_among_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str])
     """Which of these papers the reader has seen, inside a caller's transaction."""
     if not paper_ids:
         return set()
-    s = seen_papers.c
-    found = conn.execute(
-        sa.select(s.paper_id).where(s.user_id == user_id, s.paper_id.in_(list(paper_ids)))
-    ).scalars()
-    return set(found)
+    return set(conn.execute(_SEEN_AMONG, {"user": user_id, "ids": list(paper_ids)}).scalars())

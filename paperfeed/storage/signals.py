@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from paperfeed.models import Followed
 from paperfeed.storage.db import Database
-from paperfeed.storage.schema import claims, collection_items, collections, follows, paper_feedback, votes
+from paperfeed.storage.schema import UTCDateTime
 
 MAX_LIKES = 200
 
@@ -31,36 +31,29 @@ class ReaderRows:
     follows: list[Followed]
 
 
+# Written once as SQL both dialects read alike: building these with Core expressions on every call cost
+# more than running them (as the digest's ledger found, storage/deliveries.py), and a digest run asks them
+# for every member subscriber.
+_LIKES = sa.text(
+    "SELECT paper_id, kind, at FROM ("
+    " SELECT paper_id, 'upvote' AS kind, created_at AS at FROM votes WHERE user_id = :user"
+    " UNION ALL SELECT i.paper_id, 'collection', i.added_at FROM collection_items i"
+    "  JOIN collections c ON c.id = i.collection_id WHERE c.user_id = :user"
+    " UNION ALL SELECT paper_id, 'more', created_at FROM paper_feedback WHERE user_id = :user AND signal = 'more'"
+    " UNION ALL SELECT paper_id, 'claim', created_at FROM claims WHERE user_id = :user AND status = 'approved'"
+    ") AS likes ORDER BY at DESC LIMIT :limit"
+).columns(sa.column("paper_id"), sa.column("kind"), sa.column("at", UTCDateTime()))
+_LESS = sa.text("SELECT paper_id FROM paper_feedback WHERE user_id = :user AND signal = 'less'")
+_FOLLOWS = sa.text(
+    "SELECT id, user_id, kind, value, key, created_at FROM follows WHERE user_id = :user ORDER BY id"
+).columns(
+    *(sa.column(c) for c in ("id", "user_id", "kind", "value", "key")), sa.column("created_at", UTCDateTime())
+)
+
+
 def reader_rows(db: Database, user_id: int, max_likes: int = MAX_LIKES) -> ReaderRows:
-    upvoted = sa.select(
-        votes.c.paper_id, sa.literal("upvote").label("kind"), votes.c.created_at.label("at")
-    ).where(votes.c.user_id == user_id)
-    collected = (
-        sa.select(
-            collection_items.c.paper_id,
-            sa.literal("collection").label("kind"),
-            collection_items.c.added_at.label("at"),
-        )
-        .join(collections, collections.c.id == collection_items.c.collection_id)
-        .where(collections.c.user_id == user_id)
-    )
-    more = sa.select(
-        paper_feedback.c.paper_id, sa.literal("more").label("kind"), paper_feedback.c.created_at.label("at")
-    ).where(paper_feedback.c.user_id == user_id, paper_feedback.c.signal == "more")
-    claimed = sa.select(
-        claims.c.paper_id, sa.literal("claim").label("kind"), claims.c.created_at.label("at")
-    ).where(claims.c.user_id == user_id, claims.c.status == "approved")
-    every = sa.union_all(upvoted, collected, more, claimed).subquery()
-    query = sa.select(every.c.paper_id, every.c.kind, every.c.at).order_by(every.c.at.desc()).limit(max_likes)
     with db.read() as conn:
-        likes = [(r.paper_id, r.kind, r.at) for r in conn.execute(query)]
-        less = list(
-            conn.execute(
-                sa.select(paper_feedback.c.paper_id).where(
-                    paper_feedback.c.user_id == user_id, paper_feedback.c.signal == "less"
-                )
-            ).scalars()
-        )
-        rows = conn.execute(sa.select(follows).where(follows.c.user_id == user_id).order_by(follows.c.id))
-        followed = [Followed(r.id, r.user_id, r.kind, r.value, r.key, r.created_at) for r in rows]
+        likes = [(r[0], r[1], r[2]) for r in conn.execute(_LIKES, {"user": user_id, "limit": max_likes})]
+        less = list(conn.execute(_LESS, {"user": user_id}).scalars())
+        followed = [Followed(*r) for r in conn.execute(_FOLLOWS, {"user": user_id})]
     return ReaderRows(likes, less, followed)
