@@ -221,7 +221,7 @@ def organization_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str,
 
 
 # How many papers the model proposes for one member: enough to refill the picks after the already sent.
-_MODEL_PICKS = 60
+_MODEL_PICKS = 30
 
 
 def for_you_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:

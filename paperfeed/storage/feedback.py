@@ -84,7 +84,8 @@ _SEE = sa.text(
 def seen_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via: str, now: datetime) -> int:
     """``mark_seen`` inside a caller's transaction (the digest's claim): how many were not seen before."""
     assert via in VIAS
-    new = [i for i in dict.fromkeys(paper_ids) if i not in seen_among_in(conn, user_id, paper_ids)]
+    already = seen_among_in(conn, user_id, paper_ids)
+    new = [i for i in dict.fromkeys(paper_ids) if i not in already]
     if new:
         conn.execute(_SEE, [{"user": user_id, "paper": i, "via": via, "at": now} for i in new])
     return len(new)
