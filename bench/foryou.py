@@ -297,7 +297,7 @@ def main() -> None:
         database_url=f"sqlite:///{folder / 'foryou.db'}",
         index_dir=str(folder / "index"),
         base_url=f"http://127.0.0.1:{args.port}",
-    )  # type: ignore[call-arg]
+    )
     db = open_database(settings.database_url)
     done = folder / "built"
     if not done.exists():

@@ -7,7 +7,7 @@ empties the list. No console error, uncaught exception or CSP violation on the w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -34,7 +34,7 @@ def site(settings: Settings, db: Database) -> Iterator[tuple[LiveServer, Databas
         yield server, db, papers, ada.id
 
 
-def wait_for(check, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], bool], seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, "timed out"

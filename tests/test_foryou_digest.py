@@ -45,7 +45,9 @@ def _member_subscriber(db: Database, name: str) -> int:
 
 def _picks(smtp: SmtpServer, address: str) -> tuple[str, str]:
     (message,) = smtp.handler.to(address)
-    text = message.get_body(("plain",)).get_content()
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
     top, _, picks = text.partition("PICKED FOR YOU")
     return top, picks
 
@@ -60,7 +62,7 @@ def test_a_members_picks_come_from_the_model_and_what_a_digest_sent_is_seen(
     feedback_store.set_feedback(db, ada, GRAPH, "more", DAY)  # "more like this" of one graph paper
     add_confirmed(db, [("plain@example.org", "daily", follows(("topic", "graph neural network")))])
 
-    report = send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    report = send_digests(db, settings, "daily", DAY_DATE)
     assert (report.sent, report.failed) == (2, 0)
     _, picks = _picks(smtp, "ada@example.org")
     # The model's first pick, with its reason: the other graph paper, by the same author.
@@ -118,7 +120,7 @@ def test_seen_on_the_site_is_left_out_of_the_digest_even_among_the_top(
     store_papers(db)
     ada = _member_subscriber(db, "ada")
     feedback_store.mark_seen(db, ada, ["2608.00001"], "marked", datetime.now(UTC))
-    send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    send_digests(db, settings, "daily", DAY_DATE)
     top, _ = _picks(smtp, "ada@example.org")
     assert (
         "Plain paper number 1" not in top and "Plain paper number 2" in top and "Plain paper number 4" in top
@@ -132,7 +134,7 @@ def test_a_digest_the_server_refused_is_not_seen(tmp_path: Path, smtp: SmtpServe
     db = open_database(settings.database_url)
     store_papers(db)
     refused = _member_subscriber(db, "refused")
-    report = send_digests(db, settings, "daily", DAY_DATE)  # type: ignore[arg-type]
+    report = send_digests(db, settings, "daily", DAY_DATE)
     assert report.failed == 1
     assert feedback_store.seen_via(db, refused) == {}
     db.close()

@@ -24,7 +24,7 @@ class FeedToken:
     revoked_at: datetime | None
 
 
-def _token(row: sa.Row) -> FeedToken:  # type: ignore[type-arg]
+def _token(row: sa.Row) -> FeedToken:
     return FeedToken(row.id, row.user_id, row.created_at, row.revoked_at)
 
 
