@@ -238,6 +238,7 @@ def link_members(db: Database, settings: Settings, emails: list[str]) -> None:
             )
             items += [{"collection_id": n + 1, "paper_id": p, "added_at": at} for p in chosen[40:45]]
             paper = rng.choice(every)
+            mine: set[tuple[str, str]] = set()
             for kind, value in [
                 ("author", paper.authors[0]),
                 ("author", rng.choice(every).authors[-1]),
@@ -245,6 +246,9 @@ def link_members(db: Database, settings: Settings, emails: list[str]) -> None:
                 ("search", f"q={rng.choice(TOPICS).replace(' ', '+')}"),
                 ("organization", "deepmind"),
             ]:
+                if (kind, value.casefold()) in mine:  # the same author drawn twice
+                    continue
+                mine.add((kind, value.casefold()))
                 follows.append(
                     {"user_id": uid, "kind": kind, "value": value, "key": value.casefold(), "created_at": at}
                 )

@@ -138,3 +138,37 @@ def test_a_digest_the_server_refused_is_not_seen(tmp_path: Path, smtp: SmtpServe
     assert report.failed == 1
     assert feedback_store.seen_via(db, refused) == {}
     db.close()
+
+
+def test_the_claim_records_seen_in_its_own_transaction(tmp_path: Path, smtp: SmtpServer) -> None:
+    """What a kill -9 right after the claim leaves: the digest's papers recorded, and seen by the member
+    (the same transaction), so a digest that may have gone out never comes back in For-you."""
+    settings = digest_settings(tmp_path, smtp.url)
+    db = open_database(settings.database_url)
+    store_papers(db)
+    ada = _member_subscriber(db, "ada")
+    sub = subscriber_store.subscriber_by_email(db, "ada@example.org")
+    assert sub is not None
+    feedback_store.mark_seen(db, ada, ["2608.00002"], "opened", DAY)
+    offered = ["2608.00001", "2608.00002", "2608.00003"]
+    claimed = ledger.claim(
+        db,
+        sub.id,
+        "daily:x",
+        "sender",
+        DAY,
+        offered,
+        lambda sent: [i for i in offered if i not in sent],
+        None,
+        ada,
+    )
+    assert claimed is not None and claimed.paper_ids == [
+        "2608.00001",
+        "2608.00003",
+    ]  # the opened one left out
+    assert feedback_store.seen_via(db, ada) == {
+        "2608.00001": "digest",
+        "2608.00002": "opened",
+        "2608.00003": "digest",
+    }
+    db.close()
