@@ -148,12 +148,25 @@ def follow_of(f: Followed | Follow) -> Follow:
     return Follow(f.kind, f.value)
 
 
-def reader_signals(db: Database, user_id: int, extra_follows: Iterable[Follow] = ()) -> Signals:
-    """Everything the member did that their ranking learns from (``storage/signals.py``)."""
+@dataclass(frozen=True, slots=True)
+class Reader:
+    signals: Signals
+    seen: set[str]  # on any channel
+
+    @property
+    def hidden(self) -> set[str]:
+        """What For-you and the digest leave out unless asked: papers seen on any channel, and papers the
+        reader liked already (upvoted, collected, asked more of, wrote)."""
+        return self.seen | {like.paper_id for like in self.signals.liked}
+
+
+def reader(db: Database, user_id: int, extra_follows: Iterable[Follow] = ()) -> Reader:
+    """Everything the member did that their ranking learns from, and what they have seen, read in one
+    transaction (``storage/signals.py``)."""
     rows = signal_store.reader_rows(db, user_id)
     liked = tuple(Liked(pid, kind, at) for pid, kind, at in rows.likes)  # type: ignore[arg-type]
     follows = tuple(dict.fromkeys([*(follow_of(f) for f in rows.follows), *extra_follows]))
-    return Signals(liked, tuple(rows.less), follows)
+    return Reader(Signals(liked, tuple(rows.less), follows), rows.seen)
 
 
 class KnownCache:
@@ -226,12 +239,6 @@ def rank_for(
     return recommend(signals, candidates, found, vectors, seen=hidden, limit=limit, now=now)
 
 
-def hidden_for(db: Database, user_id: int, signals: Signals) -> set[str]:
-    """What For-you and the digest leave out unless asked: papers seen on any channel, and papers the
-    reader liked already (upvoted, collected, asked more of, wrote)."""
-    return feedback_store.seen_ids(db, user_id) | {like.paper_id for like in signals.liked}
-
-
 # The reasons of a reader with no signal that reaches a paper (rank.reason's fallbacks).
 _GENERIC = ("popular this period", "new this period")
 
@@ -264,8 +271,9 @@ def for_you(
 ) -> ForYou:
     """One page of the member's For-you list for the period ``win``."""
     candidates = cache.get(db, win, selection, model)
-    signals = reader_signals(db, user_id)
-    hidden = set() if include_seen else hidden_for(db, user_id, signals)
+    found = reader(db, user_id)
+    signals = found.signals
+    hidden = set() if include_seen else found.hidden
     picks = rank_for(db, signals, candidates, model, hidden, offset + limit, now)[offset:]
     out = hidden | set(signals.disliked)
     total = len(candidates) - sum(1 for i in out if i in candidates.row)

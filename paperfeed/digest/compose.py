@@ -231,10 +231,9 @@ def for_you_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]
     model's reason."""
     if sub.user_id is None or pp.db is None:
         return
-    signals = foryou.reader_signals(pp.db, sub.user_id, extra_follows=sub.follows)
-    hidden = foryou.hidden_for(pp.db, sub.user_id, signals)
+    member = foryou.reader(pp.db, sub.user_id, extra_follows=sub.follows)
     picks = foryou.rank_for(
-        pp.db, signals, pp.candidates(), pp.model, hidden, _MODEL_PICKS, datetime.now(UTC)
+        pp.db, member.signals, pp.candidates(), pp.model, member.hidden, _MODEL_PICKS, datetime.now(UTC)
     )
     for pick in picks:
         if foryou.personal(pick.reason):  # "popular this period" is what the top list already says

@@ -157,7 +157,7 @@ def claim(
             rows = [{"subscriber": subscriber_id, "paper": i, "period": period} for i in chosen]
             conn.execute(_RECORD_PAPERS, rows)
             if user_id is not None:
-                seen_in(conn, user_id, chosen, "digest", now)
+                seen_in(conn, user_id, chosen, "digest", now, unseen=True)  # ``sent`` held the seen
         else:
             conn.execute(
                 digest_deliveries.update().where(c.id == delivery_id).values(status="empty", finished_at=now)

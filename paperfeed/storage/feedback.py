@@ -74,17 +74,24 @@ def mark_seen(db: Database, user_id: int, paper_ids: Collection[str], via: str, 
 _SEEN_AMONG = sa.text(
     "SELECT paper_id FROM seen_papers WHERE user_id = :user AND paper_id IN :ids"
 ).bindparams(sa.bindparam("ids", expanding=True))
-_SEEN_ALL = sa.text("SELECT paper_id FROM seen_papers WHERE user_id = :user")
 _SEE = sa.text(
     "INSERT INTO seen_papers (user_id, paper_id, via, seen_at) VALUES (:user, :paper, :via, :at) "
     "ON CONFLICT DO NOTHING"
 ).bindparams(sa.bindparam("at", type_=UTCDateTime()))
 
 
-def seen_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via: str, now: datetime) -> int:
-    """``mark_seen`` inside a caller's transaction (the digest's claim): how many were not seen before."""
+def seen_in(
+    conn: sa.Connection,
+    user_id: int,
+    paper_ids: Collection[str],
+    via: str,
+    now: datetime,
+    unseen: bool = False,
+) -> int:
+    """``mark_seen`` inside a caller's transaction (the digest's claim): how many were not seen before.
+    ``unseen``: the caller read in this transaction that none of them is seen (no second look)."""
     assert via in VIAS
-    already = seen_among_in(conn, user_id, paper_ids)
+    already = set() if unseen else seen_among_in(conn, user_id, paper_ids)
     new = [i for i in dict.fromkeys(paper_ids) if i not in already]
     if new:
         conn.execute(_SEE, [{"user": user_id, "paper": i, "via": via, "at": now} for i in new])
@@ -108,12 +115,6 @@ def unsee_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via:
         conn.execute(
             seen_papers.delete().where(s.user_id == user_id, s.via == via, s.paper_id.in_(list(paper_ids)))
         )
-
-
-def seen_ids(db: Database, user_id: int) -> set[str]:
-    """Every paper this reader has seen, on any channel."""
-    with db.read() as conn:
-        return set(conn.execute(_SEEN_ALL, {"user": user_id}).scalars())
 
 
 def seen_via(db: Database, user_id: int) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """All SQL about what a reader did that their For-you ranking learns from, read together in one
 transaction: their upvotes, the papers in their collections, their "more / less like this", the papers
-they claimed (approved claims), and what they follow.
+they claimed (approved claims), what they follow, and what they have seen.
 
 Rows come back as plain tuples; ``paperfeed/foryou.py`` turns them into the model's ``Signals``. The most
 recent ``MAX_LIKES`` likes are kept: older ones count little (a like halves every year) and a reader's
@@ -29,6 +29,7 @@ class ReaderRows:
     likes: list[tuple[str, str, datetime | None]]
     less: list[str]
     follows: list[Followed]
+    seen: set[str]  # every paper they have seen, on any channel (storage/feedback.py)
 
 
 # Written once as SQL both dialects read alike: building these with Core expressions on every call cost
@@ -43,6 +44,7 @@ _LIKES = sa.text(
     " UNION ALL SELECT paper_id, 'claim', created_at FROM claims WHERE user_id = :user AND status = 'approved'"
     ") AS likes ORDER BY at DESC LIMIT :limit"
 ).columns(sa.column("paper_id"), sa.column("kind"), sa.column("at", UTCDateTime()))
+_SEEN = sa.text("SELECT paper_id FROM seen_papers WHERE user_id = :user")
 _LESS = sa.text("SELECT paper_id FROM paper_feedback WHERE user_id = :user AND signal = 'less'")
 _FOLLOWS = sa.text(
     "SELECT id, user_id, kind, value, key, created_at FROM follows WHERE user_id = :user ORDER BY id"
@@ -56,4 +58,5 @@ def reader_rows(db: Database, user_id: int, max_likes: int = MAX_LIKES) -> Reade
         likes = [(r[0], r[1], r[2]) for r in conn.execute(_LIKES, {"user": user_id, "limit": max_likes})]
         less = list(conn.execute(_LESS, {"user": user_id}).scalars())
         followed = [Followed(*r) for r in conn.execute(_FOLLOWS, {"user": user_id})]
-    return ReaderRows(likes, less, followed)
+        seen = set(conn.execute(_SEEN, {"user": user_id}).scalars())
+    return ReaderRows(likes, less, followed, seen)
