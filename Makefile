@@ -60,8 +60,10 @@ reset-demo:
 #   make run PAPERFEED_DATABASE_URL=sqlite:////srv/paperfeed/paperfeed.db
 # The demo signs its links with a key made for this run unless PAPERFEED_SECRET_KEY is set; mail needs
 # PAPERFEED_SMTP_URL (docs/digests.md). The server prints an access log (PAPERFEED_ACCESS_LOG=false: none).
-# A worker beside the server fetches submitted papers, embeds new ones, reads GitHub stars and sends confirmation emails (no web
-# request does any of it: docs/deploy.md); its log is $(DEMO)/worker.log.
+# A worker beside the server fetches submitted papers, embeds new ones, reads GitHub stars, fetches full texts from arXiv
+# and sends confirmation emails (offline, the outbound jobs fail in one line each run and try again later; no web
+# request does any of it: docs/deploy.md); its log is $(DEMO)/worker.log. The bundled papers are months old, so
+# the demo's worker fetches full texts of every feed day (PAPERFEED_FULLTEXT_DAYS=0), newest first.
 ifeq ($(PAPERFEED_DATABASE_URL),$(DEMO_DATABASE_URL))
 RUN_DATA := $(DEMO)/.loaded
 endif
@@ -69,7 +71,7 @@ run: install $(RUN_DATA)
 	@echo "paperfeed on http://127.0.0.1:$(PORT), serving $(PAPERFEED_DATABASE_URL)"
 	@mkdir -p $(DEMO)
 	export PAPERFEED_SECRET_KEY="$${PAPERFEED_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}"; \
-		$(BIN)/paperfeed worker --job submissions --job embed --job confirmations --job github-stars >$(DEMO)/worker.log 2>&1 & \
+		PAPERFEED_FULLTEXT_DAYS="$${PAPERFEED_FULLTEXT_DAYS:-0}" $(BIN)/paperfeed worker --job submissions --job embed --job confirmations --job github-stars --job fulltext >$(DEMO)/worker.log 2>&1 & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/paperfeed serve --port $(PORT)
 
@@ -116,6 +118,7 @@ bench: install-test
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/fulltext.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/drills.py
 	$(BIN)/python bench/recommend.py

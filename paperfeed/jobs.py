@@ -3,7 +3,8 @@
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
   a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
-  work web requests queue (fetching submitted papers, sending confirmation emails), and GitHub's stars. Lease
+  work web requests queue (fetching submitted papers, sending confirmation emails), GitHub's stars,
+  arXiv's full texts and notifying followers of new papers. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
   cannot harvest the same window alongside a worker.
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
@@ -51,13 +52,14 @@ def harvest_latest(ctx: JobContext) -> str:
     """Harvest the next OAI-PMH window (or continue an unfinished one from its resumption token)."""
     from paperfeed.ingest.http import PoliteClient
     from paperfeed.ingest.oai import HarvestBusy, harvest, next_window
+    from paperfeed.outbound import shared_turn
 
     s = ctx.settings
     today = datetime.now(UTC).date()
     window = next_window(ctx.db, s.arxiv_oai_endpoint, "arXivRaw", s.harvest_set, s.harvest_from, today)
     if window is None:
         return "up to date"
-    with PoliteClient.from_settings(s) as client:
+    with PoliteClient.from_settings(s, shared_turn(ctx.db, "arxiv", s.arxiv_request_interval)) as client:
         try:
             result = harvest(
                 ctx.db, client, s.arxiv_oai_endpoint, window[0], window[1], s.harvest_set,
@@ -159,7 +161,7 @@ def fetch_submissions(ctx: JobContext) -> str:
     s = ctx.settings
     if not submissions.due(ctx.db, datetime.now(UTC), 1):
         return "nothing waits"
-    with outbound.client(s, "arxiv") as client:
+    with outbound.client(s, "arxiv", ctx.db) as client:
         report = fetch_queued(ctx.db, ArxivApi(client, s.arxiv_api_endpoint), s.submission_attempts)
     if report.unreachable:
         raise RuntimeError(f"{report.summary()}: arXiv could not be reached: {report.unreachable}")
@@ -196,6 +198,25 @@ def github_stars(ctx: JobContext) -> str:
     return report.summary()
 
 
+def full_texts(ctx: JobContext) -> str:
+    """arXiv's HTML renderings of the newest papers as Markdown, with their thumbnails
+    (``paperfeed/fulltext.py``), through one client whose turns are shared with every other arXiv
+    request; raises (the run counts as failed, one line) when arXiv cannot be reached, the papers waiting."""
+    from datetime import timedelta
+
+    from paperfeed import outbound
+    from paperfeed.fulltext import Schedule, fetch_due
+
+    s = ctx.settings
+    since = datetime.now(UTC).date() - timedelta(days=s.fulltext_days) if s.fulltext_days else None
+    schedule = Schedule(s.fulltext_refresh, s.fulltext_missing_retry)
+    with outbound.client(s, "arxiv", ctx.db) as client:
+        report = fetch_due(ctx.db, client, s.arxiv_html_url, schedule, s.fulltext_batch, since)
+    if report.unreachable:
+        raise RuntimeError(f"{report.summary()}: arXiv could not be reached: {report.unreachable}")
+    return report.summary()
+
+
 def summaries(ctx: JobContext) -> str:
     """Abstractive summaries from the configured OpenAI-compatible endpoint (``paperfeed/abstractive.py``);
     skipped while ``PAPERFEED_SUMMARY_URL`` is empty (summaries are then extractive, made when shown)."""
@@ -228,6 +249,14 @@ def send_webhooks(ctx: JobContext) -> str:
 
 RATE_LIMIT_SWEEP_SECONDS = 3600.0
 
+
+def notify_new_papers(ctx: JobContext) -> str:
+    """Notify the followers of an author of each new paper of theirs (cursor over papers.rev)."""
+    from paperfeed import notifications
+
+    return notifications.notify_new_papers(ctx.db)
+
+
 JOBS: list[Job] = [
     Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
     Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
@@ -244,7 +273,9 @@ JOBS: list[Job] = [
     Job("confirmations", "global", lambda s: s.confirmation_interval, send_confirmations),
     Job("github-stars", "global", lambda s: s.github_interval, github_stars),
     Job("summaries", "global", lambda s: s.summary_interval, summaries),
+    Job("fulltext", "global", lambda s: s.fulltext_interval, full_texts),
     Job("account-mail", "global", lambda s: s.worker_poll_seconds, account_mail),
     Job("webhooks", "global", lambda s: s.webhook_interval, send_webhooks),
+    Job("notifications", "global", lambda s: s.worker_poll_seconds, notify_new_papers),
     Job("rate-limits", "global", lambda s: RATE_LIMIT_SWEEP_SECONDS, forget_rate_limits),
 ]

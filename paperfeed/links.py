@@ -32,7 +32,7 @@ HOSTS = ("github.com", "gitlab.com", "huggingface.co")
 class Found:
     repo: str | None
     project_page: str | None
-    source: str  # abstract | comments
+    source: str  # abstract | comments | fulltext
 
 
 def _trim(segment: str) -> str:
@@ -114,6 +114,25 @@ def find_links(abstract: str, comments: str | None) -> Found | None:
         return Found(repo or more_repo, page or more_page, "abstract")
     repo, page = _links_in(comments or "")
     return Found(repo, page, "comments") if repo or page else None
+
+
+# A repository named in the body of a paper is its own code only when the sentence says so ("our code is
+# available at …"); papers name many others (baselines, tools), and the references more still.
+_CODE_CUE = re.compile(
+    r"\b(code|implementation|source|available|released?|open[- ]sourced?|repository)\b", re.I
+)
+
+
+def find_in_full_text(markdown: str) -> Found | None:
+    """The repository a paper's full text (paperfeed/latexml.py's Markdown) gives as its code: a URL
+    with a cue word ("code", "available", "implementation" …) in the 80 characters before it, outside the
+    References; else None."""
+    body = markdown.split("\n## References\n", 1)[0]
+    for match in _URL.finditer(body):
+        repo = repository(match.group(0))
+        if repo is not None and _CODE_CUE.search(body[max(0, match.start() - 80) : match.start()]):
+            return Found(repo, None, "fulltext")
+    return None
 
 
 def may_set_links(is_admin: bool, claimed: bool, org_admin: bool) -> bool:

@@ -21,11 +21,18 @@ from markdown_it import MarkdownIt
 from paperfeed.tex import MATH
 
 MAX_BODY = 10_000
+MAX_MENTIONS = 10  # @handles a comment may notify: more reads as spam, and costs a lookup each
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
 TAGS = {"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h3", "h4", "hr"}
 ATTRIBUTES = {"a": {"href", "title"}}
 SCHEMES = {"http", "https", "mailto"}
+
+
+# An @handle (accounts.NAME) not glued to a word, an address or another handle: "ada@example.org" and
+# "@@ada" mention nobody. A trailing '.', '-' or '_' is the sentence's, tried without when the handle with
+# it is not a member (storage/notifications.py).
+_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9_.-]{1,38})")
 
 
 # Private-use characters stand in for math while Markdown runs; a body's own are dropped first.
@@ -66,3 +73,16 @@ def render(body: str) -> str:
     # Escaped with quotes too: a placeholder may have landed in a title attribute.
     clean = _HELD_IN_URL.sub(lambda m: html.escape(quote(spans[int(m.group(1))], safe="$/")), clean)
     return _HELD.sub(lambda m: html.escape(spans[int(m.group(1))]), clean)
+
+
+def mentions(body: str) -> list[str]:
+    """The @handles a comment mentions, in order, each once (case aside), at most ``MAX_MENTIONS``: read
+    from Markdown's text, so "@ada" in `code`, a code block, a link's target or math mentions nobody."""
+    held = MATH.sub(" ", body)
+    found: dict[str, str] = {}
+    for token in _md.parse(held):
+        for child in token.children or ():
+            if child.type == "text":
+                for match in _MENTION.finditer(child.content):
+                    found.setdefault(match.group(1).lower(), match.group(1))
+    return list(found.values())[:MAX_MENTIONS]

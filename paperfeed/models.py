@@ -52,6 +52,15 @@ class StoredSummary:
     made_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StoredThumbnail:
+    """That a paper has a thumbnail (its first figure, made small by the ``fulltext`` job), when it was
+    made (the image's URL changes with it) and the figure's caption (its alt text)."""
+
+    made_at: datetime
+    caption: str
+
+
 @dataclass(slots=True)
 class Paper:
     """One paper, keyed by its version-less arXiv id (or a stable ``card-…`` id for seed cards)."""
@@ -82,6 +91,7 @@ class Paper:
     keywords: list[str] = field(default_factory=list)  # extracted by 'paperfeed index' (ai_keywords)
     code: CodeLinks | None = None  # stored apart (storage/links.py); an import reads it from the text
     summary: StoredSummary | None = None  # abstractive, when an endpoint is configured (storage/summaries.py)
+    thumbnail: StoredThumbnail | None = None  # the first figure's, from the full text (storage/fulltext.py)
 
     def __post_init__(self) -> None:
         if self.num_authors is None and self.authors:
@@ -236,6 +246,22 @@ class Comment:
     edited_at: datetime | None
     hidden: bool  # hidden by a moderator: shown as a placeholder
     deleted: bool  # deleted by its author: shown as a placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Something a member should know about (paperfeed/notifications.py): a reply to their comment, an
+    @mention, a comment on a paper they claimed, a new paper by an author they follow."""
+
+    id: int
+    kind: str  # reply | mention | claimed | author (notifications.KINDS)
+    paper_id: str | None
+    paper_title: str | None
+    comment_id: int | None
+    actor: str | None  # the handle of the member who caused it (None for a new paper)
+    text: str  # a short excerpt of the comment, or the followed author's name as on the paper
+    created_at: datetime
+    read_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

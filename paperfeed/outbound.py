@@ -17,6 +17,7 @@ an HTTP client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ import httpx
 
 from paperfeed.ingest.http import PoliteClient, user_agent
 from paperfeed.settings import Settings
+from paperfeed.storage import Database
 
 FIRST_WAIT = 60.0  # seconds before a queued item's second try; doubling after each failed one
 LONGEST_WAIT = 3600.0
@@ -43,15 +45,27 @@ SERVICES: dict[str, Service] = {
 }
 
 
-def client(settings: Settings, service: str) -> PoliteClient:
-    """A fail-fast client for one worker run: no retries, the service's pace, ``outbound_timeout``."""
+def client(settings: Settings, service: str, db: Database | None = None) -> PoliteClient:
+    """A fail-fast client for one worker run: no retries, the service's pace, ``outbound_timeout``. Given
+    the database, arXiv's pace is shared with every other arXiv client on it (``shared_turn``)."""
     spec = SERVICES[service]
+    interval = spec.interval(settings)
     return PoliteClient(
-        interval=spec.interval(settings),
+        interval=interval,
         retries=0,
         timeout=settings.outbound_timeout,
         agent=user_agent(settings.base_url),
+        turn=shared_turn(db, service, interval) if db is not None and service == "arxiv" else None,
     )
+
+
+def shared_turn(db: Database, service: str, interval: float) -> Callable[[], float]:
+    """A ``PoliteClient`` turn shared through the database (``storage/pace.py``): the harvest, submissions
+    and full-text jobs each run their own client, maybe on different workers, and arXiv's 3 s between
+    requests must hold across all of them."""
+    from paperfeed.storage.pace import take_turn
+
+    return lambda: take_turn(db, service, interval, time.time())
 
 
 def webhook_client(settings: Settings) -> httpx.Client:

@@ -307,6 +307,42 @@ class Settings(BaseSettings):
         500, ge=1, description="Repositories one run of the 'github-stars' job checks at most."
     )
 
+    # -- full text (paperfeed/fulltext.py) ------------------------------------------------------------
+    arxiv_html_url: str = Field(
+        "https://arxiv.org/html/",
+        description="arXiv's HTML renderings: the worker's 'fulltext' job GETs this followed by a paper's "
+        "versioned id, PAPERFEED_ARXIV_REQUEST_INTERVAL apart like every arXiv request, and keeps it as Markdown.",
+    )
+    fulltext_interval: float = Field(
+        600.0, gt=0, description="Seconds between two runs of the worker's 'fulltext' job."
+    )
+    fulltext_batch: int = Field(
+        20,
+        ge=1,
+        description="Papers one run of the 'fulltext' job fetches at most (each a request to arXiv, "
+        "and one more for its first figure).",
+    )
+    fulltext_days: int = Field(
+        30,
+        ge=0,
+        description="The 'fulltext' job fetches the papers of the last this many feed days, newest first "
+        "(0: every paper, which on a large archive is weeks of requests at arXiv's pace).",
+    )
+    fulltext_refresh: float = Field(
+        30 * 86400.0,
+        description="Seconds before a stored full text is asked for again (a conditional request: 304 keeps "
+        "it); a newer arXiv version is fetched at once.",
+    )
+    fulltext_missing_retry: float = Field(
+        7 * 86400.0,
+        description="Seconds before a paper arXiv has no HTML rendering of (404) is asked for again.",
+    )
+    search_fulltext: bool = Field(
+        False,
+        description="The keyword index also indexes each paper's full text, as a field weighted below title "
+        "and abstract. Costs index size and build time (docs/benchmarks.md); changing it rebuilds the index.",
+    )
+
     # -- outgoing webhooks (paperfeed/webhooks) ----------------------------------------------------------
     webhooks_allow_private: bool = Field(
         False,

@@ -81,6 +81,9 @@ FORMS: dict[str, dict[str, str]] = {
     # Webhooks (web/webhooks.py)
     "create_webhook": {"url": "https://example.org/hook", "event_paper.curated": "1"},
     "change_webhook": {"action": "delete"},
+    # Notifications (web/notifications.py)
+    "read_notifications": {"all": "1"},
+    "notification_settings": {"on_reply": "1"},
 }
 # RFC 8058 one-click unsubscribe: the mail provider posts with no cookies, so no token can be asked for;
 # the signed token in its URL is the authority (test_subscribe_web checks a tampered one changes nothing).
@@ -98,6 +101,8 @@ JSON: dict[str, dict[str, Any]] = {
     "api_claim": {"paperId": "2611.00000", "claimAuthorId": "0" * 24},
     "api_create_webhook": {"url": "https://example.org/hook", "events": ["paper.curated"]},
     "api_delete_webhook": {},
+    "api_read_notifications": {"all": True},
+    "api_put_notification_settings": {"mention": False},
 }
 
 
@@ -114,6 +119,7 @@ def _counts(db: Database) -> dict[str, int]:
         "account_requests",
         "paper_links",
         "webhooks",
+        "notification_mutes",
     )
     with db.read() as conn:
         counted = {

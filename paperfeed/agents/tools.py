@@ -29,6 +29,7 @@ from paperfeed.settings import Settings
 from paperfeed.storage import Database, ratelimits
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
+from paperfeed.storage import fulltext as fulltext_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import votes as vote_store
@@ -191,7 +192,7 @@ class Tools:
     def get_paper(self, paper_id: PaperIdArg) -> CallToolResult:
         """One paper: its metadata and its Markdown (title, authors, links, abstract)."""
         paper = self._paper(paper_id)
-        text = paper_markdown(paper, self.settings.base_url)
+        text = paper_markdown(paper, self.settings.base_url, fulltext_store.markdown(self.db, paper.id))
         return _answer(text, {**self.paper_facts(paper), "abstract": paper.abstract, "markdown": text})
 
     def similar_papers(self, paper_id: PaperIdArg, limit: Limit = 6) -> CallToolResult:
@@ -358,7 +359,14 @@ class Tools:
         self._limit("comment", user)
         try:
             made = comment_store.add_comment(
-                self.db, paper.id, user.id, text, markdown.render(text), datetime.now(UTC), parent_id
+                self.db,
+                paper.id,
+                user.id,
+                text,
+                markdown.render(text),
+                datetime.now(UTC),
+                parent_id,
+                markdown.mentions(text),
             )
         except comment_store.CommentError as exc:
             raise ToolError(str(exc)) from None
@@ -373,7 +381,9 @@ class Tools:
     def paper_resource(self, paper_id: str) -> str | None:
         """A paper as Markdown, or None when it is not here."""
         found = feed.find_paper(self.db, paper_id)
-        return paper_markdown(found, self.settings.base_url) if found else None
+        if found is None:
+            return None
+        return paper_markdown(found, self.settings.base_url, fulltext_store.markdown(self.db, found.id))
 
     # The tools in the order clients list them: reads, then the member's.
     def all(self) -> list[Callable[..., CallToolResult]]:

@@ -41,7 +41,7 @@ class Context:
         return self._db
 
     def keywords(self) -> KeywordIndex:
-        return KeywordIndex(self.settings.resolved_index_dir())
+        return KeywordIndex(self.settings.resolved_index_dir(), self.settings.search_fulltext)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

@@ -152,7 +152,10 @@ def oai(
 
     db = obj.db
     try:
-        with PoliteClient.from_settings(obj.settings) as client, _count_bar("harvesting") as progress:
+        with (
+            PoliteClient.from_settings(obj.settings, _arxiv_turn(obj)) as client,
+            _count_bar("harvesting") as progress,
+        ):
             result = harvest(
                 db,
                 client,
@@ -208,7 +211,7 @@ def arxiv_api(
     db = obj.db
     report = ImportReport()
     try:
-        with PoliteClient.from_settings(obj.settings) as client:
+        with PoliteClient.from_settings(obj.settings, _arxiv_turn(obj)) as client:
             api = ArxivApi(client, endpoint or obj.settings.arxiv_api_endpoint)
             if query:
                 with _count_bar("searching") as progress:
@@ -240,7 +243,7 @@ def submit(
 
     db = obj.db
     try:
-        with PoliteClient.from_settings(obj.settings) as client:
+        with PoliteClient.from_settings(obj.settings, _arxiv_turn(obj)) as client:
             api = ArxivApi(client, endpoint or obj.settings.arxiv_api_endpoint)
             done = submit_paper(db, api, arxiv_id, by, refresh=refresh)
     except SubmitError as exc:
@@ -251,3 +254,11 @@ def submit(
     click.echo(f"{paper.id} submitted{who}, {source}: on the feed of {paper.feed_day}: {paper.title}")
     if index:
         update_indexes(obj)
+
+
+def _arxiv_turn(obj: Context) -> Callable[[], float]:
+    """A by-hand import takes its turns to arXiv from the database like the worker's jobs, so the two
+    together still keep arXiv's 3 s apart (``outbound.shared_turn``)."""
+    from paperfeed.outbound import shared_turn
+
+    return shared_turn(obj.db, "arxiv", obj.settings.arxiv_request_interval)

@@ -98,7 +98,10 @@ class Renderer:
         period_label: str,
         unsubscribe_url: str,
         preferences_url: str,
+        notes: list[tuple[str, str]] | None = None,
     ) -> Rendered:
+        """``notes``: the member's notifications, (sentence, link) each, in a section of their own."""
+        notes = notes or []
         context: dict[str, Any] = {
             "site_name": self.site_name,
             "frequency": frequency,
@@ -106,6 +109,7 @@ class Renderer:
             "email": email,
             "unsubscribe_url": unsubscribe_url,
             "preferences_url": preferences_url,
+            "notes": notes,
         }
         parts: list[str] = []
         for part, template in ((0, self._digest_txt), (1, self._digest_html)):
@@ -113,9 +117,14 @@ class Renderer:
             top = [e for item, e in entries if item.section == "top"]
             picks = [e for item, e in entries if item.section == "pick"]
             parts.append(template.render(context, top=top, picks=picks))
-        first = self._paper(items[0].paper)[2]
-        more = f" and {len(items) - 1} more" if len(items) > 1 else ""
-        subject = f"{self.site_name} {frequency}: {_shorten(first, 90)}{more}"
+        if items:
+            first = self._paper(items[0].paper)[2]
+            more = f" and {len(items) - 1} more" if len(items) > 1 else ""
+            subject = f"{self.site_name} {frequency}: {_shorten(first, 90)}{more}"
+        else:
+            subject = (
+                f"{self.site_name} {frequency}: {len(notes)} notification{'s' if len(notes) != 1 else ''}"
+            )
         return Rendered(subject, parts[0], parts[1])
 
     def confirmation(self, email: str, frequency: str, confirm_url: str, hours: float) -> Rendered:

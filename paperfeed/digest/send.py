@@ -10,6 +10,10 @@ that are gone are marked 'unknown' and never resent: the server may have taken t
 host, its process (pid and start time) no longer runs, which a restart after a kill sees at once; on
 another host, its heartbeat stopped. Two senders of the same period at once split the work through the
 claims; a rerun of a finished period claims nothing and sends nothing.
+
+A subscriber linked to a member also gets that member's unread notifications not emailed before (taken
+in the same claiming transaction, so never in two digests); a digest with notifications and no new paper
+is still sent.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from paperfeed import notifications
 from paperfeed.digest import tokens
 from paperfeed.digest.compose import (
     Frequency,
@@ -192,18 +197,30 @@ class _Run:
             return [item.paper.id for item in chosen]
 
         claim = ledger.claim(
-            self.db, sub.id, self.pp.key, self.sender_id, _now(), short.ids, pick, done, sub.user_id
+            self.db,
+            sub.id,
+            self.pp.key,
+            self.sender_id,
+            _now(),
+            short.ids,
+            pick,
+            done,
+            sub.user_id,
+            notifications.IN_DIGEST,
         )
         if claim is None:
             self.count(skipped=1)
             return None
-        if not claim.paper_ids:
+        if not claim.paper_ids and not claim.notifications:
             self.count(empty=1)
             return None
+        notes = [
+            (notifications.sentence(x), self.base_url + notifications.path(x)) for x in claim.notifications
+        ]
         unsubscribe = self.link("unsubscribe", "unsubscribe", sub)
         preferences = self.link("subscription", "preferences", sub)
         content = self.renderer.digest(
-            chosen, sub.email, self.pp.frequency, self.pp.period.label, unsubscribe, preferences
+            chosen, sub.email, self.pp.frequency, self.pp.period.label, unsubscribe, preferences, notes
         )
         message_id = self.mailer.message_id(self.pp.key, sub.id)
         data = self.mailer.build(sub.email, content, message_id, self.list_id, unsubscribe)

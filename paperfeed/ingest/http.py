@@ -1,7 +1,8 @@
 """A polite HTTP client for arXiv: what its terms of use ask of harvesters, enforced in one place.
 
 One connection at a time; at least ``interval`` seconds (3 by default) between the *starts* of two
-requests, retries included; 503 and 429 honour ``Retry-After`` (seconds or an HTTP-date; 0 or missing
+requests, retries included (and, given a ``turn``, between any two requests of every client that shares
+it: ``outbound.shared_turn`` paces all of a database's arXiv traffic, on every worker); 503 and 429 honour ``Retry-After`` (seconds or an HTTP-date; 0 or missing
 means the interval) and are retried, as are dropped connections, up to ``retries`` times; a User-Agent
 that names paperfeed. Every error names the URL it was about.
 """
@@ -69,9 +70,11 @@ class PoliteClient:
         agent: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        turn: Callable[[], float] | None = None,
     ) -> None:
         self.interval = interval
         self.retries = retries
+        self._turn = turn  # reserves a turn shared with other clients; returns the seconds to wait for it
         self._clock = clock
         self._sleep = sleep
         self._next_start = float("-inf")  # no request may start before this (monotonic seconds)
@@ -84,12 +87,13 @@ class PoliteClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PoliteClient:
+    def from_settings(cls, settings: Settings, turn: Callable[[], float] | None = None) -> PoliteClient:
         return cls(
             interval=settings.arxiv_request_interval,
             retries=settings.http_retries,
             timeout=settings.http_timeout,
             agent=user_agent(settings.base_url),
+            turn=turn,
         )
 
     def __enter__(self) -> PoliteClient:
@@ -165,6 +169,8 @@ class PoliteClient:
         delay = self._next_start - self._clock()
         if delay > 0:
             self._sleep(delay)
+        if self._turn is not None and (shared := self._turn()) > 0:
+            self._sleep(shared)
 
     def _push_next_start(self, wait: float) -> None:
         # Retry-After counts from when the answer came (now); the interval from the start of the request.

@@ -44,7 +44,10 @@ def job_name(model: str) -> str:
 def open_indexes(settings: Settings) -> tuple[KeywordIndex, VectorIndex]:
     folder = settings.resolved_index_dir()
     spec = MODELS[settings.embedding_model]
-    return KeywordIndex(folder), VectorIndex(Path(folder) / "vectors", spec.name, spec.dim)
+    return (
+        KeywordIndex(folder, settings.search_fulltext),
+        VectorIndex(Path(folder) / "vectors", spec.name, spec.dim),
+    )
 
 
 def pending(db: Database, model: str, after: tuple[int, str], size: int) -> Iterator[list[store.ToEmbed]]:

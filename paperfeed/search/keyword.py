@@ -32,6 +32,7 @@ import tantivy
 
 from paperfeed.search.mapped import Watched
 from paperfeed.storage import Database
+from paperfeed.storage import fulltext as fulltext_store
 from paperfeed.storage import papers as paper_store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ _SEGMENT_FILE = re.compile(r"[0-9a-f]{32}\..+")  # tantivy's segment files, whic
 # for separate fields with the title boosted (its length normalisation then favours short titles). An
 # exact title still comes first: search/hybrid.py puts it there.
 _FIELDS = ["text", "authors"]
+# With PAPERFEED_SEARCH_FULLTEXT, the full text is a third field ("body"), its BM25 weighted down: a paper
+# whose title and abstract match still comes before one that only mentions the words in its 30,000
+# characters. Measured in bench/fulltext.py (docs/benchmarks.md).
+BODY_BOOST = 0.25
+_FULLTEXT = "+fulltext"  # the schema version's suffix for an index with bodies
 _PAGE = 5000
 _STEMMER = Stemmer.Stemmer("english")
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
@@ -59,7 +65,7 @@ _ALONGSIDE_THREADS = 1
 _ALONGSIDE_COMMIT_EVERY = 500_000
 
 
-def _schema() -> tantivy.Schema:
+def _schema(fulltext: bool = False) -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_text_field("id", stored=True, tokenizer_name="raw")
     # Term frequencies without positions: queries are bags of words (phrase syntax is stripped), and
@@ -69,6 +75,8 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("category", tokenizer_name="raw")
     b.add_integer_field("day", indexed=True, fast=True)  # feed day as a proleptic ordinal, for filters
     b.add_text_field("organization", tokenizer_name="raw")
+    if fulltext:
+        b.add_text_field("body", tokenizer_name="en_stem", index_option="freq")
     return b.build()
 
 
@@ -92,10 +100,13 @@ class Hit:
 
 
 class KeywordIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fulltext: bool = False) -> None:
         self.path = path
+        self.fulltext = fulltext  # full texts indexed too (a field of their own): another schema
+        self._version = SCHEMA_VERSION + (_FULLTEXT if fulltext else "")
+        self._fields = [*_FIELDS, "body"] if fulltext else _FIELDS
         path.mkdir(parents=True, exist_ok=True)
-        if self._state()[0] != SCHEMA_VERSION and any(path.iterdir()):
+        if self._state()[0] != self._version and any(path.iterdir()):
             _clear(path)
         self._lock = threading.Lock()
         self._reloaded = 0.0
@@ -105,9 +116,9 @@ class KeywordIndex:
         self._problem = ""  # why the folder could not be read at the last reload, if it could not
         self._in_memory = False  # the folder could not be opened: an empty index in memory stands in
         try:
-            self._index = _manual(tantivy.Index(_schema(), path=str(path)))
+            self._index = _manual(tantivy.Index(_schema(fulltext), path=str(path)))
         except ValueError as exc:  # meta.json unreadable: answer from nothing until the writer rebuilds
-            self._index, self._in_memory = tantivy.Index(_schema()), True
+            self._index, self._in_memory = tantivy.Index(_schema(fulltext)), True
             self._note(str(exc))
         self._pending = 0  # documents added since the last commit
         self._position = (0, "")  # (rev, id) of the last document added
@@ -122,11 +133,11 @@ class KeywordIndex:
             version, rev, last_id = (self.path / _STATE).read_text().split("\n", 2)
             return version, int(rev), last_id
         except (FileNotFoundError, ValueError):
-            return SCHEMA_VERSION, 0, ""
+            return self._version, 0, ""
 
     def _save_state(self, rev: int, last_id: str) -> None:
         tmp = self.path / (_STATE + ".tmp")
-        tmp.write_text(f"{SCHEMA_VERSION}\n{rev}\n{last_id}")
+        tmp.write_text(f"{self._version}\n{rev}\n{last_id}")
         os.replace(tmp, self.path / _STATE)  # atomic: a kill leaves the old or the new state
 
     def sync(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
@@ -184,7 +195,7 @@ class KeywordIndex:
         the writer opened (one pass over the changes sees each paper once)."""
         done = 0
         while rows := paper_store.changed_since(db, *self._position, _PAGE):
-            self._add(writer, rows, (rows[-1].rev, rows[-1].id), new)
+            self._add(db, writer, rows, (rows[-1].rev, rows[-1].id), new)
             done += len(rows)
             if progress:
                 progress(done)
@@ -192,6 +203,7 @@ class KeywordIndex:
 
     def _add(
         self,
+        db: Database,
         writer: tantivy.IndexWriter,
         rows: list[paper_store.IndexRow],
         position: tuple[int, str],
@@ -200,19 +212,21 @@ class KeywordIndex:
         """Add papers written up to ``position`` (rev, id), committing every ``_commit_every`` documents.
         ``new``: none of them can be in the index yet if it was empty when the writer opened."""
         replace = not (self._empty and new)
+        bodies = fulltext_store.full_texts(db, [r.id for r in rows]) if self.fulltext else {}
         for row in rows:
             if replace:
                 writer.delete_documents_by_term("id", row.id)
-            writer.add_document(
-                tantivy.Document(
-                    id=row.id,
-                    text=f"{row.title}\n{row.abstract}",
-                    authors=" ; ".join(row.authors),
-                    category=row.categories,
-                    day=row.feed_day.toordinal(),
-                    organization=row.organization or "",
-                )
-            )
+            fields = {
+                "id": row.id,
+                "text": f"{row.title}\n{row.abstract}",
+                "authors": " ; ".join(row.authors),
+                "category": row.categories,
+                "day": row.feed_day.toordinal(),
+                "organization": row.organization or "",
+            }
+            if self.fulltext:
+                fields["body"] = bodies.get(row.id, "")
+            writer.add_document(tantivy.Document(**fields))
         self._position = position
         self._pending += len(rows)
         if self._pending >= self._commit_every:
@@ -240,7 +254,7 @@ class KeywordIndex:
                     # The position's id is the last in the database's order (PostgreSQL's collation
                     # may differ from Python's), which only the database can say.
                     position = (counts.rev, paper_store.last_id(db, counts.rev))
-                    self._add(writer, counts.written, position, new=True)  # inserts: new papers
+                    self._add(db, writer, counts.written, position, new=True)  # inserts: new papers
                 else:  # may hold papers this import indexed already, in an older version
                     self._catch_up(db, writer, None, new=False)
 
@@ -253,7 +267,7 @@ class KeywordIndex:
         commit if they still can (the rebuild of 1M papers takes over a minute)."""
         aside = self.path / _ASIDE
         shutil.rmtree(aside, ignore_errors=True)
-        count = KeywordIndex(aside).sync(db, progress)
+        count = KeywordIndex(aside, self.fulltext).sync(db, progress)
         with self._lock:
             _clear(self.path)
             for built in sorted(aside.iterdir(), key=lambda p: p.name == "meta.json"):
@@ -286,7 +300,10 @@ class KeywordIndex:
         """An empty index in place of whatever the folder held."""
         with self._lock:
             _clear(self.path)
-            self._index, self._in_memory = _manual(tantivy.Index(_schema(), path=str(self.path))), False
+            self._index, self._in_memory = (
+                _manual(tantivy.Index(_schema(self.fulltext), path=str(self.path))),
+                False,
+            )
             self._mapped, self._segments, self._whole, self._problem = None, frozenset(), True, ""
             self._reloaded = 0.0
 
@@ -309,7 +326,8 @@ class KeywordIndex:
         searcher = self._searcher()
         if searcher is None:
             return []  # the index is being rebuilt: hybrid search answers from the vector side meanwhile
-        parsed, _errors = self._index.parse_query_lenient(text, _FIELDS)
+        boosts = {"body": BODY_BOOST} if self.fulltext else None
+        parsed, _errors = self._index.parse_query_lenient(text, self._fields, field_boosts=boosts)
         restrictions = self._filter_queries(filters) if filters else []
         if among:
             restrictions.append(tantivy.Query.term_set_query(self._index.schema, "id", list(among)))
@@ -436,5 +454,5 @@ def _segments(path: Path) -> frozenset[str]:
     return frozenset(s["segment_id"].replace("-", "") for s in meta["segments"])
 
 
-def open_index(path: Path) -> KeywordIndex:
-    return KeywordIndex(path)
+def open_index(path: Path, fulltext: bool = False) -> KeywordIndex:
+    return KeywordIndex(path, fulltext)

@@ -2,17 +2,22 @@
 papers.num_comments counter kept in step (visible comments only) in the same transaction. Each comment
 keeps its Markdown and the HTML rendered from it when it was written, so a view never renders.
 
+A new comment (or an edit) notifies who it concerns in its own transaction (``storage/notifications.py``):
+the caller passes the @handles it mentions, read from the Markdown by ``paperfeed.markdown.mentions``.
+
 Like votes, counter changes leave papers.rev alone: comments are not in any search index.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from paperfeed.models import Comment
+from paperfeed.storage import notifications
 from paperfeed.storage.db import Database
 from paperfeed.storage.schema import comments, papers, users
 
@@ -29,6 +34,7 @@ def add_comment(
     html: str,
     now: datetime,
     parent_id: int | None = None,
+    mentions: Sequence[str] = (),
 ) -> Comment:
     with db.write() as conn:
         if conn.execute(sa.select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
@@ -49,6 +55,7 @@ def add_comment(
             .returning(comments.c.id)
         ).scalar_one()
         _count(conn, paper_id, 1)
+        notifications.for_comment(conn, comment_id, mentions, now)
     found = comment(db, comment_id)
     assert found is not None
     return found
@@ -95,7 +102,15 @@ def paper_comments(db: Database, paper_id: str) -> list[Comment]:
         return [_comment(r) for r in rows]
 
 
-def edit_comment(db: Database, comment_id: int, user_id: int, body: str, html: str, now: datetime) -> Comment:
+def edit_comment(
+    db: Database,
+    comment_id: int,
+    user_id: int,
+    body: str,
+    html: str,
+    now: datetime,
+    mentions: Sequence[str] = (),
+) -> Comment:
     with db.write() as conn:
         owner = _owner(conn, comment_id)
         if owner.user_id != user_id or owner.deleted:
@@ -103,6 +118,7 @@ def edit_comment(db: Database, comment_id: int, user_id: int, body: str, html: s
         conn.execute(
             comments.update().where(comments.c.id == comment_id).values(body=body, html=html, edited_at=now)
         )
+        notifications.for_comment(conn, comment_id, mentions, now)  # only members it newly mentions
     found = comment(db, comment_id)
     assert found is not None
     return found

@@ -6,17 +6,22 @@ by inserting that row (``INSERT … ON CONFLICT DO NOTHING``; a 'retry' row by a
 both of which exactly one of any number of concurrent senders wins, on SQLite and PostgreSQL alike. The
 row is marked 'sent' only after the SMTP server accepted the message; a row still 'claimed' by a sender
 that died is marked 'unknown' and never sent again: a digest may be lost to a crash, never duplicated.
+
+A member's unread notifications ride in their digest the same way as its papers: taken (marked emailed at
+the claim's time) in the claiming transaction, handed back when the server refused the digest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from paperfeed.models import Notification
+from paperfeed.storage import notifications
 from paperfeed.storage.db import Database
 from paperfeed.storage.feedback import seen_among_in, seen_in, unsee_in
 from paperfeed.storage.schema import (
@@ -98,7 +103,8 @@ def mark_dead(db: Database, sender_ids: Sequence[str], now: datetime) -> int:
 @dataclass(frozen=True, slots=True)
 class Claim:
     delivery_id: int
-    paper_ids: list[str]  # empty: nothing new for this subscriber, recorded as 'empty', nothing to send
+    paper_ids: list[str]  # with no notifications either: recorded as 'empty', nothing to send
+    notifications: list[Notification] = field(default_factory=list)
 
 
 def claim(
@@ -110,7 +116,8 @@ def claim(
     shortlist: Collection[str],
     choose: Callable[[set[str]], list[str]],
     done: tuple[int, str] | None = None,
-    user_id: int | None = None,
+    member: int | None = None,
+    max_notifications: int = 0,
 ) -> Claim | None:
     """Claim the digest of (subscriber, period) and record the papers it will carry, in one transaction.
 
@@ -118,9 +125,10 @@ def claim(
     digest carries. None when the digest is not ours to send: sent, claimed by another sender, or the
     subscriber is no longer active. ``done`` = (delivery id, Message-ID) of the previous digest this
     sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest.
-    ``user_id``: the member the subscription is linked to; what they have seen on any channel counts as
-    sent, and the papers chosen are recorded as seen by them (via 'digest') in the same transaction, so a
-    digest that is claimed is seen, whatever happens to the process next."""
+    ``member``: the subscriber's linked account, whose unread notifications (up to ``max_notifications``)
+    the digest carries too.
+    The papers chosen are recorded as seen by ``member`` (via 'digest') in the same transaction, and what
+    they have seen on any channel counts as sent: a claimed digest is seen, whatever happens next."""
     c = digest_deliveries.c
     now_param = {"now": now}
     with db.write() as conn:
@@ -150,19 +158,22 @@ def claim(
         if shortlist:
             found = conn.execute(_SENT_AMONG, {"subscriber": subscriber_id, "ids": list(shortlist)})
             sent = set(found.scalars())
-            if user_id is not None:
-                sent |= seen_among_in(conn, user_id, shortlist)
+            if member is not None:
+                sent |= seen_among_in(conn, member, shortlist)
         chosen = choose(sent)
+        notes: list[Notification] = []
+        if member is not None and max_notifications > 0:
+            notes = notifications.take_for_digest(conn, member, now, max_notifications)
         if chosen:
             rows = [{"subscriber": subscriber_id, "paper": i, "period": period} for i in chosen]
             conn.execute(_RECORD_PAPERS, rows)
-            if user_id is not None:
-                seen_in(conn, user_id, chosen, "digest", now, unseen=True)  # ``sent`` held the seen
-        else:
+            if member is not None:
+                seen_in(conn, member, chosen, "digest", now, unseen=True)  # ``sent`` held the seen
+        elif not notes:
             conn.execute(
                 digest_deliveries.update().where(c.id == delivery_id).values(status="empty", finished_at=now)
             )
-        return Claim(delivery_id, chosen)
+        return Claim(delivery_id, chosen, notes)
 
 
 # The statements a digest runs, written once as SQL both dialects read the same way: building them
@@ -208,14 +219,14 @@ def mark_unsent(
     """The server did not take the message. 'retry' (a transient error: the next run sends it),
     'failed' (permanent; with ``suppress_reason`` the address is suppressed too) or 'unknown' (the
     connection broke while the message was being handed over: it may have arrived, so never again).
-    Except for 'unknown', the papers it would have carried count as unsent."""
+    Except for 'unknown', the papers and notifications it would have carried count as unsent."""
     c = digest_deliveries.c
     with db.write() as conn:
         row = conn.execute(
             digest_deliveries.update()
             .where(c.id == delivery_id)
             .values(status=status, finished_at=now, error=error[:1000])
-            .returning(c.subscriber_id, c.period)
+            .returning(c.subscriber_id, c.period, c.claimed_at)
         ).one()
         if status != "unknown":
             p = digest_papers.c
@@ -223,9 +234,10 @@ def mark_unsent(
             member = conn.execute(
                 sa.select(subscribers.c.user_id).where(subscribers.c.id == row.subscriber_id)
             ).scalar_one_or_none()
-            if member is not None:  # never delivered: not seen either
+            if member is not None:  # never delivered: not seen, and its notifications unread again
                 unsent = list(conn.execute(sa.select(p.paper_id).where(*mine)).scalars())
                 unsee_in(conn, member, unsent, "digest")
+                notifications.untake(conn, member, row.claimed_at)
             conn.execute(digest_papers.delete().where(*mine))
         if suppress_reason:
             suppress_in(conn, row.subscriber_id, suppress_reason, now)

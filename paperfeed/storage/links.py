@@ -69,6 +69,16 @@ def store_found(conn: sa.Connection, found: Sequence[tuple[str, Found]], now: da
     _add_repos(conn, {f.repo for _, f in found if f.repo}, now)
 
 
+def store_if_absent(conn: sa.Connection, paper_id: str, found: Found, now: datetime) -> None:
+    """Links found in a paper's full text (inside the transaction storing it): kept only where the paper
+    has none yet, so the abstract's and comments' links, and a member's, always stand."""
+    row = {"paper_id": paper_id, "repo_url": found.repo, "project_page": found.project_page,
+           "source": found.source, "set_by": None, "updated_at": now}  # fmt: skip
+    stmt = upsert(conn, paper_links).values(**row).on_conflict_do_nothing(index_elements=["paper_id"])
+    if conn.execute(stmt).rowcount:
+        _add_repos(conn, {found.repo} if found.repo else set(), now)
+
+
 def set_links(
     db: Database, paper_id: str, repo: str | None, page: str | None, user_id: int, now: datetime
 ) -> None:

@@ -11,10 +11,18 @@ import orjson
 import sqlalchemy as sa
 
 from paperfeed.links import find_links
-from paperfeed.models import CodeLinks, Organization, Paper, StoredSummary, Version, feed_day_of
+from paperfeed.models import (
+    CodeLinks,
+    Organization,
+    Paper,
+    StoredSummary,
+    StoredThumbnail,
+    Version,
+    feed_day_of,
+)
 from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, paper_summaries, papers
+from paperfeed.storage.schema import counters, organizations, paper_summaries, paper_thumbnails, papers
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -293,10 +301,12 @@ def paper_query() -> sa.Select[Any]:
         paper_summaries.c.text.label("summary_text"),
         paper_summaries.c.model.label("summary_model"),
         paper_summaries.c.made_at.label("summary_at"),
+        paper_thumbnails.c.made_at.label("thumbnail_at"),
+        paper_thumbnails.c.caption.label("thumbnail_caption"),
     ).select_from(
-        link_store.repo_join(
-            papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id)
-        ).outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
+        link_store.repo_join(papers.outerjoin(organizations, papers.c.organization_id == organizations.c.id))
+        .outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
+        .outerjoin(paper_thumbnails, paper_thumbnails.c.paper_id == papers.c.id)
     )
 
 
@@ -408,6 +418,7 @@ def paper_of_row(row: Any) -> Paper:
         summary=StoredSummary(row.summary_text, row.summary_model, row.summary_at)
         if row.summary_text
         else None,
+        thumbnail=StoredThumbnail(row.thumbnail_at, row.thumbnail_caption) if row.thumbnail_at else None,
     )
 
 

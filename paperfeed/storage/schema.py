@@ -517,3 +517,41 @@ feed_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
 )
+
+# -- full text, thumbnails and the shared pace of requests to arXiv (migration 0014) --------------------------
+
+paper_fulltext = sa.Table(
+    "paper_fulltext",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("markdown", sa.Text),
+    sa.Column("figures", sa.JSON, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("fetched_at", UTCDateTime),
+    sa.Column("next_fetch_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+)
+
+paper_thumbnails = sa.Table(
+    "paper_thumbnails",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("media_type", sa.String(32), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("source_url", sa.Text, nullable=False),
+    sa.Column("caption", sa.Text, nullable=False),
+    sa.Column("made_at", UTCDateTime, nullable=False),
+)
+
+service_pace = sa.Table(
+    "service_pace",
+    metadata,
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("next_at", sa.Float, nullable=False),
+)

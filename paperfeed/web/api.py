@@ -18,6 +18,7 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 
 from paperfeed.feed import BadPeriod, feed_page
+from paperfeed.storage import fulltext as fulltext_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.web.cache import cached
 from paperfeed.web.citing import cited
@@ -126,8 +127,11 @@ def arxiv_repos(db: DB, paper_id: PaperId) -> Response:
 
 @documented("Read a paper as Markdown", "papers", response_class=MarkdownResponse, not_found=True)
 def paper_markdown(db: DB, settings: Config, paper_id: PaperId) -> Response:
-    """Title, authors, links and abstract as Markdown, what ``huggingface_hub``'s ``read_paper`` returns."""
-    return MarkdownResponse(render_markdown(paper_or_404(db, paper_id), settings.base_url))
+    """Title, authors, links and abstract as Markdown, then the full text (sections, LaTeX, figure
+    captions, references) when the worker has fetched it from arXiv, else a line saying it is abstract
+    only: what ``huggingface_hub``'s ``read_paper`` returns."""
+    found = paper_or_404(db, paper_id)
+    return MarkdownResponse(render_markdown(found, settings.base_url, fulltext_store.markdown(db, found.id)))
 
 
 # Like the pages (and the collection's and search's exports), not in /openapi.json: a suffix it does not

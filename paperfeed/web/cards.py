@@ -11,6 +11,7 @@ stored, since a database indexed by an older extractor keeps its phrases until t
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from paperfeed.models import Paper
 from paperfeed.search.keyphrases import reads_as_phrase
 from paperfeed.tex import text_mode
+from paperfeed.web.serialize import thumbnail_url
 
 SHOWN_AUTHORS = 3  # names on a card before "+N"
 MAX_KEYPHRASES = 3
@@ -95,6 +97,15 @@ def vote_login(back: str, paper_id: str) -> str:
     return "/login?" + urlencode({"next": target})
 
 
+def figure_alt(caption: str, limit: int = 150) -> str:
+    """A thumbnail's alt text: its figure's caption (as the Markdown has it, emphasis marks dropped),
+    cut at a word near ``limit``; 'First figure' when it has none."""
+    text = " ".join(html.unescape(caption).replace("*", "").replace("`", "").split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "…"
+    return text or "First figure"
+
+
 def repo_name(url: str) -> str:
     """'owner/name' of a repository URL (its host dropped), what a card shows."""
     return url.split("://", 1)[-1].split("/", 1)[-1]
@@ -102,6 +113,8 @@ def repo_name(url: str) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "repo_name": repo_name,
+    "figure_alt": figure_alt,
+    "thumbnail_url": thumbnail_url,
     "tex_text": text_mode,
     "keyphrases": card_keyphrases,
     "author_line": author_line,

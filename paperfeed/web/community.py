@@ -136,7 +136,14 @@ def _comment(request: Request, user: User, text: Any, parent: Any) -> Comment:
     limits.limit(request, "comment", str(user.id))
     try:
         return comment_store.add_comment(
-            db, paper.id, user.id, body, markdown.render(body), datetime.now(UTC), parent_id
+            db,
+            paper.id,
+            user.id,
+            body,
+            markdown.render(body),
+            datetime.now(UTC),
+            parent_id,
+            markdown.mentions(body),
         )
     except comment_store.CommentError as exc:
         raise Refused(400, str(exc)) from exc

@@ -48,6 +48,7 @@ from paperfeed.models import Paper, User
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import claims as claim_store
+from paperfeed.storage import notifications as notification_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.storage.db import unavailable
@@ -383,9 +384,12 @@ def redirect(url: str) -> Response:
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     """A template with the handler's context, plus what every page's layout and cards need: ``me``, the
     ``csrf`` token of the forms, and ``vote_intent``, the paper a visitor asked to upvote before logging
-    in (``?vote=<id>``, added by ``cards.vote_login``): its card offers a one-click confirm button."""
+    in (``?vote=<id>``, added by ``cards.vote_login``): its card offers a one-click confirm button, and
+    for a member the header's count of unread notifications (one indexed count)."""
+    me = viewer(request)
     full = {
-        "me": viewer(request),
+        "me": me,
+        "unread": notification_store.unread_count(database(request), me.id) if me else 0,
         "csrf": csrf.token(request),
         "vote_intent": request.query_params.get("vote"),
         **context,

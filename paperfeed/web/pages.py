@@ -47,6 +47,7 @@ from paperfeed.search.hybrid import Searcher
 from paperfeed.storage import Database, lists
 from paperfeed.storage import collections as collection_store
 from paperfeed.storage import comments as comment_store
+from paperfeed.storage import fulltext as fulltext_store
 from paperfeed.storage.lists import SORTS, Selection, Sort
 from paperfeed.summary import extractive_summary
 from paperfeed.trending import why_stars, why_trending
@@ -264,7 +265,9 @@ def paper(request: Request, db: DB, me: Me, paper_id: str) -> Response:
         # A path, not an absolute URL: one built from the request would carry whatever Host it was sent.
         return RedirectResponse(f"/papers/{quote(found.id, safe='/')}", status_code=301)
     if _wants_markdown(request):  # huggingface_hub's read_paper, and any client asking for Markdown
-        text = paper_markdown(found, request.app.state.settings.base_url)
+        text = paper_markdown(
+            found, request.app.state.settings.base_url, fulltext_store.markdown(db, found.id)
+        )
         return Response(text, media_type="text/markdown; charset=utf-8", headers={"Vary": "Accept"})
     response = render(request, "paper.html", _paper_context(request, db, me, found))
     response.headers.append("Vary", "Accept")  # the same URL answers Markdown to who asks for it
@@ -288,6 +291,7 @@ def _paper_context(request: Request, db: Database, me: User | None, found: Paper
         "stars": why_stars(db, found.id),
         "summary": extractive_summary(found.title, found.abstract),
         "citation_tags": highwire(found),
+        "full_text": fulltext_store.has_text(db, found.id),
         "may_edit_links": may_edit_links(db, me, found),
         "comments": comments,
         "my_collections": collection_store.user_collections(db, me.id, True) if me else [],
@@ -323,7 +327,14 @@ def comment_form(request: Request, user: User, form: dict[str, Any]) -> Response
     limits.limit(request, "comment", str(user.id))
     try:
         made = comment_store.add_comment(
-            db, paper.id, user.id, body, markdown.render(body), datetime.now(UTC), parent
+            db,
+            paper.id,
+            user.id,
+            body,
+            markdown.render(body),
+            datetime.now(UTC),
+            parent,
+            markdown.mentions(body),
         )
     except comment_store.CommentError as exc:
         return _form_error(request, paper, where, f"Not posted: {exc}.", draft)
@@ -350,7 +361,13 @@ def change_comment_form(request: Request, user: User, form: dict[str, Any]) -> R
             # An edit costs what a new comment does (Markdown, storage): both draw on one budget.
             limits.limit(request, "comment", str(user.id))
             comment_store.edit_comment(
-                db, comment_id, user.id, body, markdown.render(body), datetime.now(UTC)
+                db,
+                comment_id,
+                user.id,
+                body,
+                markdown.render(body),
+                datetime.now(UTC),
+                markdown.mentions(body),
             )
         elif what == "delete":
             comment_store.delete_comment(db, comment_id, user.id)

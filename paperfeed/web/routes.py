@@ -20,6 +20,8 @@ from paperfeed.web import (
     community,
     feeds,
     foryou,
+    media,
+    notifications,
     orgs,
     pages,
     profiles,
@@ -36,6 +38,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     # HTML pages
     ("GET", "/", pages.home, "home"),
     ("GET", "/papers", pages.feed, "feed"),
+    ("GET", "/papers/{paper_id:path}/thumbnail.webp", media.thumbnail, "thumbnail"),
     ("GET", "/papers/{paper_id:path}.md", api.paper_markdown, "paper_markdown"),
     # Citations: .bib, .ris, .json (CSL); before '/papers/{id}', which would take the suffix for the id
     ("GET", "/papers/{paper_id:path}.{fmt:cite}", api.paper_citation, "paper_citation"),
@@ -63,6 +66,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_pick"),
     ("DELETE", "/api/papers/{paper_id:path}/pick", community.pick_api, "api_unpick"),
     ("GET", "/api/submissions", community.submissions_api, "api_submissions"),
+    ("GET", "/api/notifications", notifications.list_api, "api_notifications"),
+    ("POST", "/api/notifications/read", notifications.read_api, "api_read_notifications"),
+    ("GET", "/api/notifications/settings", notifications.settings_api, "api_notification_settings"),
+    ("PUT", "/api/notifications/settings", notifications.put_settings_api, "api_put_notification_settings"),
     ("GET", "/api/webhooks", webhooks.list_api, "api_webhooks"),
     ("POST", "/api/webhooks", webhooks.create_api, "api_create_webhook"),
     ("DELETE", "/api/webhooks/{webhook_id:rowid}", webhooks.delete_api, "api_delete_webhook"),
@@ -107,6 +114,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/settings/webhooks/{hook_id:rowid}", webhooks.change_form, "change_webhook"),
     ("GET", "/settings/for-you-feed", foryou.feed_settings_page, "for_you_feed_settings"),
     ("POST", "/settings/for-you-feed", foryou.feed_settings_form, "change_for_you_feed"),
+    ("GET", "/notifications", notifications.notifications_page, "notifications_page"),
+    ("POST", "/notifications/read", notifications.read_form, "read_notifications"),
+    ("POST", "/notifications/settings", notifications.settings_form, "notification_settings"),
     ("GET", "/submit", community.submit_page, "submit_page"),
     ("POST", "/submit", community.submit_form, "submit"),
     # Members, organizations, collections, authorship claims

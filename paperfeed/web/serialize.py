@@ -48,6 +48,14 @@ def paper_url(base_url: str, paper_id: str) -> str:
     return f"{base_url.rstrip('/')}/papers/{quote(paper_id, safe='/')}"
 
 
+def thumbnail_url(paper: Paper) -> str | None:
+    """The paper's thumbnail, served by this site (``web/media.py``) as avatars are: a relative
+    ``/papers/<id>/thumbnail.webp?v=<when made>`` (a new figure, a new address), or None without one."""
+    if paper.thumbnail is None:
+        return None
+    return f"/papers/{quote(paper.id, safe='/')}/thumbnail.webp?v={int(paper.thumbnail.made_at.timestamp())}"
+
+
 def avatar_url(kind: str, name: str) -> str:
     """A generated identicon served by this site (``web/avatars.py``), as HF's default avatars are:
     a relative ``/avatars/<hex>.svg``, never a third party's address."""
@@ -117,6 +125,10 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         "numAuthors": paper.num_authors,  # seed cards know how many authors, not who: authors is then []
         "categories": paper.categories,
     }
+    if (thumbnail := thumbnail_url(paper)) is not None:
+        # HF lists a paper's figures here; paperfeed copies only the first (every figure would cost a
+        # request to arXiv at its pace), made small: the thumbnail.
+        out["mediaUrls"] = [thumbnail]
     if paper.summary is not None:  # abstractive, from the configured endpoint, with its provenance
         out["ai_summary"] = paper.summary.text
         out["aiSummaryMethod"] = "abstractive"
@@ -161,7 +173,7 @@ def daily_item_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         "publishedAt": timestamp(paper.entered_feed_at),
         "title": text_mode(paper.title),
         "summary": text_mode(paper.abstract),
-        "thumbnail": None,
+        "thumbnail": thumbnail_url(paper),
         "numComments": paper.num_comments,
         "upvotes": paper.upvotes,
         "submittedBy": user_json(paper.submitted_by) if paper.submitted_by else None,
@@ -198,9 +210,10 @@ def _md_text(text: str) -> str:
     return _CONTROL.sub("", text).replace("&", "&amp;").replace("<", "&lt;")
 
 
-def paper_markdown(paper: Paper, base_url: str) -> str:
+def paper_markdown(paper: Paper, base_url: str, full_text: str | None = None) -> str:
     """The paper as Markdown, as ``huggingface_hub``'s ``read_paper`` returns it: title, authors, links,
-    abstract (math left as written, text-mode macros as Unicode)."""
+    abstract (math left as written, text-mode macros as Unicode), then the full text the ``fulltext`` job
+    made of arXiv's HTML (sections, LaTeX, captions, references), or a line saying there is none."""
     if paper.authors:
         authors = ", ".join(_md_text(text_mode(a)) for a in paper.authors)
     elif paper.num_authors:
@@ -230,6 +243,10 @@ def paper_markdown(paper: Paper, base_url: str) -> str:
         _md_text(text_mode(paper.abstract)),
         "",
     ]
+    if full_text:
+        lines += [full_text.rstrip(), ""]
+    else:
+        lines += ["*Abstract only: paperfeed has no full text of this paper (yet).*", ""]
     return "\n".join(lines)
 
 
@@ -319,6 +336,9 @@ class PaperDoc(_Doc):
     )
     githubStars: int | None = Field(None, description="GitHub stars at the last check (GitHub only).")
     projectPage: str | None = Field(None, description="The paper's project page.")
+    mediaUrls: list[str] | None = Field(
+        None, description="Figures served by this site: the first figure, made small (its thumbnail)."
+    )
 
 
 class PaperDetailDoc(PaperDoc):
@@ -330,7 +350,9 @@ class DailyPaperDoc(_Doc):
     publishedAt: str = Field(description="When the paper entered the daily list, YYYY-MM-DDTHH:MM:SS.mmmZ.")
     title: str
     summary: str
-    thumbnail: str | None = Field(description="The paper's thumbnail image; null when it has none.")
+    thumbnail: str | None = Field(
+        description="The paper's first figure, made small and served by this site; null when it has none."
+    )
     numComments: int
     upvotes: int = Field(description="Same as paper.upvotes (hf papers ls reads this one).")
     submittedBy: UserDoc | None = Field(description="The member who submitted it; null when none did.")
