@@ -103,11 +103,12 @@ lint: install-test
 	$(BIN)/ruff format --check paperfeed tests bench
 	$(BIN)/mypy
 
-# Import throughput (SQLite and PostgreSQL, 1M synthetic papers: several minutes each), web throughput
-# (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web workers), votes, embedding,
-# relevance, search at 1M papers, digests, recommendations (simulated readers), and the crash and fault
-# drills (a 100,000-paper import killed 20 times, index files damaged, PostgreSQL restarted, a full disk: its
-# disk drill mounts a tmpfs, as root). Each bench rewrites its own section of docs/benchmarks.md.
+# Import throughput (the CLI against a bare loop, 200,000 real-text and 200,000 synthetic papers, SQLite and
+# PostgreSQL), web throughput (wrk, Debian's package, against SQLite and PostgreSQL with 1, 2 and 4 web
+# workers), votes, embedding, relevance, search at 1M papers, digests, recommendations (simulated readers),
+# and the crash and fault drills (a 100,000-paper import killed 20 times, index files damaged, PostgreSQL
+# restarted, a full disk: its disk drill mounts a tmpfs, as root). Each bench rewrites its own section of
+# docs/benchmarks.md.
 bench: install-test
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing Debian's wrk for bench/web.py"; \

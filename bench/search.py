@@ -127,7 +127,7 @@ def build(db_url: str, settings: Settings, n: int, vocab: list[str], rng: np.ran
         paper_store.upsert_papers(db, papers)
         vectors = vectors_for(rng, centroids, rng.integers(0, len(centroids), size=count), NOISE)
         done = [store.Embedded(p.id, "synthetic", vectors[i], None) for i, p in enumerate(papers)]
-        store.store_embedded(db, "bench", model, done, (0, ""))
+        store.store_embedded(db, model, done)
         if (start + count) % 100_000 == 0 or start + count == n:
             print(f"  stored {start + count:,} papers ({time.perf_counter() - started:.0f} s)", flush=True)
     db.close()

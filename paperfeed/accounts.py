@@ -14,6 +14,7 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -25,8 +26,6 @@ from paperfeed.storage import users as store
 
 # argon2-cffi's defaults are RFC 9106's second recommended profile (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
-# Computed once so a login for an unknown name costs as much as one for a known name.
-_DUMMY_HASH = _hasher.hash("paperfeed: no such user")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MIN_PASSWORD = 10
@@ -42,6 +41,14 @@ MAX_LABEL = 96
 
 class AccountError(ValueError):
     """A refused sign-up, login or password change; the message names the field."""
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a login for an unknown name is checked against, so that it costs as much as one for a known
+    name. Made on the first login rather than at import, where every process, each command of the CLI
+    among them, paid for it (half a second of CPU: #18)."""
+    return _hasher.hash("paperfeed: no such user")
 
 
 def hash_password(password: str) -> str:
@@ -112,9 +119,10 @@ def normalize_email(raw: str) -> str:
 
 def authenticate(db: Database, name: str, password: str) -> User | None:
     """The user whose handle (or email) and password these are, else None; the same cost either way."""
+    dummy = _dummy_hash()  # before the lookup: the first login costs the same, known name or not
     found = store.password_hash_of(db, name.strip()) if len(password) <= MAX_PASSWORD else None
     try:
-        _hasher.verify(found[1] if found else _DUMMY_HASH, password[:MAX_PASSWORD])
+        _hasher.verify(found[1] if found else dummy, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return None
     return found[0] if found else None

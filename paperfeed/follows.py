@@ -9,10 +9,13 @@ order, is one follow; ``search_params`` reads it back for the feed and the ranki
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Literal, get_args
 from urllib.parse import parse_qsl, urlencode
 
 from paperfeed.feed import BadPeriod, parse_categories
+from paperfeed.models import Paper
 from paperfeed.recommend.signals import name_key
 
 FollowKind = Literal["author", "organization", "category", "search"]
@@ -64,3 +67,41 @@ def search_params(value: str) -> dict[str, str]:
             f"value: {unknown[0][:40]!r} is not a search filter (expected q, {', '.join(SEARCH_FILTERS)})"
         )
     return {k: given[k] for k in ("q", *SEARCH_FILTERS) if given.get(k)}
+
+
+_WORD = re.compile(r"\w+")
+
+
+def matches(kind: str, value: str, key: str, paper: Paper) -> bool:
+    """Whether a paper is one this follow asks for, from the paper alone (the webhook job's question, asked
+    of each new paper): one of its authors or its organization by name, one of its categories, or, for a
+    saved search, its filters and every word of its query in the title, abstract or authors. The search
+    page ranks by meaning too; a new paper must contain the words to count as news for a saved search."""
+    if kind == "author":
+        return any(name_key(a) == key for a in paper.authors)
+    if kind == "organization":
+        org = paper.organization
+        return org is not None and key in (name_key(org.name), name_key(org.fullname))
+    if kind == "category":
+        return key in {c.casefold() for c in paper.categories}
+    if kind != "search":
+        return False
+    params = search_params(value)
+    if "category" in params and params["category"] not in paper.categories:
+        return False
+    if "organization" in params and (
+        paper.organization is None or paper.organization.name != params["organization"]
+    ):
+        return False
+    day = paper.feed_day
+    for name, after in (("since", True), ("until", False)):
+        if name in params:
+            try:
+                bound = date.fromisoformat(params[name])
+            except ValueError:
+                return False
+            if day is None or (day < bound if after else day > bound):
+                return False
+    words = set(_WORD.findall(" ".join([paper.title, paper.abstract, *paper.authors]).casefold()))
+    wanted = _WORD.findall(params.get("q", "").casefold())
+    return bool(wanted) and all(w in words for w in wanted)

@@ -2,7 +2,7 @@
 
 Where a job runs decides its lease (``storage/leases.py``):
 - ``global`` jobs change the shared database and must run once for the whole installation, one worker at
-  a time across every machine: the OAI-PMH harvest, embedding new papers, digests, and the outbound
+  a time across every machine: the OAI-PMH harvest, digests, and the outbound
   work web requests queue (fetching submitted papers, sending confirmation emails), GitHub's stars,
   arXiv's full texts and notifying followers of new papers. Lease
   ``job:<name>``; the harvest also holds a lease per window, so ``paperfeed ingest oai`` run by hand
@@ -10,6 +10,9 @@ Where a job runs decides its lease (``storage/leases.py``):
 - ``node`` jobs keep something on one machine current: each web node reads its own search index folder
   (keyword and vector indexes), derived from the database (``papers.rev``, ``paper_embeddings.rev``). Every node runs its own, one process at a time on that
   node: lease ``job:<name>@<node name>``.
+- ``every`` jobs run in every worker process at once and share out the work themselves, so adding workers
+  (on this machine or others) speeds them up: embedding new papers, in batches each worker claims
+  (``storage/embed_claims.py``). No lease; each worker keeps the job's schedule for itself.
 
 Adding a job is one entry in ``JOBS``: a function taking a ``JobContext`` and returning a one-line summary.
 """
@@ -25,7 +28,7 @@ from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage.leases import Held
 
-Scope = Literal["global", "node"]
+Scope = Literal["global", "node", "every"]
 
 
 class NotNow(RuntimeError):
@@ -37,7 +40,7 @@ class JobContext:
     db: Database
     settings: Settings
     holder: str  # node:pid of this worker, for leases the job takes itself
-    lease: Held  # the job's own lease, renewed by its heartbeat while the job runs
+    lease: Held | None  # the job's own lease, renewed by its heartbeat while the job runs (None: 'every')
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +78,27 @@ def harvest_latest(ctx: JobContext) -> str:
 
 
 def embed_papers(ctx: JobContext) -> str:
-    """Embed papers stored since the embedding job's position (kept in the database, so whichever worker
-    holds the lease next continues where the last one stopped), with their keyphrases."""
+    """Embed the papers stored since the embedding job's position, with their keyphrases, in batches this
+    worker claims: other workers embed other batches at once, and a batch whose worker died is redone by
+    whichever worker finds its claim expired (``storage/embed_claims.py``)."""
     from paperfeed.search import embed, indexer
     from paperfeed.search.follower import take_node_lock
+    from paperfeed.storage import embed_claims
 
-    keywords, _ = indexer.open_indexes(ctx.settings)
+    s = ctx.settings
+    keywords, _ = indexer.open_indexes(s)
     # Keyphrase scoring reads the keyword index's word statistics: bring it up to date first, unless a
-    # web worker on this node holds the index (it keeps it current, and tantivy allows one writer).
-    if (lock := take_node_lock(ctx.settings)) is not None:
+    # web worker or another job worker on this node holds the index (tantivy allows one writer).
+    if (lock := take_node_lock(s)) is not None:
         with lock:
             keywords.sync(ctx.db)
-    model = embed.shared(ctx.settings.embedding_model)
-    embedded, kept = indexer.embed_new(ctx.db, model, keywords, batch_size=ctx.settings.embed_batch)
-    return f"{embedded} papers embedded, {kept} unchanged"
+    model = embed.shared(s.embedding_model, s.embed_threads or None)
+    embedded, kept = indexer.embed_new(
+        ctx.db, model, keywords, batch_size=s.embed_batch, holder=ctx.holder, lease_seconds=s.lease_seconds
+    )
+    others = embed_claims.held_elsewhere(ctx.db, indexer.job_name(model.name), ctx.holder)
+    elsewhere = f"; {others} batches held by other workers" if others else ""
+    return f"{embedded} papers embedded, {kept} unchanged, on {model.device}{elsewhere}"
 
 
 def digests(frequency: str) -> Callable[[JobContext], str]:
@@ -259,7 +269,7 @@ def notify_new_papers(ctx: JobContext) -> str:
 
 JOBS: list[Job] = [
     Job("oai-harvest", "global", lambda s: s.harvest_interval, harvest_latest),
-    Job("embed", "global", lambda s: s.index_sync_interval, embed_papers),
+    Job("embed", "every", lambda s: s.index_sync_interval, embed_papers),
     Job("digest-daily", "global", lambda s: s.digest_interval, digests("daily")),
     Job("digest-weekly", "global", lambda s: s.digest_interval, digests("weekly")),
     Job("search-index", "node", lambda s: s.index_sync_interval, sync_search_indexes),

@@ -50,7 +50,13 @@ class Settings(BaseSettings):
     )
     embed_batch: int = Field(
         256,
-        description="Papers embedded per stored batch: a kill loses at most one batch of model work.",
+        description="Papers a worker claims and embeds as one stored batch; workers embed different batches "
+        "at once, and a kill loses only the batches in flight (at most three a worker), which another redoes.",
+    )
+    embed_threads: int = Field(
+        0,
+        description="CPU threads the embedding model of 'paperfeed index' and the worker's embed job uses (0: "
+        "every core); with 1, run a worker per core (docs/deploy.md, embedding a large backlog).",
     )
     host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
     port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
@@ -125,8 +131,8 @@ class Settings(BaseSettings):
     )
     lease_seconds: float = Field(
         30.0,
-        description="How long a job or harvest lease lasts without a heartbeat (renewed every third of "
-        "it): a worker that died is replaced after at most this long.",
+        description="How long a job or harvest lease, or a claimed embedding batch, lasts without a heartbeat "
+        "(renewed every third of it): a worker that died is replaced after at most this long.",
     )
     worker_poll_seconds: float = Field(5.0, description="How often 'paperfeed worker' looks for due jobs.")
     harvest_interval: float = Field(

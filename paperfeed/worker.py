@@ -5,7 +5,8 @@ Each round, for each job: claim its lease (free and due, or held by a dead proce
 while a heartbeat renews the lease; on finishing, release the lease with the time the job is next due, so
 the lease row is the job's schedule for all workers. A worker killed mid-job stops renewing: after
 ``lease_seconds`` another worker claims the job and continues from what was committed (a harvest, from
-its stored resumption token).
+its stored resumption token). A job of scope ``every`` (embedding) takes no lease: every worker runs it
+when its own schedule says, and the job shares out its work itself.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Worker:
         self.holder = leases.holder_name(settings.node())
         self.stop = threading.Event()
         self.failures = 0
+        self.due: dict[str, float] = {}  # monotonic time each 'every' job is next due in this process
 
     def lease_name(self, job: Job) -> str:
         return f"job:{job.name}" if job.scope == "global" else f"job:{job.name}@{self.settings.node()}"
@@ -44,6 +46,11 @@ class Worker:
         for job in self.jobs:
             if self.stop.is_set():
                 break
+            if job.scope == "every":
+                if time.monotonic() >= self.due.get(job.name, 0.0) and self._run(job, None):
+                    self.due[job.name] = time.monotonic() + job.every(self.settings)
+                    ran += 1
+                continue
             try:
                 with leases.hold(
                     self.db, self.lease_name(job), self.holder, self.settings.lease_seconds
@@ -73,7 +80,7 @@ class Worker:
                 down = False
             self.stop.wait(self.settings.worker_poll_seconds)
 
-    def _run(self, job: Job, held: leases.Held) -> bool:
+    def _run(self, job: Job, held: leases.Held | None) -> bool:
         """Run the job once; False when it could not start (due again at once)."""
         started = time.monotonic()
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -82,6 +89,8 @@ class Worker:
         except NotNow:
             return False
         except Exception as exc:  # one job's failure must not stop the others; it runs again when due
+            if held is None and unavailable(exc):
+                raise  # a job without a lease meets an outage first: one line for it, as for a lease claim
             self.failures += 1
             self.say(f"{stamp} {job.name}: failed: {type(exc).__name__}: {exc}")
             if not isinstance(exc, RuntimeError):

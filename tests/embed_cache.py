@@ -22,7 +22,7 @@ CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "paperfeed-em
 
 
 class CachedEmbedder(Embedder):
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         CACHE.mkdir(parents=True, exist_ok=True)
         # The recipe is in the key: vectors cached under an older recipe are not this model's any more.
         keys = [hashlib.blake2b(f"{RECIPE}\n{t}".encode(), digest_size=16).hexdigest() for t in texts]

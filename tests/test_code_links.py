@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from paperfeed import links
 from paperfeed.ingest.http import PoliteClient
 from paperfeed.links import find_links, repository
 from paperfeed.models import Paper, Version
@@ -27,7 +29,7 @@ from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from tests.arxiv_replay import ReplayServer, Reply
 from tests.community import add_papers, csrf_of, https_client, member, run_job, sign_up, token_for
-from tests.conftest import RECENT, LiveServer
+from tests.conftest import RECENT, SNAPSHOT, LiveServer
 
 GITHUB = Path(__file__).resolve().parent / "fixtures" / "github"
 NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
@@ -54,6 +56,31 @@ def _json(name: str, status: int = 200, **headers: str) -> Reply:
 def test_repositories_are_found_and_spelled_one_way(text: str, repo: str | None) -> None:
     found = find_links(text, None)
     assert (found.repo if found else None) == repo
+
+
+def test_urls_are_those_the_whole_pattern_finds() -> None:
+    """links._urls runs the URL pattern only over the words that may hold a URL (#18): the same matches,
+    at the same places, as running it over the whole text, on every bundled paper and on random text
+    made of URL pieces, whitespace of every kind and the non-ASCII letters that [A-Za-z] matches under
+    re.I."""
+    texts = [
+        text
+        for line in RECENT.read_text().splitlines() + SNAPSHOT.read_text().splitlines()
+        for record in [json.loads(line)]
+        for text in (record["abstract"], record["comments"] or "", record["title"])
+    ]
+    rng = random.Random(18)
+    pieces = [
+        *"ab.cgh:/w -_\u017f\u212a\u0130\u0131\n\t\xa0()<>,;'",
+        "github.com/",
+        "https://",
+        "www.",
+        ".io",
+    ]
+    texts += ["".join(rng.choices(pieces, k=rng.randint(0, 14))) for _ in range(20_000)]
+    for text in texts:
+        expected = [(m.start(), m.group()) for m in links._URL.finditer(text)]
+        assert [(m.start(), m.group()) for m in links._urls(text)] == expected, text
 
 
 def test_github_first_then_the_comments_field_and_project_pages() -> None:

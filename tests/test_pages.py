@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -322,7 +323,8 @@ def test_the_three_sort_orders_differ(site: Site) -> None:
 def test_snapshot_paper_page_shows_everything(client: TestClient) -> None:
     page = get_ok(client, "/papers/0704.0001")
     assert "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies" in page
-    assert "<li>C. Balázs</li><li>E. L. Berger</li><li>P. M. Nadolsky</li><li>C. -P. Yuan</li>" in page
+    authors = ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")  # each linked to their page
+    assert "".join(f'<li><a href="/authors/{quote(a)}">{a}</a></li>' for a in authors) in page
     assert '<span class="version">v1</span> <time datetime="2007-04-02T19:18:42+00:00">' in page
     assert '<span class="version">v2</span> <time datetime="2007-07-24T20:10:27+00:00">' in page
     assert (

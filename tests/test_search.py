@@ -338,7 +338,8 @@ def test_index_resumes_after_a_kill_without_redoing_batches(settings: Settings, 
     assert 0 < stored < 40, "killed after some batches were stored and before the end"
     resumed = run(settings, "index", env={"PAPERFEED_EMBED_BATCH": "4"})
     assert resumed.returncode == 0, resumed.stderr
-    assert f"embedded {40 - stored} papers (0 unchanged kept)" in resumed.stdout
+    assert f"embedded {40 - stored} papers (0 unchanged kept) on CPU (CPUExecutionProvider" in resumed.stdout
+    assert resumed.stdout.startswith(f"embedding with {settings.embedding_model} on CPU (")  # said first
     with db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings)).scalar_one() == 40
         batches = conn.execute(

@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -84,6 +85,8 @@ FORMS: dict[str, dict[str, str]] = {
     # Notifications (web/notifications.py)
     "read_notifications": {"all": "1"},
     "notification_settings": {"on_reply": "1"},
+    # Follows (web/follows.py)
+    "follow": {"kind": "category", "value": "cs.CL"},
 }
 # RFC 8058 one-click unsubscribe: the mail provider posts with no cookies, so no token can be asked for;
 # the signed token in its URL is the authority (test_subscribe_web checks a tampered one changes nothing).
@@ -103,6 +106,8 @@ JSON: dict[str, dict[str, Any]] = {
     "api_delete_webhook": {},
     "api_read_notifications": {"all": True},
     "api_put_notification_settings": {"mention": False},
+    "api_follow": {"kind": "category", "value": "cs.CL"},
+    "api_unfollow": {"kind": "category", "value": "cs.CL"},
 }
 
 
@@ -120,6 +125,7 @@ def _counts(db: Database) -> dict[str, int]:
         "paper_links",
         "webhooks",
         "notification_mutes",
+        "follows",
     )
     with db.read() as conn:
         counted = {
@@ -294,6 +300,9 @@ def hostile(settings: Settings, db: Database) -> dict[str, Any]:
             json={"paperId": papers[0].id, "note": PAYLOADS[7]},
             headers=headers,
         )
+        for kind, value in (("author", papers[1].authors[0]), ("search", "q=" + quote(PAYLOADS[0]))):
+            followed = client.post("/api/follows", json={"kind": kind, "value": value}, headers=headers)
+            assert followed.status_code == 201, followed.text
         client.post("/login", data={"csrf": csrf_of(client), "name": "ada", "password": PASSWORD})
         client.post(
             f"/papers/{papers[1].id}/claim", data={"csrf": csrf_of(client), "author": papers[1].authors[0]}
@@ -315,6 +324,8 @@ def _html_pages(client: TestClient, hostile: dict[str, Any]) -> list[str]:
         f"/collections/{hostile['collection']}",
         "/users/ada",
         "/admin/claims",
+        f"/authors/{quote(hostile['papers'][1].authors[0])}",
+        "/follows",
     ]
 
 
@@ -355,6 +366,12 @@ def test_xss_corpus_stays_data_in_the_api_and_feeds(
         titles = [t.text or "" for t in rss.iter("title")]
         for text in descriptions + titles:  # readers render an RSS title and description as HTML
             assert executable(text) == [], text
+        for url in ("/orgs/org1/feed.xml", f"/authors/{quote(hostile['papers'][1].authors[0])}/feed.xml"):
+            listed = ET.fromstring(client.get(url).content)  # noqa: S314
+            for text in [t.text or "" for t in listed.iter("title")] + [
+                d.text or "" for d in listed.iter("description")
+            ]:
+                assert executable(text) == [], (url, text)
         atom = ET.fromstring(client.get("/feed.atom").content)  # noqa: S314
         ns = "{http://www.w3.org/2005/Atom}"
         summaries = list(atom.iter(f"{ns}summary"))

@@ -23,7 +23,7 @@ DIM = 384
 def store_vectors(db: Database, model: str, vectors: dict[str, np.ndarray]) -> None:
     """Vectors written as the embedding job writes them (any vector will do: no model needed)."""
     done = [store.Embedded(i, f"hash-{i}", v, None) for i, v in vectors.items()]
-    store.store_embedded(db, "test-job", model, done, (0, ""))
+    store.store_embedded(db, model, done)
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from paperfeed.cli import main
 from paperfeed.ingest.oai import next_window
-from paperfeed.jobs import JOBS
+from paperfeed.jobs import JOBS, Job, JobContext
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, harvests, leases
@@ -182,6 +182,25 @@ def test_a_job_runs_again_only_when_it_is_due(db: Database, settings: Settings) 
     assert other.run_due() == 1  # a node job: each node has its own schedule
     assert first.lease_name(index_job[0]) != other.lease_name(index_job[0])
     assert all("search-index: keyword index: 0 (re)indexed; vector index: 0 added" in line for line in lines)
+
+
+def test_an_every_job_runs_in_each_worker_at_once_on_its_own_schedule(
+    db: Database, settings: Settings
+) -> None:
+    ran: list[str] = []
+
+    def count(ctx: JobContext) -> str:
+        ran.append(ctx.holder)
+        return "counted"
+
+    job = Job("count", "every", lambda s: 60.0, count)
+    first, second = (Worker(db, settings, [job], say=lambda line: None) for _ in range(2))
+    second.holder = "elsewhere:1"  # another process
+    assert (first.run_due(), second.run_due()) == (1, 1)  # no lease: both run it
+    assert (first.run_due(), second.run_due()) == (0, 0)  # each is due again in 60 s
+    assert ran == [first.holder, "elsewhere:1"]
+    embed = next(j for j in JOBS if j.name == "embed")
+    assert embed.scope == "every"
 
 
 def test_the_next_window_continues_an_unfinished_harvest_then_moves_on(db: Database) -> None:

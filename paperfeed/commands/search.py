@@ -45,7 +45,7 @@ def update_indexes(obj: Context, embed: bool | None = None) -> None:
         return
     report = indexer.bring_up_to_date(db, settings)
     click.echo(f"keyword index: {report.keyword} papers (re)indexed")
-    click.echo(f"embedded {report.embedded} papers; vector index: {report.vectors} added")
+    click.echo(f"embedded {report.embedded} papers on {report.device}; vector index: {report.vectors} added")
 
 
 class _Progress:
@@ -77,8 +77,10 @@ class _Progress:
 def index(obj: Context, rebuild: bool) -> None:
     """Embed new and changed papers and bring every search index up to date (only what changed).
 
-    Resumable: after a kill, a rerun continues after the last batch that was stored."""
+    Resumable: after a kill, a rerun continues after the last batch that was stored. Several can run at
+    once, here or on other machines, alongside workers: each embeds the batches it claims."""
     from paperfeed.search import indexer
+    from paperfeed.search.embed import Embedder
 
     if rebuild:
         keywords, vectors = indexer.open_indexes(obj.settings)
@@ -89,14 +91,16 @@ def index(obj: Context, rebuild: bool) -> None:
     waiting = embeddings.count_after(
         obj.db, embeddings.position(obj.db, indexer.job_name(obj.settings.embedding_model))
     )
+    model = Embedder(obj.settings.embedding_model, obj.settings.embed_threads or None)
+    click.echo(f"embedding with {model.name} on {model.device}")
     progress = _Progress(waiting)
     try:
-        report = indexer.bring_up_to_date(obj.db, obj.settings, progress=progress)
+        report = indexer.bring_up_to_date(obj.db, obj.settings, model, progress=progress)
     finally:
         progress.close()
     click.echo(
-        f"embedded {report.embedded} papers ({report.kept} unchanged kept); keyword index: "
-        f"{report.keyword} (re)indexed; vector index: {report.vectors} added"
+        f"embedded {report.embedded} papers ({report.kept} unchanged kept) on {report.device}; keyword "
+        f"index: {report.keyword} (re)indexed; vector index: {report.vectors} added"
     )
 
 

@@ -46,6 +46,9 @@ def clean_text(value: str) -> str:
     # splitting into words: replacing the few whitespace characters present gives the same as
     # " ".join(value.split()), three times faster on a 200-word abstract.
     if value.isascii():
+        if value.isprintable():  # no control character, no whitespace but " ": the common short field
+            text = value.strip(" ")
+            return " ".join(text.split()) if "  " in text else text
         text = value
         for space in _ASCII_WHITESPACE:
             if space in text:

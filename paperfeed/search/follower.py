@@ -20,6 +20,7 @@ from typing import IO
 from paperfeed.search import indexer
 from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
+from paperfeed.storage import leases
 from paperfeed.storage.db import unavailable
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,14 @@ class IndexFollower:
         if writer and searcher.vectors.needs_build():
             self._save_base()
         if writer and self.settings.embed_in_web:
-            indexer.embed_new(db, searcher.embedder, searcher.keywords, batch_size=self.settings.embed_batch)
+            indexer.embed_new(
+                db,
+                searcher.embedder,
+                searcher.keywords,
+                batch_size=self.settings.embed_batch,
+                holder=leases.holder_name(self.settings.node()),
+                lease_seconds=self.settings.lease_seconds,
+            )
             searcher.vectors.refresh(db)
         if writer and searcher.vectors.delta_size() >= MERGE_DELTA:
             self._save_base()

@@ -9,9 +9,8 @@ paging exactly as the keyword index does on ``papers.rev``. Rows are keyed in th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import sqlalchemy as sa
@@ -67,24 +66,22 @@ def position(db: Database, job: str) -> tuple[int, str]:
     return (int(row.rev), row.last_id) if row else (0, "")
 
 
-def _save_position(conn: sa.Connection, job: str, rev: int, last_id: str) -> None:
-    values = {"rev": rev, "last_id": last_id, "updated_at": datetime.now(UTC)}
-    stmt = upsert(conn, job_positions).values(name=job, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
-
-
 # -- the embedding job ----------------------------------------------------------------------------------
 
 
-def papers_to_embed(db: Database, model: str, after: tuple[int, str], limit: int) -> list[ToEmbed]:
-    """The next papers in change order after ``after``, with the hash of their stored vector's text."""
+def papers_to_embed(db: Database, model: str, after: tuple[int, str], upto: tuple[int, str]) -> list[ToEmbed]:
+    """The papers after ``after`` up to ``upto`` (included) in change order, with the hash of their stored
+    vector's text: one claimed stretch (``storage/embed_claims.py``)."""
     c, e = papers.c, paper_embeddings.c
+    key = sa.tuple_(c.rev, c.id)
     query = (
         sa.select(c.rev, c.id, c.title, c.abstract, e.text_hash)
         .select_from(papers.outerjoin(paper_embeddings, sa.and_(e.paper_id == c.id, e.model == model)))
-        .where(sa.tuple_(c.rev, c.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+        .where(
+            key > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])),
+            key <= sa.tuple_(sa.literal(upto[0]), sa.literal(upto[1])),
+        )
         .order_by(c.rev, c.id)
-        .limit(limit)
     )
     with db.read() as conn:
         return [ToEmbed(r.rev, r.id, r.title, r.abstract, r.text_hash) for r in conn.execute(query)]
@@ -105,16 +102,17 @@ def count_after(db: Database, after: tuple[int, str]) -> int:
 
 def store_embedded(
     db: Database,
-    job: str,
     model: str,
     done: Sequence[Embedded],
-    upto: tuple[int, str],
     keywords_only: Sequence[tuple[str, list[str]]] = (),
+    also: Callable[[sa.Connection], None] | None = None,
 ) -> None:
     """Write a batch of vectors and keywords (and the keywords of papers whose vector is kept,
-    ``keywords_only``) and move the job past it, in one transaction: a kill leaves either all of it or
-    none, and a rerun starts after the last batch that committed."""
+    ``keywords_only``) in one transaction, with ``also`` (the embedding job marks its claim done there, or
+    raises to roll the batch back): a kill leaves either all of it or none."""
     with db.write() as conn:
+        if also is not None:
+            also(conn)  # first: on PostgreSQL it locks the claim before anything else is written
         if keywords_only:
             update = papers.update().where(papers.c.id == sa.bindparam("pid"))
             conn.execute(
@@ -145,7 +143,6 @@ def store_embedded(
             if keywords := [{"pid": d.paper_id, "kw": d.keywords} for d in done if d.keywords is not None]:
                 update = papers.update().where(papers.c.id == sa.bindparam("pid"))
                 conn.execute(update.values(keywords=sa.bindparam("kw")), keywords)
-        _save_position(conn, job, *upto)
 
 
 # -- what vector indexes read ---------------------------------------------------------------------------

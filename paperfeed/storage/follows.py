@@ -86,3 +86,17 @@ def is_following(db: Database, user_id: int, kind: str, key: str) -> bool:
             ).first()
             is not None
         )
+
+
+def follows_of_members(db: Database, user_ids: Sequence[int]) -> dict[int, list[Followed]]:
+    """Several members' follows at once (the webhook job's, for the owners of its endpoints)."""
+    out: dict[int, list[Followed]] = {u: [] for u in user_ids}
+    if not user_ids:
+        return out
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(follows).where(follows.c.user_id.in_(list(user_ids))).order_by(follows.c.id)
+        )
+        for r in rows:
+            out[int(r.user_id)].append(_followed(r))
+    return out

@@ -120,7 +120,7 @@ def holder_name(node: str = "") -> str:
     return f"{node or socket.gethostname()}:{os.getpid()}"
 
 
-def _dead_here(other: str, holder: str) -> bool:
+def dead_here(other: str, holder: str) -> bool:
     """The other holder ran on this node (same name before the pid) and its process is gone."""
     node, _, pid = other.rpartition(":")
     if node != holder.rpartition(":")[0] or not pid.isdigit() or int(pid) == os.getpid():
@@ -155,7 +155,7 @@ def hold(db: Database, name: str, holder: str, seconds: float) -> Iterator[Held]
     current = None
     if not claim(db, name, holder, seconds) and not (
         (current := lease(db, name)) is not None
-        and _dead_here(current.holder, holder)
+        and dead_here(current.holder, holder)
         and _take_over(db, name, current.holder, holder, seconds)
     ):
         until = f"{current.expires_at:%Y-%m-%d %H:%M:%S} UTC" if current else "?"

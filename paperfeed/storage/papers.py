@@ -20,9 +20,17 @@ from paperfeed.models import (
     Version,
     feed_day_of,
 )
+from paperfeed.storage import authors as author_store
 from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.schema import counters, organizations, paper_summaries, paper_thumbnails, papers
+from paperfeed.storage.schema import (
+    counters,
+    organizations,
+    paper_authors,
+    paper_summaries,
+    paper_thumbnails,
+    papers,
+)
 
 # Columns a newer arXiv version replaces; feed state (day, votes, submitter, organization) is ours and stays.
 _SOURCE_COLUMNS = (
@@ -107,6 +115,13 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
     if not fresh:
         return UpsertCounts(0, 0, len(batch))
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
+    # The authors a new version replaces (the bulk import's inserts have none to read).
+    updated = [p.id for p in fresh if p.id in stored]
+    before = (
+        conn.execute(sa.select(papers.c.id, papers.c.authors).where(papers.c.id.in_(updated))).all()
+        if updated
+        else []
+    )
     rev = next_rev(conn)
     days = [p.feed_day or feed_day_of(p.published_at, p.submitted_at, now) for p in fresh]
     if conn.dialect.name == "sqlite":
@@ -118,6 +133,8 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
     else:
         rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
         conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    # Each paper's authors by normal name, for author pages, feeds and follows (storage/authors.py).
+    author_store.replace(conn, [(p.id, p.authors) for p in fresh], before)
     # Code links the text names (a member's own are kept: storage/links.py).
     found = [(p.id, f) for p in fresh if (f := find_links(p.abstract, p.comments)) is not None]
     link_store.store_found(conn, found, now)
@@ -338,16 +355,18 @@ def organization_papers(db: Database, org_id: int, limit: int = 100) -> list[Pap
         return [paper_of_row(r) for r in rows]
 
 
-def author_papers(db: Database, name: str, limit: int = 50) -> list[Paper]:
-    """The papers with an author of exactly this name, newest on the feed first (a scan through each
-    paper's JSON list of authors: SQLite's json_each, PostgreSQL's jsonb_array_elements_text)."""
+def author_papers(db: Database, name: str, limit: int = 50, offset: int = 0) -> list[Paper]:
+    """The papers with an author of this name (compared as ``authors.author_key`` does: no case, accents
+    or extra spaces), newest on the feed first, through the ``paper_authors`` index."""
+    ids = sa.select(paper_authors.c.paper_id).where(paper_authors.c.key == author_store.author_key(name))
+    query = (
+        paper_query()
+        .where(papers.c.id.in_(ids))
+        .order_by(papers.c.feed_day.desc(), papers.c.published_at.desc().nulls_last(), papers.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
     with db.read() as conn:
-        if conn.dialect.name == "postgresql":
-            each = sa.func.jsonb_array_elements_text(papers.c.authors).table_valued("value")
-        else:
-            each = sa.func.json_each(papers.c.authors).table_valued("value")
-        has_author = sa.exists(sa.select(1).select_from(each).where(each.c.value == name))
-        query = paper_query().where(has_author).order_by(papers.c.feed_day.desc(), papers.c.id).limit(limit)
         return [paper_of_row(r) for r in conn.execute(query)]
 
 

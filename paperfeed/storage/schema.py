@@ -555,3 +555,29 @@ service_pace = sa.Table(
     sa.Column("service", sa.String(32), primary_key=True),
     sa.Column("next_at", sa.Float, nullable=False),
 )
+
+# -- embedding claims (migration 0015) ------------------------------------------------------------------
+
+embed_claims = sa.Table(
+    "embed_claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("after_rev", sa.BigInteger, nullable=False),
+    sa.Column("after_id", sa.String(64), nullable=False),
+    sa.Column("upto_rev", sa.BigInteger, nullable=False),
+    sa.Column("upto_id", sa.String(64), nullable=False),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("job", "after_rev", "after_id", name="embed_claims_once"),
+)
+
+# migration 0016: each paper's authors by normal name (storage/authors.py)
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sqlite_with_rowid=False,
+)

@@ -41,13 +41,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
-from paperfeed import accounts
+from paperfeed import accounts, follows
 from paperfeed.feed import find_paper
 from paperfeed.links import may_set_links
 from paperfeed.models import Paper, User
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage import claims as claim_store
+from paperfeed.storage import follows as follow_store
 from paperfeed.storage import notifications as notification_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import votes as vote_store
@@ -329,6 +330,19 @@ def extras(request: Request, papers: Iterable[Paper]) -> Extras:
     return Extras(claimed, voted(request, listed) if viewer(request) is not None else None)
 
 
+def following(request: Request, kind: str, value: str) -> bool:
+    """Whether the signed-in reader follows this author, organization, category or search (False for a
+    visitor, or for a value that is no follow): the state a page's follow button shows."""
+    me = viewer(request)
+    if me is None:
+        return False
+    try:
+        kind, _, key = follows.normalise(kind, value)
+    except follows.BadFollow:
+        return False
+    return follow_store.is_following(database(request), me.id, kind, key)
+
+
 def may_edit_links(db: Database, user: User | None, paper: Paper) -> bool:
     """Whether ``user`` may set the paper's code links: the paper page shows the form, the handler
     enforces it (``web/code.py``)."""
@@ -504,7 +518,10 @@ def api_action(action: Action) -> Handler:
     """An API handler that changes state: JSON body, signed-in member (token, or cookie + X-CSRF-Token)."""
 
     async def handler(request: Request) -> Response:
-        body = await read_json(request) if request.method in ("POST", "PATCH", "PUT") else {}
+        # A DELETE may say what it removes in a JSON body too (DELETE /api/follows).
+        sends_json = request.headers.get("content-type", "").startswith("application/json")
+        reads = request.method in ("POST", "PATCH", "PUT") or (request.method == "DELETE" and sends_json)
+        body = await read_json(request) if reads else {}
         return await _act(action, request, request.headers.get(csrf.HEADER), body)
 
     handler.__name__ = action.__name__.lstrip("_")

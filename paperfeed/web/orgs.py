@@ -22,7 +22,18 @@ from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from paperfeed.web import limits
-from paperfeed.web.kit import DB, Me, Refused, cards_math, database, form_action, redirect, render, voted
+from paperfeed.web.kit import (
+    DB,
+    Me,
+    Refused,
+    cards_math,
+    database,
+    following,
+    form_action,
+    redirect,
+    render,
+    voted,
+)
 from paperfeed.web.params import documented
 from paperfeed.web.serialize import SafeJSONResponse, daily_item_json
 
@@ -45,6 +56,7 @@ def org_page(request: Request, db: DB, me: Me, name: str) -> Response:
         "papers": papers,
         "voted": voted(request, papers),
         "my_role": org_store.role_of(db, org_id, me.id) if me else None,
+        "following": following(request, "organization", org.name),
         "math": cards_math(papers),
     }
     return render(request, "org.html", context)

@@ -60,6 +60,7 @@ from paperfeed.web.kit import (
     cards_math,
     database,
     error_page,
+    following,
     form_action,
     may_edit_links,
     needs_math,
@@ -208,6 +209,7 @@ def _feed(
         "voted": voted(request, result.papers),
         "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "mail_off": mail_unavailable(request.app.state.settings),
+        "followed_categories": {c for c in categories if following(request, "category", c)},
         "math": cards_math(result.papers),
     }
     return render(request, "feed.html", context)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed import follows
 from paperfeed.models import Paper
 from paperfeed.search import highlight
 from paperfeed.search.hybrid import Searcher
@@ -19,7 +21,7 @@ from paperfeed.search.keyword import Filters
 from paperfeed.tex import text_mode
 from paperfeed.web import limits
 from paperfeed.web.citing import cited
-from paperfeed.web.kit import DB, Refused, cards_math, extras, paper_or_404, render, voted
+from paperfeed.web.kit import DB, Refused, cards_math, extras, following, paper_or_404, render, voted
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.serialize import (
     DailyPaperDoc,
@@ -96,6 +98,19 @@ def _marks(query: str, papers: list[Paper]) -> dict[str, tuple[list[highlight.Se
     }
 
 
+def _saved_search(query: str, filters: Filters) -> str | None:
+    """This search as a follow keeps it (``paperfeed/follows.py``): q and its filters, canonical."""
+    if not query:
+        return None
+    given = {"q": query, "category": filters.category, "organization": filters.organization}
+    given |= {"since": filters.since.isoformat() if filters.since else None}
+    given |= {"until": filters.until.isoformat() if filters.until else None}
+    try:
+        return follows.normalise("search", urlencode({k: v for k, v in given.items() if v}))[1]
+    except follows.BadFollow:  # longer than a follow keeps: the page offers no button
+        return None
+
+
 def search_page(
     request: Request,
     q: Text = None,
@@ -114,7 +129,10 @@ def search_page(
     if found and found.exact:
         return RedirectResponse(paper_url("", found.results[0].paper.id), 303)
     papers = [r.paper for r in found.results] if found else []
+    saved = _saved_search(query, filters)
     context = {
+        "saved_search": saved,
+        "following_search": following(request, "search", saved) if saved else False,
         "query": query,
         "filters": filters,
         "papers": papers,

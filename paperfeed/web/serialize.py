@@ -501,7 +501,7 @@ class WebhookBody(BaseModel):
     url: str = Field(min_length=1, max_length=2000, description="Where events are POSTed (http or https).")
     events: list[str] = Field(
         min_length=1,
-        description="paper.curated, paper.new, comment.created, submission.created (admins).",
+        description="paper.curated, paper.new, paper.followed, comment.created, submission.created (admins).",
         examples=[["paper.curated"]],
     )
     categories: list[str] = Field([], description="For paper.new: arXiv categories, e.g. cs.CL.")

@@ -4,6 +4,8 @@ for new events, which turns what happened since its last look into rows of the d
 Events, each for the endpoints that asked for its type:
 - ``paper.curated``: a paper joined the curated list (a member submitted it, or a curator picked it);
 - ``paper.new``: a new paper in one of the endpoint's categories (harvested or submitted);
+- ``paper.followed``: a new paper matching one of the owner's follows (an author, an organization, a
+  category or a saved search: ``follows.matches``), once per paper whatever number of follows it matches;
 - ``comment.created``: a new comment on a paper the endpoint's owner commented on or claimed;
 - ``submission.created``: any member's submission waiting to be fetched from arXiv (admins only).
 
@@ -25,15 +27,19 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from paperfeed.models import Paper, Webhook
+from paperfeed import follows
+from paperfeed.feed import BadPeriod, parse_categories
+from paperfeed.models import Followed, Paper, Webhook
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
+from paperfeed.storage import follows as follow_store
 from paperfeed.storage import webhooks as store
 from paperfeed.storage.webhooks import NewDelivery
 
 EVENTS: dict[str, str] = {
     "paper.curated": "a paper joined the curated list",
     "paper.new": "a new paper in one of your categories",
+    "paper.followed": "a new paper by an author, from an organization, in a category or matching a search you follow",
     "comment.created": "a new comment on a paper you commented on or claimed",
     "submission.created": "any member's submission (admins only)",
 }
@@ -41,6 +47,7 @@ ADMIN_EVENTS = {"submission.created"}
 FORMATS = ("json", "slack", "discord")
 BATCH = 500
 MAX_PER_MEMBER = 10
+MAX_CATEGORIES = 20
 
 
 class BadWebhook(ValueError):
@@ -96,13 +103,26 @@ def check_events(
     if not is_admin and ADMIN_EVENTS & set(chosen):
         raise BadWebhook(f"events: {', '.join(sorted(ADMIN_EVENTS))} is for admins")
     wanted = list(dict.fromkeys(categories))
-    if not all(isinstance(c, str) and 0 < len(c) <= 40 for c in wanted) or len(wanted) > 20:
-        raise BadWebhook("categories: at most 20 arXiv categories, e.g. cs.CL")
+    if len(wanted) > MAX_CATEGORIES:
+        raise BadWebhook(f"categories: at most {MAX_CATEGORIES} arXiv categories, e.g. cs.CL")
+    for category in wanted:  # the feed's rule for a category, so a typo is refused, not silent forever
+        if not _category(category):
+            shown = repr(category)[:40]
+            raise BadWebhook(f"categories: {shown} is not an arXiv category (expected e.g. cs.CL or hep-th)")
     if "paper.new" in chosen and not wanted:
         raise BadWebhook("categories: paper.new needs at least one category")
     if fmt not in FORMATS:
         raise BadWebhook(f"format: one of {', '.join(FORMATS)}")
     return chosen, wanted, str(fmt)
+
+
+def _category(value: Any) -> bool:
+    if not isinstance(value, str) or "," in value:
+        return False
+    try:
+        return parse_categories(value) == (value,)
+    except BadPeriod:
+        return False
 
 
 # -- the events ---------------------------------------------------------------------------------------------
@@ -161,9 +181,19 @@ def _papers(
     if not rows:
         return 0
     out = []
+    owners = {hook.user_id for hook, _ in hooks if "paper.followed" in hook.events}
+    followed = follow_store.follows_of_members(db, sorted(owners))
     for _, paper, first_stored in rows:
         data = paper_data(paper, settings.base_url)
         for hook, _admin in hooks:
+            if "paper.followed" in hook.events and first_stored >= hook.created_at:
+                matched = _matched(followed[hook.user_id], paper)
+                if matched:
+                    out.append(
+                        _delivery(
+                            hook, "paper.followed", paper.id, {**data, "matched": matched}, first_stored
+                        )
+                    )
             if (
                 "paper.curated" in hook.events
                 and paper.submitted_at
@@ -177,6 +207,13 @@ def _papers(
             ):
                 out.append(_delivery(hook, "paper.new", paper.id, data, first_stored))
     return store.record(db, "papers", rows[-1][0], out, now)
+
+
+def _matched(mine: list[Followed], paper: Paper) -> list[dict[str, str]]:
+    """The follows this paper answers, as the event names them."""
+    return [
+        {"kind": f.kind, "value": f.value} for f in mine if follows.matches(f.kind, f.value, f.key, paper)
+    ]
 
 
 def _comments(
@@ -237,8 +274,10 @@ def _summary(event: dict[str, Any]) -> tuple[str, str, str]:
     kind = event["type"]
     if kind.startswith("paper."):
         authors = ", ".join(data["authors"][:3]) + (" et al." if len(data["authors"]) > 3 else "")
-        label = "Curated" if kind == "paper.curated" else "New paper"
-        return f"{label}: {data['title']}", data["url"], f"{authors} · {', '.join(data['categories'][:3])}"
+        label = {"paper.curated": "Curated", "paper.followed": "Followed"}.get(kind, "New paper")
+        why = [f"{m['kind']} {m['value']}" for m in data.get("matched", [])][:3]
+        details = " · ".join([authors, ", ".join(data["categories"][:3]), *why])
+        return f"{label}: {data['title']}", data["url"], details
     if kind == "comment.created":
         return f"{data['author']} commented on {data['paperId']}", data["url"], data["body"][:500]
     return f"{data['submittedBy']} submitted {data['paperId']}", data["arxiv"], "waiting to be fetched"
