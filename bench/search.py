@@ -14,9 +14,14 @@ Then, in one run:
 - the searching process's resident memory;
 - the same searches over HTTP (`/api/papers/search`) against `paperfeed serve` started on the same
   database and indexes, and that server's resident memory after them (its own memory and the index
-  pages it has mapped, read from /proc).
+  pages it has mapped, read from /proc);
+- throughput under load: `wrk` (8 connections: 8 concurrent clients, each sending its next request as
+  soon as the last is answered) against `paperfeed serve` with 1 and 2 workers, the search cache off and
+  on, over a query mix drawn Zipf-wise (s = 1) from a pool of 2–4-word queries, papers' titles and
+  SciFact's claims (long natural-language questions; when --scifact is there), so popular queries repeat
+  as they do on a real site; and the same mix with every query different. req/s, p50 and p99.
 
-    .venv/bin/python bench/search.py [--n 1000000] [--dir .bench/search]
+    .venv/bin/python bench/search.py [--n 1000000] [--dir .bench/search] [--load-only] [--seconds 30]
 
 The database and indexes stay under --dir: a rerun with the same N skips straight to the measurements.
 """
@@ -24,14 +29,21 @@ The database and indexes stay under --dir: a rerun with the same N skips straigh
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import resource
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
@@ -39,10 +51,10 @@ from pydantic import SecretStr
 
 from paperfeed.models import Paper
 from paperfeed.search.embed import MODELS
-from paperfeed.search.hybrid import Searcher
+from paperfeed.search.hybrid import ANSWERS_KEPT, Searcher
 from paperfeed.settings import Settings
+from paperfeed.storage import Database, open_database
 from paperfeed.storage import embeddings as store
-from paperfeed.storage import open_database
 from paperfeed.storage import papers as paper_store
 
 VOCABULARY = 40_000
@@ -145,6 +157,19 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path(".bench/search"))
     parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--load-only", action="store_true", help="only the throughput under load")
+    parser.add_argument("--seconds", type=float, default=30, help="of load per configuration")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent clients under load")
+    parser.add_argument("--warmup", type=float, default=10, help="seconds of load before each measurement")
+    parser.add_argument(
+        "--configs",
+        type=lambda text: [(int(w), float(c)) for w, c in (pair.split(":") for pair in text.split(","))],
+        default=[(1, 0.0), (1, 60.0), (2, 0.0), (2, 60.0)],
+        help="web workers:search cache seconds, comma-separated (default 1:0,1:60,2:0,2:60)",
+    )
+    parser.add_argument(
+        "--scifact", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact"
+    )
     args = parser.parse_args()
     folder = args.dir / f"nested-n{args.n}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,6 +195,9 @@ def main() -> None:
               f"vector (HNSW, int8) {vector_count:,} in {vector_took:.0f} s")  # fmt: skip
     vectors.refresh(db)
     print(f"\n{len(keywords):,} papers in the keyword index, {len(vectors):,} vectors")
+    if args.load_only:
+        under_load(settings, db, vocab, args)
+        return
 
     # Dense recall@10 against an exact scan of every stored vector.
     qrng = np.random.default_rng(99)
@@ -220,6 +248,7 @@ def main() -> None:
     current = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     print(f"resident memory now (the searcher alone): {current:,.0f} MB")
     over_http(settings, texts)
+    under_load(settings, db, vocab, args)
     print(f"on disk: database {(folder / 'papers.db').stat().st_size / 2**20:,.0f} MB, "
           f"index folder {sum(f.stat().st_size for f in Path(settings.index_dir).rglob('*') if f.is_file()) / 2**20:,.0f} MB")  # fmt: skip
 
@@ -259,6 +288,180 @@ def over_http(settings: Settings, texts: list[str]) -> None:
         print(f"server resident memory after them: {memory['Rss']:,.0f} MB "
               f"({memory['Anonymous']:,.0f} MB its own, {memory['Rss'] - memory['Anonymous']:,.0f} MB mapped "
               f"files: index pages and libraries)")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# wrk's script: its two threads walk the list of request paths, each from its own half, after skipping
+# what an earlier run (the warm-up) took: the server sees one stream, continued.
+_WRK_SCRIPT = """
+local paths, i, threads = {}, 0, 0
+function setup(thread) thread:set("n", threads); threads = threads + 1 end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  i = (n * math.floor(#paths / 2) + tonumber(args[2])) % #paths
+end
+function request()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def query_pool(db: Database, vocab: list[str], scifact: Path, rng: np.random.Generator) -> list[str]:
+    """10,000 queries: 2–4 words (a fifth of common ones), titles of stored papers and, when the data is
+    there, SciFact's claims — in a random order, which is the order of their popularity."""
+    pool = []
+    for i in range(6000):
+        low, high = (5, 60) if i % 5 == 0 else (300, 4000)
+        pool.append(" ".join(vocab[r] for r in rng.integers(low, high, size=rng.integers(2, 5))))
+    count = paper_store.count_papers(db)
+    numbers = rng.integers(0, count, size=3000)
+    ids = [f"{20 + n // 1_000_000}{1 + n // 100_000 % 12:02d}.{n % 100_000:05d}" for n in numbers]
+    pool += [p.title for p in paper_store.papers_by_ids(db, ids)]
+    claims = scifact / "queries-train.jsonl"
+    if claims.exists():
+        pool += [json.loads(line)["text"] for line in claims.open()][:1000]
+    rng.shuffle(pool)
+    return pool[:10_000]
+
+
+def zipf_mix(pool: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """n requests drawn from ``pool`` with probability ∝ 1/rank: popular queries repeat."""
+    weights = 1.0 / np.arange(1, len(pool) + 1)
+    return [pool[i] for i in rng.choice(len(pool), size=n, p=weights / weights.sum())]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _wrk(
+    url: str, paths: list[str], seconds: float, connections: int, folder: Path, skip: int = 0, pid: int = 0
+) -> dict[str, float]:
+    (folder / "paths.txt").write_text("".join(p + "\n" for p in paths))
+    (folder / "mix.lua").write_text(_WRK_SCRIPT)
+    script = str(folder / "mix.lua")
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", script, url]
+    cpu, wrk_cpu = _cpu_seconds(pid) if pid else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [*command, "--", str(folder / "paths.txt"), str(skip)], capture_output=True, text=True, check=True
+    ).stdout
+    cpu = (_cpu_seconds(pid) - cpu) if pid else 0.0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(\w+)", out, re.M)}
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {
+        "rps": done / seconds,
+        "done": done,
+        "p50": latency["50"],
+        "p99": latency["99"],
+        "errors": errors,
+        "server_cpu_ms": 1000 * cpu / max(done, 1),
+        "wrk_cpu": (after.ru_utime - wrk_cpu.ru_utime + after.ru_stime - wrk_cpu.ru_stime) / seconds,
+    }
+
+
+def _repeats(mix: list[str], start: int, done: int) -> tuple[float, float]:
+    """Of the ``done`` requests after ``start`` (as wrk's two threads took them): the share whose query was
+    asked before (warm-up included), and the share one worker's remembered answers would hold (the last
+    ``ANSWERS_KEPT`` distinct queries; their age bound, a minute, is longer than these runs)."""
+    half = len(mix) // 2
+    taken = [mix[(n * half + i) % len(mix)] for i in range(start // 2 + done // 2) for n in (0, 1)]
+    seen = set(taken[:start])
+    kept: OrderedDict[str, None] = OrderedDict((q, None) for q in taken[:start])
+    while len(kept) > ANSWERS_KEPT:
+        kept.popitem(last=False)
+    repeated = held = 0
+    for query in taken[start:]:
+        repeated += query in seen
+        held += query in kept
+        seen.add(query)
+        kept[query] = None
+        kept.move_to_end(query)
+        if len(kept) > ANSWERS_KEPT:
+            kept.popitem(last=False)
+    measured = max(len(taken) - start, 1)
+    return repeated / measured, held / measured
+
+
+def under_load(settings: Settings, db: Database, vocab: list[str], args: argparse.Namespace) -> None:
+    """Requests/s and latency of /api/papers/search under ``args.connections`` concurrent clients."""
+    if shutil.which("wrk") is None:
+        print("throughput under load: skipped (wrk is not installed: apt-get install wrk)")
+        return
+    rng = np.random.default_rng(11)
+    pool = query_pool(db, vocab, args.scifact, rng)
+    mixes = {"Zipf mix": zipf_mix(pool, 200_000, rng), "every query new": pool}
+    paths = {
+        name: ["/api/papers/search?" + urlencode({"q": q, "limit": 10}) for q in queries]
+        for name, queries in mixes.items()
+    }
+    print(f"\nthroughput under load: /api/papers/search?limit=10, {args.connections} concurrent clients (wrk, 2 "
+          f"threads), {args.seconds:g} s each after a {args.warmup:g} s warm-up on the same stream; a pool of "
+          f"{len(pool):,} queries, drawn Zipf-wise (s = 1) or each once; 'repeats': the measured requests whose "
+          f"query was asked before (warm-up included), 'kept': those one worker's last {ANSWERS_KEPT} answers "
+          f"hold; CPU: the server's (all its workers') CPU time per request, and wrk's share of a core")  # fmt: skip
+    print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+          f"{'repeats':>7} {'kept':>5} {'CPU ms':>7} {'wrk':>5}")  # fmt: skip
+    folder = Path(settings.index_dir).parent
+    for workers, cache in args.configs:
+        node = settings.model_copy(
+            update={
+                "embed_in_web": False,
+                "secret_key": SecretStr("bench-search-not-a-secret"),
+                "rate_search": "100000000/1",
+                "search_cache_seconds": cache,
+                "access_log": False,
+            }
+        )
+        with serving(node, workers) as (url, pid):
+            for name, mix in paths.items():
+                warm = _wrk(url, mix, args.warmup, args.connections, folder)
+                r = _wrk(url, mix, args.seconds, args.connections, folder, int(warm["done"]) // 2, pid)
+                repeats, held = _repeats(mixes[name], int(warm["done"]), int(r["done"]))
+                print(f"{workers:>7} {'on' if cache else 'off':>6} {name:<16} {r['rps']:>7.0f} {r['p50']:>7.1f} "
+                      f"{r['p99']:>7.1f} {r['errors']:>6.0f} {repeats:>7.0%} {held:>5.0%} {r['server_cpu_ms']:>7.1f} "
+                      f"{r['wrk_cpu']:>5.0%}", flush=True)  # fmt: skip
+
+
+@contextmanager
+def serving(settings: Settings, workers: int) -> Iterator[tuple[str, int]]:
+    """``paperfeed serve`` on these settings and a free port, until the block ends: its URL and pid."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | settings.environment()
+    paperfeed = Path(sys.executable).with_name("paperfeed")
+    command = [paperfeed, "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                httpx.get(
+                    url + "/api/papers/search", params={"q": "warm", "limit": 1}, timeout=60
+                ).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("paperfeed serve did not start") from None
+                time.sleep(0.5)
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="How long a web worker reuses a rendered feed page or /api/daily_papers answer for "
         "readers without cookies (0 turns it off): new papers and votes show up to this much later.",
     )
+    search_cache_seconds: float = Field(
+        60.0,
+        description="How long a web worker reuses a search's answer for the same query, filters and page size "
+        "(0 turns it off). A new or edited paper is found as soon as the indexes have it (their next commit "
+        "makes every kept answer old); votes and comment counts in search results show up to this much later.",
+    )
     arxiv_oai_endpoint: str = Field(
         "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH base URL used by 'ingest oai'."
     )

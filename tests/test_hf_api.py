@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from huggingface_hub import HfApi
@@ -17,9 +21,10 @@ from paperfeed.storage import Database
 from paperfeed.storage import claims as claim_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
+from paperfeed.web.app import create_app
 from paperfeed.web.serialize import object_id
 from tests.community import add_papers, https_client, member, token_for
-from tests.conftest import SNAPSHOT, LiveServer
+from tests.conftest import RECENT, ROOT, SNAPSHOT, LiveServer, make_settings
 
 NOW = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)
 
@@ -159,3 +164,37 @@ def test_markdown_by_accept_header_and_search_limit(client: TestClient, live_ser
     assert read.split("## Abstract")[1] == md.text.split("## Abstract")[1]
     assert client.get("/api/papers/search?q=attention&limit=120").status_code == 200
     assert client.get("/api/papers/search?q=attention&limit=121").status_code == 400
+
+
+def test_make_run_s_data_shows_repositories_and_summaries_offline(tmp_path: Path) -> None:
+    """The demo database as the Makefile loads it (its own ingest lines, without the index step), read
+    through the API: 27 of the 304 recent papers name a GitHub repository in their abstract, every paper has
+    an extractive summary, and nothing a network job brings (stars, thumbnails) is made up."""
+    loads = re.findall(
+        r"^\t\$\(BIN\)/paperfeed --database \$\(DEMO_DATABASE_URL\) (ingest .+)$",
+        (ROOT / "Makefile").read_text(),
+        re.MULTILINE,
+    )
+    assert len(loads) == 3 and all("--no-index" in line for line in loads)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    for line in loads:
+        command = [str(Path(sys.executable).with_name("paperfeed")), "--database", url, *shlex.split(line)]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    recent = {json.loads(line)["id"] for line in RECENT.read_text().splitlines()}
+    assert len(recent) == 304
+    with TestClient(create_app(make_settings(tmp_path, database_url=url))) as client:
+        items, page = [], "/api/papers?limit=100"
+        while page:
+            response = client.get(page)
+            items += response.json()
+            link = response.headers.get("link")
+            page = link[link.index("/api/") : link.index(">")] if link else ""
+    papers = [item["paper"] for item in items]
+    assert len(papers) == 554
+    on_github = [
+        p for p in papers if p["id"] in recent and p.get("githubRepo", "").startswith("https://github.com/")
+    ]
+    assert len(on_github) == 27
+    assert all(p["aiSummaryMethod"] == "extractive" and p["ai_summary"] for p in papers)
+    assert not any("githubStars" in p or "mediaUrls" in p for p in papers)
+    assert all(item["thumbnail"] is None for item in items)

@@ -28,7 +28,7 @@ def test_organizations_members_roles_and_papers(settings: Settings, db: Database
         client.post("/orgs/deeplab/papers", data={"csrf": csrf_of(client), "paper_id": f"arXiv:{paper.id}v1"})
 
         api = client.get("/api/organizations/deeplab").json()
-        assert api["members"] == [{"user": "ada", "role": "admin"}, {"user": "bob", "role": "member"}]
+        assert [(m["user"], m["role"]) for m in api["members"]] == [("ada", "admin"), ("bob", "member")]
         assert [p["paper"]["id"] for p in api["papers"]] == [paper.id]
         assert client.get(f"/api/papers/{paper.id}").json()["organization"]["name"] == "deeplab"
         assert 'href="/orgs/deeplab"' in client.get(f"/papers/{paper.id}").text

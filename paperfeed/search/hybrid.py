@@ -25,6 +25,7 @@ from paperfeed.models import Paper
 from paperfeed.search import embed, highlight, indexer
 from paperfeed.search.embed import Embedder
 from paperfeed.search.keyword import Filters, KeywordIndex
+from paperfeed.search.recent import Recent
 from paperfeed.search.vector import VectorIndex
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
@@ -37,6 +38,10 @@ DENSE_WEIGHT = 0.5  # of the fused score; BM25 has the rest (bench/relevance.py 
 # nDCG@10 at 50 as at 100 or 200, and at 1M papers 50 saves a search about 3 ms (bench/search.py).
 DEPTH = 50
 FILTERED_DEPTH = 1000  # the vector index cannot filter: look deeper, then keep what matches
+# Answers (``find``) and query vectors a process keeps (search/recent.py). An answer holds its papers, a few
+# kB each: 512 answers of 10 papers are ~10 MB. A query vector is 1.5 kB.
+ANSWERS_KEPT = 512
+VECTORS_KEPT = 4096
 # The relevance floor: the score under which a paper is not shown to a person (the page, the API and a
 # CLI search; the batch mode ranks everything). Chosen on SciFact's train claims and 207 made-up queries
 # (docs/search.md, "The relevance floor"). The judged-relevant papers in the claims' top 10s score at
@@ -93,12 +98,17 @@ class Searcher:
         vectors: VectorIndex,
         model: str,
         refresh_seconds: float = 5.0,
+        cache_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.keywords = keywords
         self.vectors = vectors
         self.model = model
         self.refresh_seconds = refresh_seconds
+        # What a person was shown for a query, reused while both indexes are unchanged and for at most
+        # ``cache_seconds`` (0: never); and the model's vector of a query text, which only the model decides.
+        self.answers: Recent[Found] = Recent(ANSWERS_KEPT, cache_seconds)
+        self.query_vectors: Recent[np.ndarray] = Recent(VECTORS_KEPT)
 
     @classmethod
     def open(cls, db: Database, settings: Settings, refresh_seconds: float | None = None) -> Searcher:
@@ -108,7 +118,7 @@ class Searcher:
         vector at once."""
         keywords, vectors = indexer.open_indexes(settings)
         refresh = settings.index_refresh_seconds if refresh_seconds is None else refresh_seconds
-        return cls(db, keywords, vectors, settings.embedding_model, refresh)
+        return cls(db, keywords, vectors, settings.embedding_model, refresh, settings.search_cache_seconds)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -122,6 +132,13 @@ class Searcher:
         # these threads while its keyword side runs on the caller's: onnxruntime, usearch and the reads
         # let go of the GIL. At 1M papers this saved about 1.5 ms at p50 and 5 ms at p90.
         return ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="search-dense")
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The model's vector of a query, from memory when the same text was embedded before."""
+        vector = self.query_vectors.get(query)
+        return (
+            vector if vector is not None else self.query_vectors.put(query, self.embedder.embed_query(query))
+        )
 
     # -- retrieval ----------------------------------------------------------------------------------
 
@@ -187,7 +204,7 @@ class Searcher:
     ) -> tuple[np.ndarray, tuple[list[str], np.ndarray]]:
         """The query's vector, and the ids and stored vectors of its nearest papers."""
         if vector is None:
-            vector = self.embedder.embed_query(query)
+            vector = self.query_vector(query)
         return vector, self.vectors.stored(self._nearest(vector, depth, filters, refresh=False))
 
     def _nearest(
@@ -212,7 +229,7 @@ class Searcher:
         if mode == "keyword":
             return self.keyword_ranking(query, depth, filters)
         if mode == "dense":
-            vector = self.embedder.embed_query(query) if vector is None else vector
+            vector = self.query_vector(query) if vector is None else vector
             return self.dense_ranking(vector, depth, filters)
         return fuse(*self.candidates(query, vector, depth, filters))
 
@@ -262,6 +279,22 @@ class Searcher:
             return Found([], 0, True)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        if not self.answers.enabled:
+            return self._find(query, limit, filters, mode)
+        # Caught up first, so the key names the indexes this answer would be computed from.
+        self.vectors.refresh_every(self.db, self.refresh_seconds)
+        key = (
+            " ".join(query.split()),
+            limit,
+            filters,
+            mode,
+            self.keywords.generation,
+            self.vectors.generation,
+        )
+        found = self.answers.get(key)
+        return found if found is not None else self.answers.put(key, self._find(query, limit, filters, mode))
+
+    def _find(self, query: str, limit: int, filters: Filters | None, mode: str) -> Found:
         exact = self._exact_id(query)
         if exact and (paper := paper_store.paper(self.db, exact)) and matches(paper, filters):
             return Found([Result(paper, 1.0)], 1, True, exact=True)

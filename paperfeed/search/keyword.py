@@ -112,6 +112,7 @@ class KeywordIndex:
         self._reloaded = 0.0
         self._mapped: Watched | None = None  # the files the current searcher maps
         self._segments: frozenset[str] = frozenset()  # and the segments they belong to
+        self._generation = 0  # counts the commits this reader has loaded (``generation``)
         self._whole = True  # False once one of them was cut short: nothing is read until a reload
         self._problem = ""  # why the folder could not be read at the last reload, if it could not
         self._in_memory = False  # the folder could not be opened: an empty index in memory stands in
@@ -377,6 +378,12 @@ class KeywordIndex:
         stems = _STEMMER.stemWords(words)
         return {w: searcher.doc_freq("text", s) for w, s in zip(words, stems, strict=True)}
 
+    @property
+    def generation(self) -> tuple[int, bool]:
+        """Changes whenever searches would read another commit (or none): a key for remembered answers."""
+        whole = self._searcher() is not None  # loads a newer commit, at most once a second
+        return self._generation, whole
+
     def __len__(self) -> int:
         searcher = self._searcher()
         return int(searcher.num_docs) if searcher is not None else 0
@@ -415,6 +422,7 @@ class KeywordIndex:
             # since may also have removed some, which nothing can then cut short).
             self._mapped = Watched(files)
             self._segments, self._whole = segments, True
+            self._generation += 1
         if self._problem and self._whole:
             log.warning("keyword index %s: readable again", self.path)
             self._problem = ""

@@ -126,6 +126,7 @@ class VectorIndex:
         self._too_many = False  # no base, and more than DELTA_MAX vectors: the dense side is off
         self._delta_position = (0, "")
         self._refreshed = -math.inf
+        self._generation = 0  # counts the changes of what searches read (``generation``)
 
     # -- state on disk ----------------------------------------------------------------------------
 
@@ -227,6 +228,8 @@ class VectorIndex:
             while not self._too_many and (page := store.vectors_since(db, self.model, position, _PAGE)):
                 rows.extend(page)
                 position = (page[-1].rev, page[-1].paper_id)
+            if rows or base is not self._now[0]:
+                self._generation += 1
             self._now = (base, delta.plus(rows) if rows else delta)
             self._delta_position = position
 
@@ -308,6 +311,12 @@ class VectorIndex:
             ids += base_ids
             parts.append(vectors)
         return ids, np.concatenate(parts)
+
+    @property
+    def generation(self) -> tuple[int, bool]:
+        """Changes whenever searches would read other vectors: a key for remembered answers."""
+        base = self._now[0]
+        return self._generation, base is None or base[3].intact()
 
     def delta_size(self) -> int:
         return len(self._now[1].keys)

@@ -83,17 +83,18 @@ def user_claims(db: Database, user_id: int, status: str = "approved") -> list[Cl
         return [_claim(r) for r in rows]
 
 
-def approved_authors(db: Database, paper_ids: list[str]) -> dict[str, dict[str, str]]:
-    """For each of these papers, its claimed author entries: author name → the member's handle."""
+def approved_authors(db: Database, paper_ids: list[str]) -> dict[str, dict[str, tuple[str, datetime]]]:
+    """For each of these papers, its claimed author entries: author name → the member's handle and when
+    an admin approved the claim."""
     if not paper_ids:
         return {}
     query = (
-        sa.select(claims.c.paper_id, claims.c.author, users.c.name)
+        sa.select(claims.c.paper_id, claims.c.author, users.c.name, claims.c.decided_at)
         .select_from(claims.join(users, users.c.id == claims.c.user_id))
         .where(claims.c.paper_id.in_(paper_ids), claims.c.status == "approved")
     )
-    found: dict[str, dict[str, str]] = {}
+    found: dict[str, dict[str, tuple[str, datetime]]] = {}
     with db.read() as conn:
-        for paper_id, author, name in conn.execute(query):
-            found.setdefault(paper_id, {})[author] = name
+        for paper_id, author, name, decided_at in conn.execute(query):
+            found.setdefault(paper_id, {})[author] = (name, decided_at)
     return found

@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed import settings as settings_module
 from paperfeed.agents import server as agents
 from paperfeed.search.follower import IndexFollower
-from paperfeed.search.hybrid import Searcher
+from paperfeed.search.hybrid import ANSWERS_KEPT, Searcher
+from paperfeed.search.recent import Recent
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import kit
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.searcher = searcher
+    # The JSON of the searcher's remembered answers, for readers who are not signed in (web/search.py).
+    app.state.search_bodies = Recent(ANSWERS_KEPT, settings.search_cache_seconds)
     app.state.page_cache = PageCache(settings.page_cache_seconds)
     kit.install(app, HERE / "templates", settings.site_name)
     app.add_middleware(CSRFCookie)

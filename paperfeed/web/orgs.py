@@ -35,7 +35,7 @@ from paperfeed.web.kit import (
     voted,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import SafeJSONResponse, daily_item_json
+from paperfeed.web.serialize import SafeJSONResponse, daily_item_json, organization_json, user_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,95}$")
 
@@ -67,9 +67,8 @@ def org_api(db: DB, name: str) -> Response:
     org_id, org = _org(db, name)
     return SafeJSONResponse(
         {
-            "name": org.name,
-            "fullname": org.fullname,
-            "members": [{"user": n, "role": r} for n, r in org_store.members(db, org_id)],
+            **organization_json(org),  # _id, name, fullname and avatarUrl, as in a paper's organization
+            "members": [{**user_json(n), "role": r} for n, r in org_store.members(db, org_id)],
             "papers": [daily_item_json(p) for p in paper_store.organization_papers(db, org_id)],
         }
     )

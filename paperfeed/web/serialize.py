@@ -87,10 +87,10 @@ def organization_json(org: Organization) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Extras:
     """What a paper's JSON shows beyond the paper itself: its approved authorship claims (paper id →
-    author name → member), and which papers the signed-in reader upvoted (None for a visitor: the field
-    is then left out)."""
+    author name → the member and when the claim was approved), and which papers the signed-in reader
+    upvoted (None for a visitor: the field is then left out)."""
 
-    claimed: dict[str, dict[str, str]] = field(default_factory=dict)
+    claimed: dict[str, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
     upvoted: set[str] | None = None
 
 
@@ -103,10 +103,12 @@ def _author(paper: Paper, i: int, name: str, extras: Extras) -> dict[str, Any]:
         "name": text_mode(name),
         "hidden": False,
     }
-    member = extras.claimed.get(paper.id, {}).get(name)
-    if member is not None:
+    claim = extras.claimed.get(paper.id, {}).get(name)
+    if claim is not None:
+        member, approved_at = claim
         out["user"] = user_json(member)
         out["status"] = "claimed_verified"  # HF's word for a claim its staff approved
+        out["statusLastChangedAt"] = timestamp(approved_at)  # PaperAuthor.status_last_changed_at
     return out
 
 
@@ -130,12 +132,12 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
         # request to arXiv at its pace), made small: the thumbnail.
         out["mediaUrls"] = [thumbnail]
     if paper.summary is not None:  # abstractive, from the configured endpoint, with its provenance
-        out["ai_summary"] = paper.summary.text
+        out["ai_summary"] = text_mode(paper.summary.text)
         out["aiSummaryMethod"] = "abstractive"
         out["aiSummaryModel"] = paper.summary.model
         out["aiSummaryAt"] = timestamp(paper.summary.made_at)
     elif summary := extractive_summary(paper.title, paper.abstract):
-        out["ai_summary"] = summary
+        out["ai_summary"] = text_mode(summary)  # Unicode, as summary is; math stays as written
         out["aiSummaryMethod"] = "extractive"  # sentences of the abstract, picked offline: docs/summaries.md
     if paper.keywords:
         out["ai_keywords"] = paper.keywords
@@ -159,8 +161,9 @@ def paper_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
 
 
 def paper_detail_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
-    """``/api/papers/{id}``: the paper object, plus the comment count huggingface_hub reads at top level."""
-    return {**paper_json(paper, extras), "numComments": paper.num_comments}
+    """``/api/papers/{id}``: the paper object, plus what huggingface_hub's ``PaperInfo`` reads at the top
+    level: the comment count and the thumbnail (null without one), as in a daily item."""
+    return {**paper_json(paper, extras), "numComments": paper.num_comments, "thumbnail": thumbnail_url(paper)}
 
 
 def daily_item_json(paper: Paper, extras: Extras = NONE) -> dict[str, Any]:
@@ -301,6 +304,7 @@ class AuthorDoc(_Doc):
     hidden: bool = False
     user: UserDoc | None = Field(None, description="The member whose claim to be this author was approved.")
     status: Literal["claimed_verified"] | None = None
+    statusLastChangedAt: str | None = Field(None, description="When an admin approved the claim.")
 
 
 class PaperDoc(_Doc):
@@ -315,11 +319,15 @@ class PaperDoc(_Doc):
     numAuthors: int | None = Field(None, description="paperfeed: author count, also when names are unknown.")
     categories: list[str] = Field(description="paperfeed: arXiv categories, primary first.")
     ai_summary: str | None = Field(
-        None, description="One or two sentences of the abstract, picked offline (docs/summaries.md)."
+        None,
+        description="One or two sentences of the abstract, picked offline, or an abstractive summary "
+        "from the configured endpoint (aiSummaryMethod says which; docs/summaries.md).",
     )
-    aiSummaryMethod: Literal["extractive"] | None = Field(
-        None, description="paperfeed: how ai_summary was made."
+    aiSummaryMethod: Literal["extractive", "abstractive"] | None = Field(
+        None, description="paperfeed: how ai_summary was made (docs/summaries.md)."
     )
+    aiSummaryModel: str | None = Field(None, description="paperfeed: the model of an abstractive summary.")
+    aiSummaryAt: str | None = Field(None, description="paperfeed: when an abstractive summary was made.")
     ai_keywords: list[str] | None = Field(None, description="Keyphrases, extracted offline (no LLM).")
     submittedOnDailyBy: UserDoc | None = None
     organization: OrganizationDoc | None = None
@@ -343,6 +351,9 @@ class PaperDoc(_Doc):
 
 class PaperDetailDoc(PaperDoc):
     numComments: int
+    thumbnail: str | None = Field(
+        description="The paper's first figure, made small and served by this site; null when it has none."
+    )
 
 
 class DailyPaperDoc(_Doc):
