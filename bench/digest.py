@@ -2,7 +2,9 @@
 
 Everything talks to a real SMTP server (aiosmtpd) on loopback, running in its own process and counting
 the messages it accepts per recipient. Papers are the bundled real data; subscribers are synthetic (a
-third follow a topic, a third an author of the period). Scenarios:
+third follow a topic, a third an author of the period). In the throughput scenario every subscriber is
+also a member with 50 signals, so each digest's picks come from the For-you model and the seen-once
+ledger (issue #14; ``--no-members`` measures follow-only digests as before). Scenarios:
 
   throughput  the same run measures
                 1. bare loop: build a same-size multipart text + HTML message with the standard library
@@ -33,10 +35,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -192,11 +196,80 @@ def bare_loop(server: Server, count: int, text_size: int, html_size: int) -> flo
     return count / elapsed
 
 
+def link_members(db: Database, settings: Settings, emails: list[str]) -> None:
+    """Make every subscriber a member with 50 signals (30 upvotes, 5 collected, 5 "more", 5 "less", 5
+    follows) over the bundled papers, their vectors stored as ``paperfeed index`` stores them: each digest's
+    picks then come from the For-you model, as a member's do."""
+    from paperfeed.search import indexer
+    from paperfeed.storage import schema
+    from tests.embed_cache import CachedEmbedder
+
+    indexer.bring_up_to_date(db, settings, embedder=CachedEmbedder(settings.embedding_model))
+    rng = random.Random(9)
+    every = [p for p in lists.feed_papers(db, date(2000, 1, 1), date(2100, 1, 1), limit=10**6) if p.authors]
+    ids = [p.id for p in every]
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        conn.execute(
+            schema.users.insert(),
+            [{"name": e.split("@")[0], "email": e, "password_hash": "-", "created_at": now} for e in emails],
+        )
+        user_ids = dict(conn.execute(sa.select(schema.users.c.email, schema.users.c.id)).all())
+        conn.execute(
+            schema.subscribers.update()
+            .where(schema.subscribers.c.email == sa.bindparam("e"))
+            .values(user_id=sa.bindparam("u")),
+            [{"e": e, "u": user_ids[e]} for e in emails],
+        )
+        votes, feedback, follows, collections, items = [], [], [], [], []
+        for n, email in enumerate(emails):
+            uid = user_ids[email]
+            chosen = rng.sample(ids, 45)
+            at = now - timedelta(days=rng.randint(0, 300))
+            votes += [{"user_id": uid, "paper_id": p, "created_at": at} for p in chosen[:30]]
+            feedback += [
+                {"user_id": uid, "paper_id": p, "signal": "more", "created_at": at} for p in chosen[30:35]
+            ]
+            feedback += [
+                {"user_id": uid, "paper_id": p, "signal": "less", "created_at": at} for p in chosen[35:40]
+            ]
+            collections.append(
+                {"id": n + 1, "user_id": uid, "name": "reading", "is_public": False, "created_at": at}
+            )
+            items += [{"collection_id": n + 1, "paper_id": p, "added_at": at} for p in chosen[40:45]]
+            paper = rng.choice(every)
+            mine: set[tuple[str, str]] = set()
+            for kind, value in [
+                ("author", paper.authors[0]),
+                ("author", rng.choice(every).authors[-1]),
+                ("category", paper.categories[0] if paper.categories else "cs.LG"),
+                ("search", f"q={rng.choice(TOPICS).replace(' ', '+')}"),
+                ("organization", "deepmind"),
+            ]:
+                if (kind, value.casefold()) in mine:  # the same author drawn twice
+                    continue
+                mine.add((kind, value.casefold()))
+                follows.append(
+                    {"user_id": uid, "kind": kind, "value": value, "key": value.casefold(), "created_at": at}
+                )
+        for table, rows in [
+            (schema.votes, votes),
+            (schema.paper_feedback, feedback),
+            (schema.collections, collections),
+            (schema.collection_items, items),
+            (schema.follows, follows),
+        ]:
+            for start in range(0, len(rows), 20_000):
+                conn.execute(table.insert(), rows[start : start + 20_000])
+
+
 def throughput(args: argparse.Namespace, server: Server) -> None:
     settings = prepare(Path(args.dir), args.database, args.concurrency, server.url, args.dkim)
     db = open_database(settings.database_url)
     day = busiest_day(db)
-    add_subscribers(db, day, args.subscribers, "t")
+    emails = add_subscribers(db, day, args.subscribers, "t")
+    if args.members:
+        link_members(db, settings, emails)
     # One digest first, to size the bare loop's message like ours.
 
     pp = load_period(db, "daily", day)
@@ -208,6 +281,11 @@ def throughput(args: argparse.Namespace, server: Server) -> None:
     print(
         f"period daily:{day}: {len(pp.papers)} papers; digest parts text {len(rendered.text)} B, html {len(rendered.html)} B"
     )
+    if args.members:
+        print(
+            "every subscriber a member with 50 signals (30 upvotes, 5 collected, 5 more, 5 less, 5 follows): "
+            "picks from the For-you model and the seen-once ledger"
+        )
     bare = bare_loop(server, args.bare, len(rendered.text), len(rendered.html))
     server.ask("reset")
     start = time.perf_counter()
@@ -356,6 +434,12 @@ def main() -> None:
     parser.add_argument("--bare", type=int, default=3000, help="Messages the bare loop sends.")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--dkim", action="store_true", help="Sign digests (throughput scenario).")
+    parser.add_argument(
+        "--no-members",
+        dest="members",
+        action="store_false",
+        help="Throughput without accounts: picks from follows only (the bench before issue #14).",
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--database", help="A database URL (default: a fresh SQLite file in --dir).")
     parser.add_argument(

@@ -141,4 +141,8 @@ def test_a_collection_and_a_signed_in_paper_page(
         found += audit(page, axe_source, "collection-owner")
         page.goto(f"{server.url}/papers/{papers[0].id}")
         found += audit(page, axe_source, "paper-signed-in")
+        page.goto(f"{server.url}/for-you")
+        found += audit(page, axe_source, "for-you")
+        page.goto(f"{server.url}/settings/for-you-feed")
+        found += audit(page, axe_source, "for-you-feed")
     assert not found, describe(found)

@@ -40,6 +40,7 @@ TOOLS = {
     "author_papers",
     "get_collection",
     "my_collections",
+    "for_you",
     "add_to_collection",
     "upvote",
     "comment",
@@ -139,6 +140,8 @@ async def anonymous(client: Client, site: Site) -> None:
     await reads(client, site)
     refused = await call(client, "my_collections")
     assert refused.is_error and "API token" in text(refused)
+    refused = await call(client, "for_you")
+    assert refused.is_error and "API token" in text(refused)
     assert (await call(client, "upvote", paper_id=site.paper.id)).is_error
     hidden = await call(client, "get_collection", collection_id=site.private_id)
     assert hidden.is_error and "no public collection" in text(hidden)
@@ -149,6 +152,14 @@ async def reader(client: Client, site: Site) -> None:
     assert not mine.is_error, text(mine)
     assert {c["name"] for c in mine.structured_content["collections"]} == {"Reading", "Secret"}
     assert not (await call(client, "get_collection", collection_id=site.private_id)).is_error
+    # For-you, as /for-you ranks it: a read token is enough; the collected paper is not offered back.
+    day = site.paper.feed_day.isoformat()
+    mine = await call(client, "for_you", since=day, until=day, limit=5)
+    assert not mine.is_error, text(mine)
+    found = mine.structured_content["papers"]
+    assert found and all(p["reason"] for p in found) and site.paper.id not in {p["id"] for p in found}
+    assert "why: " in text(mine) and mine.structured_content["since"] == day
+    assert (await call(client, "for_you", since="2026-08-10", until="2026-07-01")).is_error
     for tool, args in [
         ("upvote", {"paper_id": site.paper.id}),
         ("comment", {"paper_id": site.paper.id, "body": "hello"}),

@@ -87,6 +87,11 @@ FORMS: dict[str, dict[str, str]] = {
     "notification_settings": {"on_reply": "1"},
     # Follows (web/follows.py)
     "follow": {"kind": "category", "value": "cs.CL"},
+    # For you (web/foryou.py)
+    "feedback_form": {"signal": "less"},
+    "for_you_seen": {"ids": "2611.00000"},
+    "for_you_start": {"arxiv_ids": "2611.00000", "categories": "cs.CL"},
+    "change_for_you_feed": {"action": "create"},
 }
 # RFC 8058 one-click unsubscribe: the mail provider posts with no cookies, so no token can be asked for;
 # the signed token in its URL is the authority (test_subscribe_web checks a tampered one changes nothing).
@@ -108,6 +113,11 @@ JSON: dict[str, dict[str, Any]] = {
     "api_put_notification_settings": {"mention": False},
     "api_follow": {"kind": "category", "value": "cs.CL"},
     "api_unfollow": {"kind": "category", "value": "cs.CL"},
+    "api_feedback": {"signal": "less"},
+    "api_unfeedback": {},
+    "api_seen": {},
+    "api_unseen": {},
+    "api_for_you_seen": {"ids": ["2611.00000"]},
 }
 
 
@@ -126,6 +136,9 @@ def _counts(db: Database) -> dict[str, int]:
         "webhooks",
         "notification_mutes",
         "follows",
+        "paper_feedback",
+        "seen_papers",
+        "feed_tokens",
     )
     with db.read() as conn:
         counted = {

@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
-from paperfeed import accounts, feed, markdown
+from paperfeed import accounts, feed, foryou, markdown
 from paperfeed.models import Collection, Paper, User
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
@@ -264,6 +264,50 @@ class Tools:
         ]
         return _answer("\n".join(lines), {"collections": [_collection_facts(c) for c in found]})
 
+    def for_you(
+        self,
+        ctx: Context,
+        limit: Limit = 20,
+        since: Annotated[str | None, Field(description="First feed day, YYYY-MM-DD.")] = None,
+        until: Annotated[str | None, Field(description="Last feed day, YYYY-MM-DD.")] = None,
+        include_seen: bool = False,
+    ) -> CallToolResult:
+        """Your For-you list (needs a member's token): the period's papers ranked for you from your upvotes,
+        collections, "more / less like this", claimed papers and follows, each with its reason. Default
+        period: the latest seven feed days with papers; papers you have seen or liked are left out unless
+        include_seen=true. The same ranking as /for-you."""
+        user = self.member(ctx, write=False)
+        try:
+            win = foryou.window(self.db, _day(since, "since"), _day(until, "until"))
+        except foryou.BadWindow as exc:
+            raise ToolError(str(exc)) from None
+        if win is None:
+            return _answer("No papers on this site yet.", {"papers": []})
+        found = foryou.for_you(
+            self.db,
+            self.settings.embedding_model,
+            user.id,
+            win,
+            limit=limit,
+            include_seen=include_seen,
+            now=datetime.now(UTC),
+        )
+        facts = [{**self.paper_facts(p.paper), "reason": p.reason} for p in found.picks]
+        lines = [f"For {user.name}, {win.label}: {len(facts)} of {found.total} papers"] + [
+            f"{self._line(n, f)}\n   why: {f['reason']}" for n, f in enumerate(facts, 1)
+        ]
+        if not facts:
+            lines.append("Nothing new in this period (include_seen=true shows what you have seen).")
+        return _answer(
+            "\n".join(lines),
+            {
+                "since": win.start.isoformat(),
+                "until": win.end.isoformat(),
+                "total": found.total,
+                "papers": facts,
+            },
+        )
+
     def add_to_collection(
         self,
         ctx: Context,
@@ -352,6 +396,7 @@ class Tools:
             self.author_papers,
             self.get_collection,
             self.my_collections,
+            self.for_you,
             self.add_to_collection,
             self.upvote,
             self.comment,

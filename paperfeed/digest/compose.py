@@ -2,16 +2,20 @@
 
 The period's papers are read once per run (``PeriodPapers``); a digest is then chosen for each subscriber
 from lookups in memory. Personal picks come from an explicit list of *pick sources*, each a function
-``(period papers, subscriber) → [(paper id, why)]`` in its own order of preference. Adding a source (say,
-"similar to what you upvoted") is one function and one line in ``PICK_SOURCES``.
+``(period papers, subscriber) → [(paper id, why)]`` in its own order of preference. Adding a source is one
+function and one line in ``PICK_SOURCES``. A subscription linked to a member takes its picks from the
+For-you model instead (``MEMBER_PICK_SOURCES``): the same ranking, and the same seen-once ledger, as the
+member's For-you page.
 
-A paper this subscriber was already sent is never chosen again: the sender passes the sent ones among
-the shortlist, read inside the claiming transaction.
+A paper this subscriber was already sent is never chosen again, nor, for a member, one they have seen on
+any channel: the sender passes those among the shortlist, read inside the claiming transaction, which
+also records a member's chosen papers as seen (``via='digest'``).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,12 +24,12 @@ from typing import Literal
 
 import numpy as np
 
+from paperfeed import foryou
 from paperfeed.feed import Period, period_of
 from paperfeed.models import Paper, Subscriber
+from paperfeed.recommend.candidates import Candidates
 from paperfeed.storage import Database, lists
 from paperfeed.storage import embeddings as embedding_store
-from paperfeed.storage import papers as paper_store
-from paperfeed.storage import votes as vote_store
 
 Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
@@ -125,6 +129,8 @@ class PeriodPapers:
     db: Database | None = None  # for pick sources that read more than the period's papers
     model: str = ""  # the embedding model whose vectors ``vectors`` reads
     _vectors: dict[str, np.ndarray] | None = None
+    _candidates: Candidates | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def vectors(self) -> dict[str, np.ndarray]:
         """The period's papers' stored embeddings, read once per run."""
@@ -137,6 +143,14 @@ class PeriodPapers:
                         embedding_store.vectors_of(self.db, ids[start : start + 1000], self.model)
                     )
         return self._vectors
+
+    def candidates(self) -> Candidates:
+        """The period's papers as the For-you model's candidates, built once per run (sender threads
+        share it)."""
+        with self._lock:
+            if self._candidates is None:
+                self._candidates = Candidates.of(self.papers, self.vectors())
+            return self._candidates
 
     def __post_init__(self) -> None:
         for i, p in enumerate(self.papers):
@@ -206,38 +220,24 @@ def organization_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str,
                 yield paper_id, f"From {f.value}, which you follow"
 
 
-SIMILAR_AT_LEAST = 0.55  # cosine of two MiniLM abstracts on one narrow subject; looser reads as noise
+# How many papers the model proposes for one member: enough to refill the picks after the already sent.
+_MODEL_PICKS = 30
 
 
-def similar_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
-    """Papers of the period close in meaning (stored embeddings) to what a member subscriber upvoted or
-    collected lately, closest first, each naming the paper it resembles."""
+def for_you_picks(pp: PeriodPapers, sub: Subscriber) -> Iterable[tuple[str, str]]:
+    """A member subscriber's picks: the period's papers ranked by the For-you model (``paperfeed/foryou.py``)
+    from everything the member did and follows, plus what the subscription follows; papers they have
+    seen on any channel (a digest, opened, marked) or liked already are left out, each pick with the
+    model's reason."""
     if sub.user_id is None or pp.db is None:
         return
-    liked = vote_store.liked(pp.db, sub.user_id)
-    liked_vectors = embedding_store.vectors_of(pp.db, [i for i, _ in liked], pp.model)
-    if not liked_vectors:
-        return
-    how = dict(liked)
-    names = list(liked_vectors)
-    matrix = np.stack([liked_vectors[n] for n in names])
-    period = pp.vectors()
-    ids = [i for i in period if i not in how]
-    if not ids:
-        return
-    scores = np.stack([period[i] for i in ids]) @ matrix.T  # period papers × liked papers
-    best = scores.argmax(axis=1)
-    ranked = sorted(range(len(ids)), key=lambda n: -scores[n, best[n]])
-    titles = {p.id: p.title for p in paper_store.papers_by_ids(pp.db, names)}
-    for n in ranked:
-        if scores[n, best[n]] < SIMILAR_AT_LEAST:
-            break
-        like = names[best[n]]
-        yield ids[n], f"Close to “{_short(titles.get(like, like))}”, which you {how[like]}"
-
-
-def _short(title: str, width: int = 70) -> str:
-    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+    member = foryou.reader(pp.db, sub.user_id, extra_follows=sub.follows)
+    picks = foryou.rank_for(
+        pp.db, member.signals, pp.candidates(), pp.model, member.hidden, _MODEL_PICKS, datetime.now(UTC)
+    )
+    for pick in picks:
+        if foryou.personal(pick.reason):  # "popular this period" is what the top list already says
+            yield pick.paper.id, pick.reason[:1].upper() + pick.reason[1:]
 
 
 # In order: where two sources pick the same paper, the first one's "why" is shown.
@@ -245,8 +245,10 @@ PICK_SOURCES: list[tuple[str, PickSource]] = [
     ("topics", topic_picks),
     ("authors", author_picks),
     ("organizations", organization_picks),
-    ("similar to what you liked", similar_picks),
 ]
+# A subscription linked to a member: one ranking, the For-you model's, which reads the subscription's
+# follows too, so its picks and For-you's never disagree (issue #14, "one ranking, two channels").
+MEMBER_PICK_SOURCES: list[tuple[str, PickSource]] = [("for you", for_you_picks)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,8 @@ class Shortlist:
 def shortlist(pp: PeriodPapers, sub: Subscriber, top_n: int, max_picks: int) -> Shortlist:
     top = [(p.id, _trending_why(p)) for p in pp.papers[: top_n * _TOP_SPARE]]
     # Round-robin over sources so one busy topic does not crowd out a followed author.
-    streams = [iter(source(pp, sub)) for _, source in PICK_SOURCES]
+    sources = MEMBER_PICK_SOURCES if sub.user_id is not None and pp.db is not None else PICK_SOURCES
+    streams = [iter(source(pp, sub)) for _, source in sources]
     picks: list[tuple[str, str]] = []
     seen: set[str] = set()
     limit = (top_n + max_picks) * _TOP_SPARE
@@ -283,9 +286,9 @@ def shortlist(pp: PeriodPapers, sub: Subscriber, top_n: int, max_picks: int) -> 
 def choose(pp: PeriodPapers, short: Shortlist, sent: set[str], top_n: int, max_picks: int) -> list[Item]:
     """The digest: ``top_n`` trending papers and up to ``max_picks`` picks, none already sent, none
     twice. A pick that also trends is shown as a pick: its "why" is the personal one."""
-    pick_ids = {i for i, _ in short.picks}
-    top = [(i, w) for i, w in short.top if i not in sent and i not in pick_ids][:top_n]
     picks = [(i, w) for i, w in short.picks if i not in sent][:max_picks]
+    pick_ids = {i for i, _ in picks}
+    top = [(i, w) for i, w in short.top if i not in sent and i not in pick_ids][:top_n]
     return [Item(pp.by_id[i], w, "top") for i, w in top] + [Item(pp.by_id[i], w, "pick") for i, w in picks]
 
 

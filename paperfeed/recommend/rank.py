@@ -69,12 +69,13 @@ def parts(model: ReaderModel, candidates: Candidates) -> Parts:
 
     category = np.zeros(n, dtype=np.float32)
     for c, lift in model.category_lift.items():
-        rows_of = candidates.by_category.get(c, [])
-        category[rows_of] = np.maximum(category[rows_of], w.category * lift)
+        if rows_of := candidates.by_category.get(c):  # most liked papers' categories and authors are
+            category[rows_of] = np.maximum(category[rows_of], w.category * lift)  # not in the period
 
     author = np.zeros(n, dtype=np.float32)
     for key, (weight, _, _) in model.authors.items():
-        author[candidates.by_author.get(key, [])] += w.author * weight
+        if rows_of := candidates.by_author.get(key):
+            author[rows_of] += w.author * weight
     # Each shared author counts (a group's paper shares several; one common name may be someone else),
     # up to ``author_cap`` of them.
     np.minimum(author, w.author * w.author_cap, out=author)

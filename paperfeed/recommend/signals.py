@@ -8,6 +8,7 @@ feedback, claims and follows from storage and hand them in as ``Signals``.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ def seeded(
     return Signals(liked, base.disliked, follows)
 
 
+@functools.lru_cache(maxsize=200_000)  # the same names recur in every reader's likes and every period
 def name_key(name: str) -> str:
     """Author and organization names compare without case, accents or extra spaces (as the digest's
     author follows do)."""

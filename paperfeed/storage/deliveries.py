@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from paperfeed.models import Notification
 from paperfeed.storage import notifications
 from paperfeed.storage.db import Database
+from paperfeed.storage.feedback import seen_among_in, seen_in, unsee_in
 from paperfeed.storage.schema import (
     UTCDateTime,
     digest_deliveries,
@@ -125,7 +126,9 @@ def claim(
     subscriber is no longer active. ``done`` = (delivery id, Message-ID) of the previous digest this
     sender had accepted: marked 'sent' in the same transaction, which halves the commits per digest.
     ``member``: the subscriber's linked account, whose unread notifications (up to ``max_notifications``)
-    the digest carries too."""
+    the digest carries too.
+    The papers chosen are recorded as seen by ``member`` (via 'digest') in the same transaction, and what
+    they have seen on any channel counts as sent: a claimed digest is seen, whatever happens next."""
     c = digest_deliveries.c
     now_param = {"now": now}
     with db.write() as conn:
@@ -155,6 +158,8 @@ def claim(
         if shortlist:
             found = conn.execute(_SENT_AMONG, {"subscriber": subscriber_id, "ids": list(shortlist)})
             sent = set(found.scalars())
+            if member is not None:
+                sent |= seen_among_in(conn, member, shortlist)
         chosen = choose(sent)
         notes: list[Notification] = []
         if member is not None and max_notifications > 0:
@@ -162,6 +167,8 @@ def claim(
         if chosen:
             rows = [{"subscriber": subscriber_id, "paper": i, "period": period} for i in chosen]
             conn.execute(_RECORD_PAPERS, rows)
+            if member is not None:
+                seen_in(conn, member, chosen, "digest", now, unseen=True)  # ``sent`` held the seen
         elif not notes:
             conn.execute(
                 digest_deliveries.update().where(c.id == delivery_id).values(status="empty", finished_at=now)
@@ -223,14 +230,15 @@ def mark_unsent(
         ).one()
         if status != "unknown":
             p = digest_papers.c
-            conn.execute(
-                digest_papers.delete().where(p.subscriber_id == row.subscriber_id, p.period == row.period)
-            )
+            mine = (p.subscriber_id == row.subscriber_id, p.period == row.period)
             member = conn.execute(
                 sa.select(subscribers.c.user_id).where(subscribers.c.id == row.subscriber_id)
             ).scalar_one_or_none()
-            if member is not None:
+            if member is not None:  # never delivered: not seen, and its notifications unread again
+                unsent = list(conn.execute(sa.select(p.paper_id).where(*mine)).scalars())
+                unsee_in(conn, member, unsent, "digest")
                 notifications.untake(conn, member, row.claimed_at)
+            conn.execute(digest_papers.delete().where(*mine))
         if suppress_reason:
             suppress_in(conn, row.subscriber_id, suppress_reason, now)
 

@@ -200,6 +200,31 @@ def next_day(db: Database, day: date, selection: Selection = EVERYTHING) -> date
     return found
 
 
+def recent_days(db: Database, count: int, selection: Selection = EVERYTHING) -> list[date]:
+    """The newest ``count`` days on which the selection has papers, newest first (For-you's default
+    period: a quiet or old installation still has a week of papers)."""
+    query = (
+        sa.select(papers.c.feed_day)
+        .where(*_where(*_shape(db, selection)))
+        .group_by(papers.c.feed_day)
+        .order_by(papers.c.feed_day.desc())
+        .limit(count)
+    )
+    with db.read() as conn:
+        return list(conn.execute(query, _values(selection)).scalars())
+
+
+def period_stamp(db: Database, start: date, end: date, selection: Selection = EVERYTHING) -> tuple[int, int]:
+    """(how many papers, their newest revision) in [start, end]: it changes whenever a paper joins,
+    leaves or is updated, so a cache of the period's papers keyed by it is never stale in what it ranks."""
+    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(papers.c.rev), 0)).where(
+        papers.c.feed_day.between(start, end), *_where(*_shape(db, selection))
+    )
+    with db.read() as conn:
+        count, rev = conn.execute(query, _values(selection)).one()
+        return int(count), int(rev)
+
+
 # -- trending -----------------------------------------------------------------------------------------------
 
 TRENDING_GRAVITY_HOURS = 2.0

@@ -116,7 +116,8 @@ _TITLES = {
 
 
 def wants_json(request: Request) -> bool:
-    """The API, the feeds and the Markdown view answer errors as JSON; pages answer with a page."""
+    """The API, the feeds (the site's, and a member's private ones, ``…/feed.xml``) and the Markdown view
+    answer errors as JSON; pages answer with a page."""
     path = request.url.path
     return path.startswith(("/api/", "/feed.")) or path.endswith((".md", "/feed.xml", "/feed.atom"))
 
