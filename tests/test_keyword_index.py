@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import tantivy
 
 from paperfeed.ingest.snapshot import ingest_snapshot
 from paperfeed.models import Paper
+from paperfeed.search import mapped
 from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings
@@ -181,3 +184,23 @@ def test_segments_cut_short_in_place_are_never_read_again(settings: Settings, db
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert done.stdout.split() == ["2607.07386"]
+
+
+def test_one_search_checks_its_mapped_files_once_and_the_next_search_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within mapped.one_check (one search) each set of files is checked at its first read only (issue 18:
+    ~170 fstat a read at 1M papers); a file cut short before a search begins is noticed by it."""
+    files = [tmp_path / f"segment{n}" for n in range(3)]
+    for path in files:
+        path.write_bytes(b"x" * 100)
+    watched = mapped.Watched(files)
+    checks = []
+    monkeypatch.setattr(mapped.os, "fstat", lambda fd: checks.append(fd) or os.stat(fd))
+    with mapped.one_check():
+        assert watched.intact() and watched.intact() and watched.intact()
+    assert len(checks) == 3
+    assert watched.intact() and len(checks) == 6, "outside a search, before every read"
+    os.truncate(files[1], 10)
+    with mapped.one_check():
+        assert not watched.intact() and not watched.intact(), "cut before the search: never read"

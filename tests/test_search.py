@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,7 @@ from paperfeed.storage import Database, open_database
 from paperfeed.storage import embeddings as store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage.schema import counters, paper_embeddings
+from paperfeed.web import limits
 from paperfeed.web.app import create_app
 from tests.conftest import RECENT, SNAPSHOT, LiveServer, cached_embedder
 from tests.test_cli import run
@@ -468,6 +470,39 @@ def test_searches_are_rate_limited_per_client(settings: Settings, db: Database) 
         api = client.get("/api/papers/search", params={"q": "sparse memory"})  # one budget for both
         assert api.status_code == 429 and "search" in api.json()["error"] and api.headers["retry-after"]
         assert client.get("/search").status_code == 200  # the empty form is not a search
+
+
+def test_the_search_limit_writes_once_per_few_searches_and_holds_across_workers(
+    settings: Settings, db: Database
+) -> None:
+    """Each worker reserves up to limits.CHUNK searches per database write (issue 18: a write per search was
+    the largest fixed cost of a remembered one); two workers (two apps, two engines) still refuse the
+    client at the limit, give or take what the other one holds unspent."""
+    paper_store.upsert_papers(db, recent_papers(3))
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    limited = settings.model_copy(update={"rate_search": "100/60"})
+    writes = Counter[int]()
+    one_app, two_app = create_app(limited), create_app(limited)
+
+    def counting(number: int) -> Callable[..., None]:
+        def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+            writes[number] += "rate_limits" in statement and statement.lstrip().upper().startswith("INSERT")
+
+        return count
+
+    for number, app in ((1, one_app), (2, two_app)):
+        sa.event.listen(app.state.db.engine, "before_cursor_execute", counting(number))
+    with TestClient(one_app) as one, TestClient(two_app) as two:
+        codes = [one.get("/api/papers/search", params={"q": "sparse memory"}).status_code for _ in range(40)]
+        assert codes == [200] * 40 and writes[1] <= 40 // limits.CHUNK + 1, writes
+        answers = [
+            (one if n % 2 else two).get("/api/papers/search", params={"q": "sparse"}) for n in range(80)
+        ]
+    codes += [a.status_code for a in answers]
+    granted = codes.count(200)
+    assert 100 - (limits.CHUNK - 1) <= granted <= 100, codes  # never more; fewer by what one holds
+    assert set(codes[-10:]) == {429} and int(answers[-1].headers["retry-after"]) >= 1, codes
+    assert sum(writes.values()) < 120 // 2, writes
 
 
 def test_a_new_keyphrase_extractor_redoes_every_paper_without_re_embedding(

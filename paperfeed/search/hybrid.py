@@ -12,6 +12,7 @@ miss a paper, never show one that does not match.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from paperfeed.models import Paper
 from paperfeed.search import embed, highlight, indexer
 from paperfeed.search.embed import Embedder
 from paperfeed.search.keyword import Filters, KeywordIndex
+from paperfeed.search.mapped import one_check
 from paperfeed.search.recent import Recent
 from paperfeed.search.vector import VectorIndex
 from paperfeed.settings import Settings
@@ -180,7 +182,9 @@ class Searcher:
         # Caught up here, before the two sides fork: the keyword side reads its papers' vectors from the
         # same index, and a refresh still running on the dense side left it without the newest ones.
         self.vectors.refresh_every(self.db, self.refresh_seconds)
-        dense_side = self._dense_side.submit(self._nearest_stored, query, vector, depth, filters)
+        # In this search's context: its files checked once (mapped.one_check) on both sides.
+        run = contextvars.copy_context().run
+        dense_side = self._dense_side.submit(run, self._nearest_stored, query, vector, depth, filters)
         keyword = self.keyword_ranking(query, depth, filters)
         # A paper below BM25's top ``depth`` scores at most its last; when fewer matched, every
         # paper that matches a word is in the list and any other scores 0.
@@ -274,6 +278,10 @@ class Searcher:
         """What a person is shown: an arXiv id of a stored paper gives that paper alone; otherwise the
         best ``limit`` papers scoring over the floor (none for a query nothing is close to), an exact
         title first, and how many papers are over the floor."""
+        with one_check():  # the index files checked once for the whole search, not before each read
+            return self._find_remembered(query, limit, filters, mode)
+
+    def _find_remembered(self, query: str, limit: int, filters: Filters | None, mode: str) -> Found:
         query = query.strip()
         if not query:
             return Found([], 0, True)
@@ -328,7 +336,8 @@ class Searcher:
         vector = vectors_store.vector_of(self.db, paper_id, self.model)
         if vector is None:
             return []
-        ranking = [s for s in self.dense_ranking(vector, limit + 1) if s.id != paper_id][:limit]
+        with one_check():
+            ranking = [s for s in self.dense_ranking(vector, limit + 1) if s.id != paper_id][:limit]
         found = {p.id: p for p in paper_store.papers_by_ids(self.db, [s.id for s in ranking])}
         return [Result(found[s.id], s.score) for s in ranking if s.id in found]
 

@@ -381,21 +381,25 @@ class KeywordIndex:
     @property
     def generation(self) -> tuple[int, bool]:
         """Changes whenever searches would read another commit (or none): a key for remembered answers."""
-        whole = self._searcher() is not None  # loads a newer commit, at most once a second
+        # A remembered answer reads no maps: the files are checked by the next search that reads them
+        # (or before a reload), not here.
+        whole = self._searcher(reading=False) is not None  # loads a newer commit, at most once a second
         return self._generation, whole
 
     def __len__(self) -> int:
         searcher = self._searcher()
         return int(searcher.num_docs) if searcher is not None else 0
 
-    def _searcher(self) -> tantivy.Searcher | None:
+    def _searcher(self, reading: bool = True) -> tantivy.Searcher | None:
         """The newest commit's searcher, or the last good one while the folder cannot be read; None while
-        a file it maps is cut short (reading it would kill the process)."""
-        if self._mapped is not None and self._whole and not self._mapped.intact():
-            self._whole = False  # checked before every read, not once a second
-            self._note("a file was cut short")
+        a file it maps is cut short (reading it would kill the process). ``reading``: the caller reads
+        the maps (if not, they are checked only before a reload, which reads them too)."""
         now = time.monotonic()
-        if now - self._reloaded > 1.0:  # another process (ingest, worker) may have committed
+        reload = now - self._reloaded > 1.0  # another process (ingest, worker) may have committed
+        if (reading or reload) and self._mapped is not None and self._whole and not self._mapped.intact():
+            self._whole = False  # checked before every read (once a search: mapped.one_check)
+            self._note("a file was cut short")
+        if reload:
             with self._lock:
                 self._reload()
                 self._reloaded = now

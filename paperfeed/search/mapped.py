@@ -6,14 +6,34 @@ new end kills the whole process with SIGBUS, which Python cannot catch. So an in
 each file it maps, with the size it had, and checks them (one ``fstat`` each, about a microsecond) before a
 search reads the maps; a file that shrank makes the index stop reading them and answer without that side
 until its writer has rebuilt it (issue 17's drills; ``tests/test_drills.py``).
+
+Inside ``one_check()`` (a whole search: hybrid.Searcher) each set of files is checked once, at its first
+read, not before each read (issue 18: at a million papers the keyword index maps ~170 files, and one search
+read them three or four times). The guarantee is the same: a file cut short before the search began is
+never read. A cut during a search was never caught by the checks either (it can land during a read).
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+
+# The Watched found whole in the current ``one_check()`` block; None outside one.
+_whole: ContextVar[set[Watched] | None] = ContextVar("mapped_whole", default=None)
+
+
+@contextmanager
+def one_check() -> Iterator[None]:
+    """Check each set of files at most once within this block (the reads of one search)."""
+    token = _whole.set(set())
+    try:
+        yield
+    finally:
+        _whole.reset(token)
 
 
 class Watched:
@@ -32,8 +52,15 @@ class Watched:
 
     def intact(self) -> bool:
         """No file is shorter than when it was mapped (a deleted file still counts as intact: its pages
-        stay readable)."""
-        return all(os.fstat(fd).st_size >= size for fd, size in self._files)
+        stay readable). Within ``one_check()``, once: later calls there answer True."""
+        checked = _whole.get()
+        if checked is not None and self in checked:
+            return True
+        if not all(os.fstat(fd).st_size >= size for fd, size in self._files):
+            return False
+        if checked is not None:
+            checked.add(self)
+        return True
 
 
 def _close(fds: list[int]) -> None:
