@@ -53,7 +53,7 @@ HOSTILE = (
     r"\emph{Deep} nets for G\"ahler--Tits $\mathcal{O}(n^2)$ spaces \$5",
     "<script>alert('x')</script> & <img src=x onerror=alert(1)>" * 8,
     "a" * 600,
-    "\u202eevil\x00\x1b[31m RTL \u200b zero-width  Σ Ω 漢字 😀",
+    "\u202eevil\x07\x1b[31m RTL \u200b zero-width  Σ Ω 漢字 😀",
     " ",
 )
 
