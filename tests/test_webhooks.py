@@ -336,3 +336,24 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
     assert sum(receiver.after_ack.values()) <= 2  # at most the one in flight at each kill, same webhook-id
     assert receiver.bad_signatures == 0
     db.close()
+
+
+def test_a_page_of_new_papers_ends_at_a_whole_revision(tmp_path: Path) -> None:
+    """Papers stored together share one rev and the worker's cursor moves to the last rev it read: a page
+    cut inside a rev would skip the rest of it, and a rev larger than the page would never be finished."""
+    db = open_database(hook_settings(tmp_path).database_url)
+    try:
+        paper_store.upsert_papers(db, [paper(f"2608.1000{i}", f"First {i}") for i in range(3)])
+        paper_store.upsert_papers(db, [paper(f"2608.2000{i}", f"Second {i}") for i in range(3)])
+        (first_rev,) = {rev for rev, _, _ in store.papers_after(db, 0, 100)[:3]}
+        # The limit splits the second rev: the page stops before it, and the next page holds it whole.
+        page = store.papers_after(db, 0, 4)
+        assert [p.id for _, p, _ in page] == [f"2608.1000{i}" for i in range(3)]
+        rest = store.papers_after(db, page[-1][0], 4)
+        assert [p.id for _, p, _ in rest] == [f"2608.2000{i}" for i in range(3)]
+        # One rev fills the page: all of its papers come, not the first two.
+        whole = store.papers_after(db, 0, 2)
+        assert {rev for rev, _, _ in whole} == {first_rev} and len(whole) == 3
+        assert store.papers_after(db, rest[-1][0], 4) == []
+    finally:
+        db.close()
