@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address 'paperfeed serve' listens on.")
     port: int = Field(8000, description="Port 'paperfeed serve' listens on.")
+    web_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads of each web worker that run page and API handlers at once (0: one per CPU "
+        "core, at least 2); more requests wait their turn. The handlers are mostly Python, which runs one "
+        "thread at a time: more threads only take turns and lose their caches (docs/deploy.md).",
+    )
     access_log: bool = Field(
         True,
         description="'paperfeed serve' prints one line per request (client, method, path, status) to its "

@@ -4,10 +4,12 @@ serves the vendored static files, and sets the security headers every response c
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.routing import Route
@@ -88,6 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Keeps this node's search indexes current while the server runs (see search/follower.py).
         follower = IndexFollower(searcher, settings)
         follower.start()
+        # Sync handlers run on anyio's shared thread pool (40 threads by default). They are mostly Python,
+        # which holds the GIL: many threads at once only take turns, switching every few milliseconds and
+        # losing their CPU caches, so each request costs more CPU the more run together. Requests beyond
+        # the limit wait as coroutines. Writes keep their own limiter (kit.WRITERS).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.web_threads or max(2, os.cpu_count() or 1)
         frozen = getattr(app.state, "freeze_gc", False)
         if frozen:
             _freeze_startup_objects()
