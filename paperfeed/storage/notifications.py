@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from paperfeed.models import Notification
 from paperfeed.storage.checkpoints import reach_line
 from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.papers import whole_revs
 from paperfeed.storage.schema import (
     claims,
     comments,
@@ -154,19 +155,11 @@ def papers_cursor(db: Database) -> int | None:
 
 def papers_after(db: Database, rev: int, limit: int) -> tuple[list[tuple[str, datetime, list[str]]], int]:
     """Papers stored or changed after ``rev``, about ``limit`` of them, as (id, first stored, authors),
-    and the rev they reach. A batch
-    of papers shares one rev, so a page ends at a whole rev: cut before the last one when the limit
-    splits it, or, when a single rev fills the page, all of that rev's papers."""
+    and the rev they reach; a page ends at a whole rev (``papers.whole_revs``)."""
     p = papers.c
     query = sa.select(p.rev, p.id, p.authors, p.ingested_at).where(p.rev > rev).order_by(p.rev, p.id)
     with db.read() as conn:
-        rows = conn.execute(query.limit(limit)).all()
-        if len(rows) == limit:
-            last = rows[-1].rev
-            if rows[0].rev != last:
-                rows = [r for r in rows if r.rev != last]
-            else:
-                rows = conn.execute(query.where(p.rev == last)).all()
+        rows = whole_revs(conn, query, limit)
     return [(r.id, r.ingested_at, list(r.authors or ())) for r in rows], int(rows[-1].rev) if rows else rev
 
 

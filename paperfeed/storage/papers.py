@@ -74,6 +74,20 @@ def next_rev(conn: sa.Connection, name: str = "papers") -> int:
     return int(conn.execute(stmt.returning(counters.c.value)).scalar_one())
 
 
+def whole_revs(conn: sa.Connection, query: sa.Select[Any], limit: int) -> Sequence[sa.Row[Any]]:
+    """About ``limit`` rows of ``query`` (papers changed after a cursor, ordered by ``papers.rev``), cut at a
+    whole rev: a batch of papers stored together shares one rev, and a reader that moves its cursor to the
+    last rev it read would skip the rest of a rev a page cut into. So the page stops before the last rev
+    when the limit splits it, or, when a single rev fills the page, holds all of that rev's papers."""
+    rows = conn.execute(query.limit(limit)).all()
+    if rows and len(rows) == limit:
+        last = rows[-1].rev
+        if rows[0].rev != last:
+            return [r for r in rows if r.rev != last]
+        return conn.execute(query.where(papers.c.rev == last)).all()
+    return rows
+
+
 def upsert_papers(
     db: Database,
     batch: Sequence[Paper],

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from paperfeed.models import Paper, Webhook
 from paperfeed.storage.db import Database, upsert
-from paperfeed.storage.papers import paper_of_row, paper_query
+from paperfeed.storage.papers import paper_of_row, paper_query, whole_revs
 from paperfeed.storage.schema import (
     claims,
     comments,
@@ -141,10 +141,7 @@ def last_positions(db: Database) -> dict[str, int]:
 
 def papers_after(db: Database, rev: int, limit: int) -> list[tuple[int, Paper, datetime]]:
     """Papers stored or changed after ``rev``: (rev, paper, when it was first stored), oldest change first,
-    about ``limit`` of them. The caller moves its cursor to the last rev returned, and a batch of papers
-    stored together shares one rev, so a page ends at a whole rev: cut before the last one when the limit
-    splits it, or, when a single rev fills the page, all of that rev's papers (else the rest of it would be
-    skipped)."""
+    about ``limit`` of them, ending at a whole rev (``papers.whole_revs``)."""
     query = (
         paper_query()
         .add_columns(papers.c.ingested_at.label("first_stored"))
@@ -152,14 +149,7 @@ def papers_after(db: Database, rev: int, limit: int) -> list[tuple[int, Paper, d
         .order_by(papers.c.rev, papers.c.id)
     )
     with db.read() as conn:
-        rows = conn.execute(query.limit(limit)).all()
-        if rows and len(rows) == limit:
-            last = rows[-1].rev
-            if rows[0].rev != last:
-                rows = [r for r in rows if r.rev != last]
-            else:
-                rows = conn.execute(query.where(papers.c.rev == last)).all()
-        return [(int(r.rev), paper_of_row(r), r.first_stored) for r in rows]
+        return [(int(r.rev), paper_of_row(r), r.first_stored) for r in whole_revs(conn, query, limit)]
 
 
 @dataclass(frozen=True, slots=True)
