@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,6 +27,7 @@ from paperfeed import foryou
 from paperfeed.feed import Period, period_of
 from paperfeed.models import Paper, Subscriber
 from paperfeed.recommend.candidates import Candidates
+from paperfeed.recommend.signals import name_key
 from paperfeed.storage import Database, lists
 from paperfeed.storage import embeddings as embedding_store
 
@@ -74,13 +74,6 @@ class Item:
     paper: Paper
     why: str
     section: Literal["top", "pick"]
-
-
-def name_key(name: str) -> str:
-    """Author and organization names compare without case, accents or extra spaces."""
-    plain = unicodedata.normalize("NFKD", name)
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    return " ".join(plain.replace(".", ". ").casefold().split())
 
 
 def _stem(word: str) -> str:
