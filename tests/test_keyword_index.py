@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -88,6 +89,30 @@ def test_rebuild_from_the_database(settings: Settings, db: Database) -> None:
     index = fresh(settings)
     index.sync(db)
     assert index.rebuild(db) == 304 and len(index) == 304
+
+
+class _DeletedAfterTheCheck(KeywordIndex):
+    """The folder deleted just after the last damage check before the writer opens (a drill's race)."""
+
+    checks = 0
+
+    def damage(self) -> str | None:
+        problem = super().damage()
+        self.checks += 1
+        if self.checks == 2:  # sync checks, then _writing does
+            shutil.rmtree(self.path)
+        return problem
+
+
+def test_a_folder_deleted_after_the_check_is_rebuilt_in_the_same_sync(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingest_snapshot(db, RECENT)
+    fresh(settings).sync(db)
+    index = _DeletedAfterTheCheck(settings.resolved_index_dir())
+    assert index.sync(db) == 304 and len(index) == 304
+    assert ids(index, "Sparse Delta Memory")[0] == "2607.07386"
+    assert "meta.json is missing" in caplog.text and "Traceback" not in caplog.text
 
 
 def test_indexing_alongside_an_import(settings: Settings, db: Database) -> None:

@@ -151,8 +151,16 @@ class KeywordIndex:
         if problem := self.damage():
             log.warning("keyword index %s: %s; rebuilding it from the database", self.path, problem)
             return self.rebuild(db, progress)
-        with self._writing() as writer:
-            return self._catch_up(db, writer, progress)
+        try:
+            with self._writing() as writer:
+                return self._catch_up(db, writer, progress)
+        except ValueError as exc:
+            # The folder was damaged after the check (tantivy cannot open it or lock it): it is rebuilt
+            # now rather than by the next round, which would have logged a traceback first.
+            if not (problem := self.damage()):
+                raise
+            log.warning("keyword index %s: %s (%s); rebuilding it from the database", self.path, problem, exc)
+            return self.rebuild(db, progress)
 
     @contextmanager
     def _writing(self, threads: int = 0, commit_every: int = _COMMIT_EVERY) -> Iterator[tantivy.IndexWriter]:
