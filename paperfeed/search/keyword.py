@@ -154,9 +154,9 @@ class KeywordIndex:
         try:
             with self._writing() as writer:
                 return self._catch_up(db, writer, progress)
-        except ValueError as exc:
-            # The folder was damaged after the check (tantivy cannot open it or lock it): it is rebuilt
-            # now rather than by the next round, which would have logged a traceback first.
+        except (ValueError, OSError) as exc:
+            # The folder was damaged after the check (tantivy cannot open or lock it, the state file's
+            # folder is gone): rebuilt now rather than by the next round, after a logged traceback.
             if not (problem := self.damage()):
                 raise
             log.warning("keyword index %s: %s (%s); rebuilding it from the database", self.path, problem, exc)
