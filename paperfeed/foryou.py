@@ -169,15 +169,30 @@ def reader(db: Database, user_id: int, extra_follows: Iterable[Follow] = ()) -> 
     return Reader(Signals(liked, tuple(rows.less), follows), rows.seen)
 
 
+# A paper as ``KnownCache`` keeps it: what the model reads of it (id, title, abstract, authors, categories)
+# as a tuple of strings and tuples, which Python's cyclic garbage collector stops tracking. A Paper, its
+# lists and versions stay tracked, and every full pass of the collector walks each of the cache's 50,000.
+_Kept = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
+
+
+def _kept(p: Paper) -> _Kept:
+    return (p.id, p.title, p.abstract, tuple(p.authors), tuple(p.categories))
+
+
+def _paper(k: _Kept) -> Paper:
+    return Paper(k[0], k[1], k[2], list(k[3]), list(k[4]))
+
+
 class KnownCache:
     """Liked and disliked papers outside the period, with their vectors, by (database, model, id): many
     readers like the same papers, and one reader's next visit likes mostly the same ones, so each is read
     from storage once per ``ttl`` seconds (a paper's text changes only with a new arXiv version; an hour
-    late is harmless to a ranking). The ``size`` most recently used are kept."""
+    late is harmless to a ranking). The ``size`` most recently used are kept. The papers it gives hold
+    what the model reads of them: id, title, abstract, authors and categories."""
 
     def __init__(self, size: int = 50_000, ttl: float = 3600.0) -> None:
         self.size, self.ttl = size, ttl
-        self._entries: OrderedDict[tuple[str, str, str], tuple[float, Paper | None, np.ndarray | None]] = (
+        self._entries: OrderedDict[tuple[str, str, str], tuple[float, _Kept | None, np.ndarray | None]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
@@ -197,13 +212,13 @@ class KnownCache:
                     continue
                 self._entries.move_to_end((db.url, model, i))
                 if found[1] is not None:
-                    papers[i] = found[1]
+                    papers[i] = _paper(found[1])
                 if found[2] is not None:
                     vectors[i] = found[2]
         if missing:
-            read = {p.id: p for p in paper_store.papers_by_ids(db, missing)}
+            read = {p.id: _kept(p) for p in paper_store.papers_by_ids(db, missing)}
             read_vectors = load.vectors(db, missing, model)
-            papers.update(read)
+            papers.update((i, _paper(k)) for i, k in read.items())
             vectors.update(read_vectors)
             with self._lock:
                 for i in missing:

@@ -10,6 +10,7 @@ which other tests count).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import uuid
@@ -319,6 +320,31 @@ def test_candidates_are_built_once_per_period_and_again_when_its_papers_change(
     assert len(first) == 3 and cache.get(db, win, lists.EVERYTHING, model) is first and cache.builds == 1
     add_papers(db, 1, id="2611.09999", title="One more paper", published_at=NOW - timedelta(minutes=5))
     assert len(cache.get(db, win, lists.EVERYTHING, model)) == 4 and cache.builds == 2
+
+
+def test_the_long_lived_caches_hold_nothing_the_cyclic_collector_walks(
+    loaded_settings: Settings, loaded_db: Database
+) -> None:
+    """A web worker keeps a period's candidates and thousands of liked papers for hours; each full pass
+    of Python's cyclic garbage collector walks every tracked object it can reach, and a pass over lists,
+    sets and Paper objects there took tens of milliseconds out of whichever request triggered it."""
+    win = foryou.window(loaded_db)
+    assert win is not None
+    found = foryou.CandidateCache().get(loaded_db, win, lists.EVERYTHING, loaded_settings.embedding_model)
+    assert found.matching("language model")  # builds the word index
+    known = foryou.KnownCache()
+    liked = [p.id for p in lists.feed_papers(loaded_db, date(2026, 7, 6), date(2026, 7, 12), limit=5)]
+    papers, _ = known.get(loaded_db, loaded_settings.embedding_model, liked)
+    assert set(papers) == set(liked) and all(p.title and p.authors for p in papers.values())
+    for _ in range(3):  # a tuple stops being tracked in the pass after those it holds did
+        gc.collect()
+    for lookup in (found.by_author, found.by_organization, found.by_category, found._words):
+        assert not gc.is_tracked(lookup)
+    assert not any(gc.is_tracked(entry) for entry in known._entries.values())
+    again, _ = known.get(loaded_db, loaded_settings.embedding_model, liked)  # from memory, the same papers
+    assert {i: (p.title, p.authors, p.categories) for i, p in again.items()} == {
+        i: (p.title, p.authors, p.categories) for i, p in papers.items()
+    }
 
 
 def test_a_new_installation_answers_an_empty_list(settings: Settings, db: Database) -> None:

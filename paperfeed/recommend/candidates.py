@@ -47,13 +47,16 @@ class Candidates:
     mean: np.ndarray  # the period's mean vector
     centred: np.ndarray  # n × d: each row minus the mean, unit length again
     prior: np.ndarray  # n scores in [0, 1]: upvotes first, then recency, for ties and new readers
+    # Lookups to rows, as arrays: a dict of strings to arrays is not tracked by Python's cyclic garbage
+    # collector, while one of lists or sets is walked, with every list and set in it, by each of its full
+    # passes, and a web worker keeps these for as long as the period lasts.
     row: dict[str, int] = field(default_factory=dict)
-    by_author: dict[str, list[int]] = field(default_factory=dict)
-    by_organization: dict[str, list[int]] = field(default_factory=dict)
-    by_category: dict[str, list[int]] = field(default_factory=dict)
+    by_author: dict[str, np.ndarray] = field(default_factory=dict)
+    by_organization: dict[str, np.ndarray] = field(default_factory=dict)
+    by_category: dict[str, np.ndarray] = field(default_factory=dict)
     category_share: dict[str, float] = field(default_factory=dict)  # of the period's papers
     terms: TermIndex = field(default_factory=lambda: TermIndex.build([]))  # the period's words, tf-idf
-    _words: dict[str, set[int]] | None = None
+    _words: dict[str, np.ndarray] | None = None
 
     @classmethod
     def of(cls, papers: Sequence[Paper], vectors: Mapping[str, np.ndarray], dim: int = 384) -> Candidates:
@@ -74,15 +77,21 @@ class Candidates:
         centred = np.zeros_like(matrix)
         centred[has] = unit_rows(matrix[has] - mean)
         found = cls(papers, matrix, has, mean.astype(np.float32), centred, _prior(papers))
+        by_author: dict[str, list[int]] = {}
+        by_organization: dict[str, list[int]] = {}
+        by_category: dict[str, list[int]] = {}
         for i, p in enumerate(papers):
             found.row[p.id] = i
             for author in p.authors:
-                found.by_author.setdefault(name_key(author), []).append(i)
+                by_author.setdefault(name_key(author), []).append(i)
             if p.organization:
                 for name in {name_key(p.organization.name), name_key(p.organization.fullname)}:
-                    found.by_organization.setdefault(name, []).append(i)
+                    by_organization.setdefault(name, []).append(i)
             for c in p.categories:
-                found.by_category.setdefault(c, []).append(i)
+                by_category.setdefault(c, []).append(i)
+        found.by_author = _arrays(by_author)
+        found.by_organization = _arrays(by_organization)
+        found.by_category = _arrays(by_category)
         found.category_share = {c: len(rows) / max(n, 1) for c, rows in found.by_category.items()}
         found.terms = TermIndex.build([paper_text(p.title, p.abstract) for p in papers])
         return found
@@ -94,13 +103,27 @@ class Candidates:
         """Rows whose title or abstract holds every word of ``terms`` (a followed topic); the word index
         is built on first use, so a period nobody follows a topic in never pays for it."""
         if self._words is None:
-            index: dict[str, set[int]] = {}
+            index: dict[str, list[int]] = {}
             for i, p in enumerate(self.papers):
                 for w in set(words(p.title + " " + p.abstract)):
-                    index.setdefault(w, set()).add(i)
-            self._words = index
+                    index.setdefault(w, []).append(i)
+            self._words = _arrays(index)
         wanted = words(terms)
-        return sorted(set.intersection(*(self._words.get(w, set()) for w in wanted))) if wanted else []
+        if not wanted:
+            return []
+        held = [self._words.get(w, _NONE) for w in wanted]
+        found = held[0]
+        for rows in held[1:]:
+            found = np.intersect1d(found, rows, assume_unique=True)
+        return [int(i) for i in found]
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _arrays(rows: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """Each key's rows (increasing, as added) as an array."""
+    return {k: np.array(v, dtype=np.int64) for k, v in rows.items()}
 
 
 def _prior(papers: Sequence[Paper]) -> np.ndarray:

@@ -12,7 +12,7 @@ returned; a seen one only when asked.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,13 +68,14 @@ def parts(model: ReaderModel, candidates: Candidates) -> Parts:
     words = candidates.terms.score(model.profile, model.profile_weight, n)
 
     category = np.zeros(n, dtype=np.float32)
+    # Most liked papers' categories and authors are not in the period: only those that are are looked at.
     for c, lift in model.category_lift.items():
-        if rows_of := candidates.by_category.get(c):  # most liked papers' categories and authors are
-            category[rows_of] = np.maximum(category[rows_of], w.category * lift)  # not in the period
+        if (rows_of := candidates.by_category.get(c)) is not None:
+            category[rows_of] = np.maximum(category[rows_of], w.category * lift)
 
     author = np.zeros(n, dtype=np.float32)
     for key, (weight, _, _) in model.authors.items():
-        if rows_of := candidates.by_author.get(key):
+        if (rows_of := candidates.by_author.get(key)) is not None:
             author[rows_of] += w.author * weight
     # Each shared author counts (a group's paper shares several; one common name may be someone else),
     # up to ``author_cap`` of them.
@@ -119,22 +120,22 @@ def standard(x: np.ndarray) -> np.ndarray:
 FOLLOW_ORDER = {"author": 0, "organization": 1, "topic": 2, "category": 3}
 
 
-def followed(f: Follow, candidates: Candidates, w: Weights) -> tuple[list[int], float, str]:
+def followed(f: Follow, candidates: Candidates, w: Weights) -> tuple[Sequence[int] | np.ndarray, float, str]:
     """The candidates a follow matches, its bonus and its reason."""
     if f.kind == "author":
         return (
-            candidates.by_author.get(name_key(f.value), []),
+            candidates.by_author.get(name_key(f.value), ()),
             w.follow_author,
             f"by {f.value}, whom you follow",
         )
     if f.kind == "organization":
-        found = candidates.by_organization.get(name_key(f.value), [])
+        found = candidates.by_organization.get(name_key(f.value), ())
         return found, w.follow_organization, f"from {f.value}, which you follow"
     if f.kind == "topic":
         return candidates.matching(f.value), w.follow_topic, f"about “{f.value}”, which you follow"
     if f.kind == "category":
-        return candidates.by_category.get(f.value, []), w.follow_category, f"in {f.value}, which you follow"
-    return [], 0.0, ""
+        return candidates.by_category.get(f.value, ()), w.follow_category, f"in {f.value}, which you follow"
+    return (), 0.0, ""
 
 
 def rank(
