@@ -4,7 +4,8 @@ feed, the MCP tool and the digest's personal picks get it from (docs/recommend.m
 - **The period**: by default the latest ``DEFAULT_DAYS`` feed days that have papers (a quiet or old
   installation is never empty), or ``since`` / ``until`` as feed days, at most ``MAX_DAYS`` of them.
 - **The candidates** of a period are built once per process (``CandidateCache``) and kept while the
-  period's papers do not change (their count and newest revision, one indexed query per request).
+  period's papers do not change (the papers' latest change number, one row of an index, per request;
+  when it moved, the period's count and newest revision).
 - **The reader** is read from storage per request: likes (upvotes, collections, "more like this",
   approved claims), "less like this", follows (a saved search counts as a topic: its query's words),
   and what they have seen on any channel. Seen papers, and papers the reader already liked, are left
@@ -92,13 +93,18 @@ def window(
 class _Entry:
     stamp: tuple[int, int]
     candidates: Candidates
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    rev: int  # the papers' latest change number when ``stamp`` was last found current
 
 
 class CandidateCache:
     """A period's ``Candidates`` by (database, period, selection, model), the ``size`` most recently used,
     each rebuilt when its period's papers change. One build per key at a time: readers arriving while it
-    builds wait for it instead of building it again."""
+    builds wait for it instead of building it again.
+
+    Whether a period changed is asked in two steps: the latest change number of any paper (one row of an
+    index), and only when that moved, the period's stamp (its papers' count and newest revision, which
+    reads a row per paper of the period: a few milliseconds for a week at a million papers). Every write
+    that can change a stamp takes a new change number, so an unmoved one means an unchanged period."""
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
@@ -107,24 +113,34 @@ class CandidateCache:
         self._lock = threading.Lock()
         self.builds = 0  # for tests and benchmarks
 
-    def get(self, db: Database, win: Window, selection: Selection, model: str) -> Candidates:
-        key = (db.url, win.start, win.end, selection, model)
-        stamp = lists.period_stamp(db, win.start, win.end, selection)
+    def _current(self, key: tuple[object, ...], rev: int, stamp: tuple[int, int] | None) -> Candidates | None:
+        """The cached candidates of ``key`` if still current (``stamp`` None: as of change ``rev``)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.stamp == stamp:
-                self._entries.move_to_end(key)
-                return entry.candidates
+            if entry is None or (entry.rev != rev if stamp is None else entry.stamp != stamp):
+                return None
+            # The stamp was read after ``rev``: the entry holds every change up to it.
+            entry.rev = max(entry.rev, rev)
+            self._entries.move_to_end(key)
+            return entry.candidates
+
+    def get(self, db: Database, win: Window, selection: Selection, model: str) -> Candidates:
+        key = (db.url, win.start, win.end, selection, model)
+        rev = paper_store.last_rev(db)  # before the stamp: a change after it moves it for the next request
+        if (found := self._current(key, rev, None)) is not None:
+            return found
+        stamp = lists.period_stamp(db, win.start, win.end, selection)
+        if (found := self._current(key, rev, stamp)) is not None:
+            return found
+        with self._lock:
             building = self._locks.setdefault(key, threading.Lock())
         with building:
-            with self._lock:  # built by another thread while this one waited
-                entry = self._entries.get(key)
-                if entry is not None and entry.stamp == stamp:
-                    return entry.candidates
+            if (found := self._current(key, rev, stamp)) is not None:  # built while this thread waited
+                return found
             found = load.candidates(db, win.start, win.end, model, selection)
             self.builds += 1
             with self._lock:
-                self._entries[key] = _Entry(stamp, found)
+                self._entries[key] = _Entry(stamp, found, rev)
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.size:
                     old, _ = self._entries.popitem(last=False)

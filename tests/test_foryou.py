@@ -322,6 +322,27 @@ def test_candidates_are_built_once_per_period_and_again_when_its_papers_change(
     assert len(cache.get(db, win, lists.EVERYTHING, model)) == 4 and cache.builds == 2
 
 
+def test_a_change_elsewhere_keeps_the_candidates_and_one_in_the_period_rebuilds_them(
+    settings: Settings, db: Database
+) -> None:
+    add_papers(db, 3)
+    win = foryou.window(db)
+    assert win is not None
+    add_papers(db, 1, id="2401.00001", published_at=NOW - timedelta(days=400))  # long before the period
+    cache = foryou.CandidateCache()
+    model = settings.embedding_model
+    first = cache.get(db, win, lists.EVERYTHING, model)
+    # A new version of a paper outside the period moves the change number: the period's stamp is asked
+    # again, found the same, and the candidates are kept.
+    add_papers(db, 1, id="2401.00001", title="Revised", version=2, published_at=NOW - timedelta(days=400))
+    assert cache.get(db, win, lists.EVERYTHING, model) is first and cache.builds == 1
+    # A new version of one of the period's papers changes its stamp: rebuilt, with the new title.
+    add_papers(db, 1, id="2611.00000", title="A better title", version=2)
+    again = cache.get(db, win, lists.EVERYTHING, model)
+    assert again is not first and cache.builds == 2
+    assert again.papers[again.row["2611.00000"]].title == "A better title"
+
+
 def test_the_long_lived_caches_hold_nothing_the_cyclic_collector_walks(
     loaded_settings: Settings, loaded_db: Database
 ) -> None:
