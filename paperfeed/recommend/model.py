@@ -188,29 +188,35 @@ def _profile(
     one a single paper repeats). The ``keep`` heaviest term ids, their weights (unit length), and for
     each the liked paper it weighs most in."""
     index = candidates.terms
-    size = len(index.idf)
+    weighed = [
+        (n, *index.weigh_paper(p.id, p.title, p.abstract)) for n, p in enumerate(papers) if p is not None
+    ]
+    mass = 0.0
+    for n, _, _ in weighed:
+        mass += float(weight[n])
+    if not mass:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    # Over the liked papers' own terms (a few thousand), in term id order, rather than over the period's
+    # whole vocabulary (hundreds of thousands): the same sums, in the same order.
+    every = np.sort(np.concatenate([ids for _, ids, _ in weighed]))
+    held_terms = every[np.concatenate(([True], every[1:] != every[:-1]))] if len(every) else every
+    size = len(held_terms)
     total = np.zeros(size, dtype=np.float32)
     share = np.zeros(size, dtype=np.float32)
     best = np.zeros(size, dtype=np.float32)
     source = np.full(size, -1, dtype=np.int64)
-    mass = 0.0
-    for n, p in enumerate(papers):
-        if p is None:
-            continue
-        ids, values = index.weigh_paper(p.id, p.title, p.abstract)
-        mass += float(weight[n])
-        total[ids] += weight[n] * values
-        share[ids] += weight[n]
-        heavier = values > best[ids]
-        best[ids[heavier]] = values[heavier]
-        source[ids[heavier]] = n
-    if not mass:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    for n, ids, values in weighed:
+        at = np.searchsorted(held_terms, ids)
+        total[at] += weight[n] * values
+        share[at] += weight[n]
+        heavier = values > best[at]
+        best[at[heavier]] = values[heavier]
+        source[at[heavier]] = n
     scored = total * (share / mass) ** coverage
     held = np.flatnonzero(scored)
     top = held[np.argsort(-scored[held], kind="stable")[:keep]]
     values = scored[top]
-    return top, (values / np.linalg.norm(values)).astype(np.float32), source[top]
+    return held_terms[top], (values / np.linalg.norm(values)).astype(np.float32), source[top]
 
 
 def _lifts(count: dict[str, int], n: int, candidates: Candidates, smoothing: float) -> dict[str, float]:

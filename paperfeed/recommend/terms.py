@@ -123,9 +123,14 @@ class TermIndex:
     def score(self, ids: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
         """For each of the ``n`` papers, the sum over these terms of weight × the paper's tf-idf."""
         out = np.zeros(n, dtype=np.float32)
-        for t, w in zip(ids.tolist(), weights.tolist(), strict=True):
-            a, b = self.start[t], self.start[t + 1]
-            out[self.rows[a:b]] += w * self.values[a:b]
+        if not len(ids):
+            return out
+        # Every (row, weight) of these terms, term after term, added in that order (``add.at`` adds one
+        # by one): the same float32 sums as adding term by term, without a Python loop over the terms.
+        starts = self.start[ids]
+        lengths = self.start[ids + 1] - starts
+        at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+        np.add.at(out, self.rows[at], np.repeat(weights.astype(np.float32), lengths) * self.values[at])
         return out
 
     def holds(self, row: int, term: int) -> bool:
