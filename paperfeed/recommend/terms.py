@@ -97,13 +97,17 @@ class TermIndex:
     def weigh_counts(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the known terms among ``counts`` and their tf-idf weights, (1 + log tf) × idf, of unit
         length."""
-        found = np.array([self.vocab.get(t, -1) for t in counts], dtype=np.int64)
-        known = found >= 0
-        ids = found[known]
-        if not len(ids):
-            return ids, np.zeros(0, np.float32)
-        tf = np.array(list(counts.values()), dtype=np.float32)[known]
-        weights = (1.0 + np.log(tf)) * self.idf[ids]
+        vocab = self.vocab
+        known: list[int] = []
+        tf: list[int] = []
+        for t, k in counts.items():
+            if (i := vocab.get(t)) is not None:
+                known.append(i)
+                tf.append(k)
+        if not known:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        ids = np.array(known, dtype=np.int64)
+        weights = (1.0 + np.log(np.array(tf, dtype=np.float32))) * self.idf[ids]
         return ids, (weights / np.linalg.norm(weights)).astype(np.float32)
 
     def weigh(self, text: str) -> tuple[np.ndarray, np.ndarray]:
