@@ -65,14 +65,44 @@ class Window:
         return f"{self.start.strftime(first)} – {self.end.strftime('%b %-d, %Y')}"
 
 
+class _DefaultWindows:
+    """The default period of each (database, selection), the ``size`` most recently asked: reading the
+    latest feed days with papers scans a week of the feed-day index (half a millisecond at a million
+    papers), and they change only when a paper is written, which moves the papers' change number."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[object, ...], tuple[int, Window | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, selection: Selection) -> Window | None:
+        key = (db.url, selection)
+        rev = paper_store.last_rev(db)  # before the days: a paper written after it moves it
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None and found[0] == rev:
+                self._found.move_to_end(key)
+                return found[1]
+        days = lists.recent_days(db, DEFAULT_DAYS, selection)
+        win = Window(days[-1], days[0]) if days else None
+        with self._lock:
+            self._found[key] = (rev, win)
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return win
+
+
+_DEFAULTS = _DefaultWindows()
+
+
 def window(
     db: Database, since: date | None = None, until: date | None = None, selection: Selection = EVERYTHING
 ) -> Window | None:
     """The period to rank: [since, until] (either may be left out), else the latest ``DEFAULT_DAYS`` feed
     days with papers; None when there are no papers at all."""
     if since is None and until is None:
-        days = lists.recent_days(db, DEFAULT_DAYS, selection)
-        return Window(days[-1], days[0]) if days else None
+        return _DEFAULTS.get(db, selection)
     if until is None:
         assert since is not None
         until = min(since + timedelta(days=MAX_DAYS - 1), lists.latest_day(db, selection) or since)

@@ -343,6 +343,15 @@ def test_a_change_elsewhere_keeps_the_candidates_and_one_in_the_period_rebuilds_
     assert again.papers[again.row["2611.00000"]].title == "A better title"
 
 
+def test_the_default_period_follows_new_papers(db: Database) -> None:
+    add_papers(db, 2, published_at=NOW - timedelta(days=10))
+    before = foryou.window(db)
+    assert before is not None and foryou.window(db) == before  # asked again, unchanged
+    add_papers(db, 1, id="2611.09999", title="Today's paper", published_at=NOW - timedelta(minutes=5))
+    after = foryou.window(db)
+    assert after is not None and after.end > before.end and after.start == before.start
+
+
 def test_the_long_lived_caches_hold_nothing_the_cyclic_collector_walks(
     loaded_settings: Settings, loaded_db: Database
 ) -> None:
