@@ -67,8 +67,8 @@ class Window:
 
 class _DefaultWindows:
     """The default period of each (database, selection), the ``size`` most recently asked: reading the
-    latest feed days with papers scans a week of the feed-day index (half a millisecond at a million
-    papers), and they change only when a paper is written, which moves the papers' change number."""
+    latest feed days with papers scans a week of the feed-day index, and they change only when a paper
+    is written, which moves the papers' change number."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
@@ -133,8 +133,8 @@ class CandidateCache:
 
     Whether a period changed is asked in two steps: the latest change number of any paper (one row of an
     index), and only when that moved, the period's stamp (its papers' count and newest revision, which
-    reads a row per paper of the period: a few milliseconds for a week at a million papers). Every write
-    that can change a stamp takes a new change number, so an unmoved one means an unchanged period."""
+    reads a row per paper of the period). Every write that can change a stamp takes a new change number,
+    so an unmoved one means an unchanged period."""
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
