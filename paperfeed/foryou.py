@@ -221,7 +221,7 @@ def reader(db: Database, user_id: int, extra_follows: Iterable[Follow] = ()) -> 
 _Kept = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
 
 
-def _kept(p: Paper) -> _Kept:
+def _kept(p: signal_store.PaperText) -> _Kept:
     return (p.id, p.title, p.abstract, tuple(p.authors), tuple(p.categories))
 
 
@@ -262,7 +262,7 @@ class KnownCache:
                 if found[2] is not None:
                     vectors[i] = found[2]
         if missing:
-            read = {p.id: _kept(p) for p in paper_store.papers_by_ids(db, missing)}
+            read = {p.id: _kept(p) for p in signal_store.paper_texts(db, missing)}
             read_vectors = load.vectors(db, missing, model)
             papers.update((i, _paper(k)) for i, k in read.items())
             vectors.update(read_vectors)

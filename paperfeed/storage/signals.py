@@ -1,6 +1,7 @@
 """All SQL about what a reader did that their For-you ranking learns from, read together in one
 transaction: their upvotes, the papers in their collections, their "more / less like this", the papers
-they claimed (approved claims), what they follow, and what they have seen.
+they claimed (approved claims), what they follow, and what they have seen; and what the model reads of
+the papers they liked or disliked outside the period (``paper_texts``).
 
 Rows come back as plain tuples; ``paperfeed/foryou.py`` turns them into the model's ``Signals``. The most
 recent ``MAX_LIKES`` likes are kept: older ones count little (a like halves every year) and a reader's
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from paperfeed.models import Followed
 from paperfeed.storage.db import Database
-from paperfeed.storage.schema import UTCDateTime
+from paperfeed.storage.schema import UTCDateTime, papers
 
 MAX_LIKES = 200
 
@@ -60,3 +61,29 @@ def reader_rows(db: Database, user_id: int, max_likes: int = MAX_LIKES) -> Reade
         followed = [Followed(*r) for r in conn.execute(_FOLLOWS, {"user": user_id})]
         seen = set(conn.execute(_SEEN, {"user": user_id}).scalars())
     return ReaderRows(likes, less, followed, seen)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """What the For-you model reads of a liked or disliked paper: its words, authors and categories."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+
+
+# Five columns of the papers table, not a whole Paper (its organization, links, summary, thumbnail and
+# versions, joined and decoded): a reader's first visit reads a few dozen liked papers, for their words.
+_TEXTS = sa.select(
+    papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories
+).where(papers.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def paper_texts(db: Database, ids: list[str]) -> list[PaperText]:
+    """The stored papers among ``ids`` (in no particular order)."""
+    if not ids:
+        return []
+    with db.read() as conn:
+        return [PaperText(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(_TEXTS, {"ids": ids})]
