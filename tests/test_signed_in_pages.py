@@ -81,6 +81,9 @@ def test_the_served_app_freezes_its_start_up_objects_while_it_runs(
         app = web_app.served_app()
         with TestClient(app) as client:
             assert gc.get_freeze_count() > 0
+            # Every template compiled before the first request (and frozen with the rest).
+            env = app.state.templates.env
+            assert set(env.list_templates()) <= {key[1] for key in env.cache}
             assert client.get("/").status_code == 200
         assert gc.get_freeze_count() == 0
     finally:
