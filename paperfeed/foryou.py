@@ -35,6 +35,7 @@ from paperfeed.recommend.candidates import Candidates
 from paperfeed.recommend.rank import Pick, recommend
 from paperfeed.recommend.signals import Liked, Signals
 from paperfeed.storage import Database, lists
+from paperfeed.storage import embeddings as vector_store
 from paperfeed.storage import feed_tokens as token_store
 from paperfeed.storage import feedback as feedback_store
 from paperfeed.storage import follows as follow_store
@@ -119,11 +120,15 @@ def window(
 # -- the candidates of a period, once per process --------------------------------------------------------
 
 
+Revs = tuple[int, int]  # the latest change numbers of (papers, vectors)
+Stamp = tuple[tuple[int, int], tuple[int, int]]  # a period's papers and their vectors (see ``get``)
+
+
 @dataclass
 class _Entry:
-    stamp: tuple[int, int]
+    stamp: Stamp
     candidates: Candidates
-    rev: int  # the papers' latest change number when ``stamp`` was last found current
+    rev: Revs  # the latest change numbers when ``stamp`` was last found current
 
 
 class CandidateCache:
@@ -131,10 +136,12 @@ class CandidateCache:
     each rebuilt when its period's papers change. One build per key at a time: readers arriving while it
     builds wait for it instead of building it again.
 
-    Whether a period changed is asked in two steps: the latest change number of any paper (one row of an
-    index), and only when that moved, the period's stamp (its papers' count and newest revision, which
-    reads a row per paper of the period). Every write that can change a stamp takes a new change number,
-    so an unmoved one means an unchanged period."""
+    Whether a period changed is asked in two steps: the latest change numbers of any paper and of any
+    vector (one row of an index each), and only when one moved, the period's stamp (its papers' count and
+    newest revision, and the same of their vectors, which reads a row per paper of the period). Every
+    write that can change a stamp takes a new change number, so unmoved ones mean an unchanged period.
+    Vectors count on their own: the embed job writes them after the papers, and candidates built before
+    would otherwise rank without them until some paper changed."""
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
@@ -143,23 +150,27 @@ class CandidateCache:
         self._lock = threading.Lock()
         self.builds = 0  # for tests and benchmarks
 
-    def _current(self, key: tuple[object, ...], rev: int, stamp: tuple[int, int] | None) -> Candidates | None:
+    def _current(self, key: tuple[object, ...], rev: Revs, stamp: Stamp | None) -> Candidates | None:
         """The cached candidates of ``key`` if still current (``stamp`` None: as of change ``rev``)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or (entry.rev != rev if stamp is None else entry.stamp != stamp):
                 return None
             # The stamp was read after ``rev``: the entry holds every change up to it.
-            entry.rev = max(entry.rev, rev)
+            entry.rev = (max(entry.rev[0], rev[0]), max(entry.rev[1], rev[1]))
             self._entries.move_to_end(key)
             return entry.candidates
 
     def get(self, db: Database, win: Window, selection: Selection, model: str) -> Candidates:
         key = (db.url, win.start, win.end, selection, model)
-        rev = paper_store.last_rev(db)  # before the stamp: a change after it moves it for the next request
+        # Before the stamp: a change after it moves them for the next request.
+        rev = (paper_store.last_rev(db), vector_store.last_rev(db))
         if (found := self._current(key, rev, None)) is not None:
             return found
-        stamp = lists.period_stamp(db, win.start, win.end, selection)
+        stamp = (
+            lists.period_stamp(db, win.start, win.end, selection),
+            vector_store.period_stamp(db, win.start, win.end, model),
+        )
         if (found := self._current(key, rev, stamp)) is not None:
             return found
         with self._lock:

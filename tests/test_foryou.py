@@ -17,11 +17,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import feedparser
+import numpy as np
 import pytest
 
 from paperfeed import foryou
 from paperfeed.settings import Settings
 from paperfeed.storage import Database, lists
+from paperfeed.storage import embeddings as vector_store
 from paperfeed.storage import feedback as feedback_store
 from paperfeed.storage import follows as follow_store
 from tests.community import add_papers, csrf_of, form_token, https_client, log_in, member, token_for
@@ -320,6 +322,26 @@ def test_candidates_are_built_once_per_period_and_again_when_its_papers_change(
     assert len(first) == 3 and cache.get(db, win, lists.EVERYTHING, model) is first and cache.builds == 1
     add_papers(db, 1, id="2611.09999", title="One more paper", published_at=NOW - timedelta(minutes=5))
     assert len(cache.get(db, win, lists.EVERYTHING, model)) == 4 and cache.builds == 2
+
+
+def test_vectors_written_after_the_candidates_rebuild_them(settings: Settings, db: Database) -> None:
+    """The embed job writes vectors after the papers: candidates built in between must not keep ranking
+    without them (papers' change numbers do not move when a vector is stored)."""
+    add_papers(db, 3)
+    win = foryou.window(db)
+    assert win is not None
+    cache = foryou.CandidateCache()
+    model = settings.embedding_model
+    first = cache.get(db, win, lists.EVERYTHING, model)
+    assert not first.has_vector.any()
+    vector = np.ones(384, dtype=np.float32)
+    vector_store.store_embedded(db, model, [vector_store.Embedded("2611.00001", "h", vector, None)])
+    again = cache.get(db, win, lists.EVERYTHING, model)
+    assert again is not first and cache.builds == 2
+    assert again.has_vector[again.row["2611.00001"]] and again.has_vector.sum() == 1
+    # Another model's vectors are not this cache entry's: kept.
+    vector_store.store_embedded(db, "another-model", [vector_store.Embedded("2611.00002", "h", vector, None)])
+    assert cache.get(db, win, lists.EVERYTHING, model) is again and cache.builds == 2
 
 
 def test_a_change_elsewhere_keeps_the_candidates_and_one_in_the_period_rebuilds_them(

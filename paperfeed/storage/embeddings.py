@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import sqlalchemy as sa
@@ -196,3 +197,24 @@ def count_embedded(db: Database, model: str) -> int:
 
 def _decode(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f2").astype(np.float32)
+
+
+def last_rev(db: Database) -> int:
+    """The latest change number of any stored vector (one row of an index)."""
+    with db.read() as conn:
+        return int(
+            conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.rev), 0))).scalar_one()
+        )
+
+
+def period_stamp(db: Database, start: date, end: date, model: str) -> tuple[int, int]:
+    """(how many papers of the feed days [start, end] have a vector of ``model``, their newest vector's
+    change number): it moves when one of them is embedded or re-embedded."""
+    query = (
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(paper_embeddings.c.rev), 0))
+        .select_from(papers.join(paper_embeddings, paper_embeddings.c.paper_id == papers.c.id))
+        .where(papers.c.feed_day.between(start, end), paper_embeddings.c.model == model)
+    )
+    with db.read() as conn:
+        count, rev = conn.execute(query).one()
+        return int(count), int(rev)
