@@ -14,16 +14,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
+import re
+import secrets
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Container, Hashable, Iterable
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from jinja2 import Environment
-from markupsafe import Markup
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from paperfeed.models import Paper
 from paperfeed.search.keyphrases import reads_as_phrase
@@ -139,12 +142,19 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-# -- rendered card bodies ---------------------------------------------------------------------------------
+# -- rendered cards ---------------------------------------------------------------------------------------
 
 _FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Paper)))
 # The fields declared as lists, by position (the others hold hashable values: strings, numbers, dates,
 # frozen dataclasses; a field of another unhashable kind makes the card render uncached, never wrong).
 _LISTS = [i for i, f in enumerate(dataclasses.fields(Paper)) if str(f.type).startswith("list[")]
+
+# Stand-ins rendered where a member's card holds what differs between requests (the form's CSRF token, the
+# page it returns to), replaced by the real values at each request. Random per process: no paper's text
+# can hold them. BACK_SLOT is a bare path, which ``without_vote`` returns unchanged.
+CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
+BACK_SLOT = f"/back-slot-{secrets.token_hex(16)}"
+MAX_VISITOR_PAGES = 4  # a paper's visitor cards kept per page address (the login link names the page)
 
 
 def paper_value(paper: Paper) -> Hashable:
@@ -156,54 +166,161 @@ def paper_value(paper: Paper) -> Hashable:
     return tuple(values)
 
 
+class _Member:
+    """The member a cached card is rendered for: someone signed in, no one in particular. Truthy, as the
+    template asks (``not me``); reading any of its fields raises, so a card that began to show the member
+    fails in tests rather than serving one member's details to others from the cache."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        raise TypeError(f"a cached card may not read me.{name} (see web/cards.py CardBodies)")
+
+
+# A rendered card split around its slots: (text, slot, text, slot, …, text before the body), and the text
+# after the body.
+_Split = tuple[tuple[str, ...], str]
+
+
+class _Entry:
+    """One paper value's rendered body, and its whole cards around it, by shape (who reads, pressed …)."""
+
+    __slots__ = ("body", "cards")
+
+    def __init__(self, body: Markup) -> None:
+        self.body = body
+        self.cards: dict[Hashable, _Split] = {}
+
+
 class CardBodies:
-    """The ``card_html`` filter: ``_card.html``'s ``card_body`` macro, rendered once per paper *value* and
-    reused, on every page that lists cards, for visitors and members alike.
+    """Rendered cards, reused on every page that lists them, for visitors and members alike: the
+    ``card_html`` filter (``_card.html``'s ``card_body`` macro: the paper's part of a card) and the ``card``
+    filter (the whole ``card`` macro: the reader's ▲ button and the wrapper around that body).
 
     A card body is a pure function of the paper (the template's contract: ``card_body`` never reads
-    ``me``, ``csrf`` or the request, and it is called here outside any page, so it could not), so a
-    cached body is never stale: a paper whose comments, code links or anything else changed has another
-    value, hence another key, and is rendered afresh; old values age out (at most ``MAX_CARD_BODIES``
-    entries, oldest first). The per-reader part of a card, the ▲ button, is rendered with each page. Measured
-    by bench/web.py: the bodies were most of the time a signed-in feed page spent in Jinja2.
+    ``me``, ``csrf`` or the request, and it is rendered here outside any page, so it could not), so it is
+    rendered once per paper *value* and a cached body is never stale: a paper whose votes, comments, code
+    links or anything else changed has another value, hence another key, and is rendered afresh; old
+    values age out (at most ``MAX_CARD_BODIES`` entries, oldest first).
 
-    When Jinja2 reloads ``_card.html`` (an edited template, ``auto_reload``), the cache is emptied; this is
-    checked at most once a second, so the check costs nothing per card.
+    A whole card adds what the ``card`` macro and its ▲ button (``_vote.html``) read besides the paper:
+    whether the reader is signed in (never who), whether they upvoted it, the confirm button of a vote
+    asked for before logging in (``vote_intent``), the page it returns to (``back``) and the form's CSRF
+    token. It is rendered once per paper value and shape by the macros themselves, in a context of stand-ins
+    (``_Member``, ``CSRF_SLOT``, ``BACK_SLOT``), and kept split around the stand-ins, which each request
+    fills with its own values, escaped as Jinja2 escapes them: the HTML is the macro's, character for
+    character, with no macro call per card. A visitor's ▲ is a login link naming the page in its query, so
+    visitors' cards are kept per page address instead (at most ``MAX_VISITOR_PAGES`` a paper).
+
+    When Jinja2 reloads ``_card.html`` or ``_vote.html`` (an edited template, ``auto_reload``), the cache
+    is emptied; this is checked at most once a second, so the check costs nothing per card.
     """
 
     def __init__(self, env: Environment, template: str = "_card.html", size: int = MAX_CARD_BODIES) -> None:
         self.env, self.template, self.size = env, template, size
-        self._entries: dict[Hashable, Markup] = {}
+        self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
-        self._loaded: Any = None  # the jinja2 Template whose macro renders the bodies
+        self._loaded: tuple[Any, ...] = ()  # the jinja2 Templates the cached cards were rendered from
         self._macro: Callable[[Paper], Markup] | None = None
+        self._modules: dict[bool, Any] = {}  # _card.html's module in the stand-ins' context, by signed-in
         self._checked = float("-inf")
+        self._back: tuple[str, str] = ("", "")  # the last page address and its escaped form
 
     def __call__(self, paper: Paper) -> Markup:
+        """The ``card_html`` filter: the card's body."""
+        entry = self._entry(paper)
+        if entry is None:  # a field holding something unhashable: rendered each time, never wrong
+            macro = self._macro
+            assert macro is not None
+            return macro(paper)
+        return entry.body
+
+    @pass_context
+    def card(self, context: Context, paper: Paper, voted: Container[str] = (), back: str = "/") -> Markup:
+        """The ``card`` filter: ``card(paper, voted, back)`` of ``_card.html``, as it renders in ``context``."""
+        signed = bool(context.resolve("me"))
+        pressed = paper.id in voted
+        confirm = signed and not pressed and context.resolve("vote_intent") == paper.id
+        shape: Hashable = (pressed, confirm) if signed else (pressed, back)
+        entry = self._entry(paper)
+        found = None if entry is None else entry.cards.get(shape)
+        if found is None:
+            html = self._render(paper, pressed, back, signed, confirm)
+            found = None if entry is None else _split(html, entry.body)
+            if entry is None or found is None:  # not cacheable: this rendering, this request's values
+                return Markup(self._fill(tuple(_SLOTS.split(html)), context, back))  # noqa: S704 - see below
+            with self._lock:
+                if not signed and len(entry.cards) >= 3 + MAX_VISITOR_PAGES:
+                    entry.cards.clear()
+                entry.cards[shape] = found
+        assert entry is not None
+        head, tail = found
+        # The macro's HTML (autoescaped), its slots filled with escaped values: safe as the macro's own.
+        return Markup(f"{self._fill(head, context, back)}{entry.body}{tail}")  # noqa: S704
+
+    def _fill(self, pieces: tuple[str, ...], context: Context, back: str) -> str:
+        """The pieces with this request's values in the slots, escaped as the template escapes them."""
+        if len(pieces) == 1:
+            return pieces[0]
+        last = self._back  # one address a page: its escaped form is made once, not once a card
+        if last[0] != back:
+            last = self._back = (back, str(escape(without_vote(back))))
+        values = {CSRF_SLOT: str(escape(context.resolve("csrf"))), BACK_SLOT: last[1]}
+        return "".join([values.get(piece, piece) for piece in pieces])
+
+    def _render(self, paper: Paper, pressed: bool, back: str, signed: bool, confirm: bool) -> str:
+        """The ``card`` macro's HTML, with the stand-ins in the slots of a member's card."""
+        module = self._modules.get(signed) if not confirm else None
+        if module is None:
+            module = self._module(signed, paper.id if confirm else None)
+            if not confirm:
+                self._modules[signed] = module
+        return str(module.card(paper, (paper.id,) if pressed else (), BACK_SLOT if signed else back))
+
+    def _module(self, signed: bool, vote_intent: str | None) -> Any:
+        variables = {"me": _Member() if signed else None, "csrf": CSRF_SLOT, "vote_intent": vote_intent}
+        return self.env.get_template(self.template).make_module(variables)
+
+    def _entry(self, paper: Paper) -> _Entry | None:
         now = time.monotonic()
         if now - self._checked > 1.0:
             self._reload(now)
-        macro = self._macro
-        assert macro is not None
         try:
             key = paper_value(paper)
             found = self._entries.get(key)
-        except TypeError:  # a field holding something unhashable: rendered each time, never wrong
-            return macro(paper)
+        except TypeError:  # a field holding something unhashable
+            return None
         if found is not None:
             return found
-        html = macro(paper)  # Markup: the template escapes what it inserts
+        macro = self._macro
+        assert macro is not None
+        entry = _Entry(macro(paper))  # Markup: the template escapes what it inserts
         with self._lock:
-            self._entries[key] = html
+            self._entries[key] = entry
             while len(self._entries) > self.size:
                 del self._entries[next(iter(self._entries))]
-        return html
+        return entry
 
     def _reload(self, now: float) -> None:
-        template = self.env.get_template(self.template)  # the same object unless Jinja2 reloaded the file
+        # The same objects unless Jinja2 reloaded a file.
+        loaded = (self.env.get_template(self.template), self.env.get_template("_vote.html"))
         with self._lock:
-            if template is not self._loaded:
+            if any(a is not b for a, b in zip(loaded, self._loaded, strict=False)) or not self._loaded:
                 self._entries.clear()
-                self._macro = getattr(template.module, "card_body")  # noqa: B009 - a template's macro
-                self._loaded = template
+                self._modules = {}
+                self._macro = getattr(loaded[0].module, "card_body")  # noqa: B009 - a template's macro
+                self._loaded = loaded
             self._checked = now
+
+
+_SLOTS = re.compile(f"({re.escape(CSRF_SLOT)}|{re.escape(BACK_SLOT)})")
+
+
+def _split(html: str, body: str) -> _Split | None:
+    """A rendered card as (the pieces before its body, split around the slots; the text after it), or
+    None when the body is not found in it exactly once."""
+    at = html.find(body)
+    if at < 0 or html.find(body, at + 1) >= 0 or _SLOTS.search(html, at + len(body)):
+        return None
+    return tuple(_SLOTS.split(html[:at])), html[at + len(body) :]
