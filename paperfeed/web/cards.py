@@ -225,7 +225,11 @@ class CardBodies:
         self._macro: Callable[[Paper], Markup] | None = None
         self._modules: dict[bool, Any] = {}  # _card.html's module in the stand-ins' context, by signed-in
         self._checked = float("-inf")
-        self._back: tuple[str, str] = ("", "")  # the last page address and its escaped form
+        self._last: tuple[Any, str, dict[str, str]] = (
+            None,
+            "",
+            {},
+        )  # the last CSRF token, page, slots' values
 
     def __call__(self, paper: Paper) -> Markup:
         """The ``card_html`` filter: the card's body."""
@@ -263,10 +267,12 @@ class CardBodies:
         """The pieces with this request's values in the slots, escaped as the template escapes them."""
         if len(pieces) == 1:
             return pieces[0]
-        last = self._back  # one address a page: its escaped form is made once, not once a card
-        if last[0] != back:
-            last = self._back = (back, str(escape(without_vote(back))))
-        values = {CSRF_SLOT: str(escape(context.resolve("csrf"))), BACK_SLOT: last[1]}
+        csrf = context.resolve("csrf")
+        last = self._last  # a page's cards share their values: escaped once a page, not once a card
+        if last[0] != csrf or last[1] != back:
+            values = {CSRF_SLOT: str(escape(csrf)), BACK_SLOT: str(escape(without_vote(back)))}
+            last = self._last = (csrf, back, values)
+        values = last[2]
         return "".join([values.get(piece, piece) for piece in pieces])
 
     def _render(self, paper: Paper, pressed: bool, back: str, signed: bool, confirm: bool) -> str:
