@@ -35,7 +35,7 @@ from paperfeed.web.serialize import thumbnail_url
 
 SHOWN_AUTHORS = 3  # names on a card before "+N"
 MAX_KEYPHRASES = 3
-MAX_CARD_BODIES = 4096  # rendered card bodies kept per web worker (~3 kB each, with their keys)
+MAX_CARD_BODIES = 4096  # papers whose rendered cards a web worker keeps (~3 kB each, with their values)
 
 
 def card_keyphrases(keywords: Iterable[str], limit: int = MAX_KEYPHRASES) -> list[str]:
@@ -145,8 +145,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
 # -- rendered cards ---------------------------------------------------------------------------------------
 
 _FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Paper)))
-# The fields declared as lists, by position (the others hold hashable values: strings, numbers, dates,
-# frozen dataclasses; a field of another unhashable kind makes the card render uncached, never wrong).
+# The fields declared as lists, by position (copied into tuples, so that a kept value never changes).
 _LISTS = [i for i, f in enumerate(dataclasses.fields(Paper)) if str(f.type).startswith("list[")]
 
 # Stand-ins rendered where a member's card holds what differs between requests (the form's CSRF token, the
@@ -157,9 +156,9 @@ BACK_SLOT = f"/back-slot-{secrets.token_hex(16)}"
 MAX_VISITOR_PAGES = 4  # a paper's visitor cards kept per page address (the login link names the page)
 
 
-def paper_value(paper: Paper) -> Hashable:
-    """Every field of the paper, as one hashable value: two papers with equal values render the same card
-    body. (Lists become tuples; the nested records are frozen dataclasses.)"""
+def paper_value(paper: Paper) -> tuple[Any, ...]:
+    """Every field of the paper, as one value: two papers with equal values render the same card body.
+    (Lists become tuples; the nested records are frozen dataclasses.)"""
     values = list(_FIELDS(paper))
     for i in _LISTS:
         values[i] = tuple(values[i])
@@ -184,12 +183,12 @@ _Split = tuple[tuple[str, ...], str]
 
 
 class _Entry:
-    """One paper value's rendered body, and its whole cards around it, by shape (who reads, pressed …)."""
+    """A paper's value, its rendered body, and its whole cards around it, by shape (who reads, pressed …)."""
 
-    __slots__ = ("body", "cards")
+    __slots__ = ("body", "cards", "value")
 
-    def __init__(self, body: Markup) -> None:
-        self.body = body
+    def __init__(self, value: tuple[Any, ...], body: Markup) -> None:
+        self.value, self.body = value, body
         self.cards: dict[Hashable, _Split] = {}
 
 
@@ -200,9 +199,11 @@ class CardBodies:
 
     A card body is a pure function of the paper (the template's contract: ``card_body`` never reads
     ``me``, ``csrf`` or the request, and it is rendered here outside any page, so it could not), so it is
-    rendered once per paper *value* and a cached body is never stale: a paper whose votes, comments, code
-    links or anything else changed has another value, hence another key, and is rendered afresh; old
-    values age out (at most ``MAX_CARD_BODIES`` entries, oldest first).
+    rendered once per paper *value* and a cached body is never stale: entries are found by paper id and
+    used only when the paper's whole value equals the one they were rendered from (compared, not hashed:
+    hashing every field of 50 papers, abstracts included, cost more than comparing them), so a paper whose
+    votes, comments, code links or anything else changed is rendered afresh and replaces its old entry; at
+    most ``MAX_CARD_BODIES`` papers are kept, oldest first.
 
     A whole card adds what the ``card`` macro and its ▲ button (``_vote.html``) read besides the paper:
     whether the reader is signed in (never who), whether they upvoted it, the confirm button of a vote
@@ -219,7 +220,7 @@ class CardBodies:
 
     def __init__(self, env: Environment, template: str = "_card.html", size: int = MAX_CARD_BODIES) -> None:
         self.env, self.template, self.size = env, template, size
-        self._entries: dict[Hashable, _Entry] = {}
+        self._entries: dict[str, _Entry] = {}  # by paper id: the value last rendered for it
         self._lock = threading.Lock()
         self._loaded: tuple[Any, ...] = ()  # the jinja2 Templates the cached cards were rendered from
         self._macro: Callable[[Paper], Markup] | None = None
@@ -233,12 +234,7 @@ class CardBodies:
 
     def __call__(self, paper: Paper) -> Markup:
         """The ``card_html`` filter: the card's body."""
-        entry = self._entry(paper)
-        if entry is None:  # a field holding something unhashable: rendered each time, never wrong
-            macro = self._macro
-            assert macro is not None
-            return macro(paper)
-        return entry.body
+        return self._entry(paper).body
 
     @pass_context
     def card(self, context: Context, paper: Paper, voted: Container[str] = (), back: str = "/") -> Markup:
@@ -248,17 +244,16 @@ class CardBodies:
         confirm = signed and not pressed and context.resolve("vote_intent") == paper.id
         shape: Hashable = (pressed, confirm) if signed else (pressed, back)
         entry = self._entry(paper)
-        found = None if entry is None else entry.cards.get(shape)
+        found = entry.cards.get(shape)
         if found is None:
             html = self._render(paper, pressed, back, signed, confirm)
-            found = None if entry is None else _split(html, entry.body)
-            if entry is None or found is None:  # not cacheable: this rendering, this request's values
+            found = _split(html, entry.body)
+            if found is None:  # not cacheable: this rendering, this request's values
                 return Markup(self._fill(tuple(_SLOTS.split(html)), context, back))  # noqa: S704 - see below
             with self._lock:
                 if not signed and len(entry.cards) >= 3 + MAX_VISITOR_PAGES:
                     entry.cards.clear()
                 entry.cards[shape] = found
-        assert entry is not None
         head, tail = found
         # The macro's HTML (autoescaped), its slots filled with escaped values: safe as the macro's own.
         return Markup(f"{self._fill(head, context, back)}{entry.body}{tail}")  # noqa: S704
@@ -288,22 +283,21 @@ class CardBodies:
         variables = {"me": _Member() if signed else None, "csrf": CSRF_SLOT, "vote_intent": vote_intent}
         return self.env.get_template(self.template).make_module(variables)
 
-    def _entry(self, paper: Paper) -> _Entry | None:
+    def _entry(self, paper: Paper) -> _Entry:
+        """The paper's entry, rendered afresh when the one kept has another value (the paper changed)."""
         now = time.monotonic()
         if now - self._checked > 1.0:
             self._reload(now)
-        try:
-            key = paper_value(paper)
-            found = self._entries.get(key)
-        except TypeError:  # a field holding something unhashable
-            return None
-        if found is not None:
+        value = paper_value(paper)
+        found = self._entries.get(paper.id)
+        if found is not None and found.value == value:
             return found
         macro = self._macro
         assert macro is not None
-        entry = _Entry(macro(paper))  # Markup: the template escapes what it inserts
+        entry = _Entry(value, macro(paper))  # Markup: the template escapes what it inserts
         with self._lock:
-            self._entries[key] = entry
+            self._entries.pop(paper.id, None)  # a changed paper's old entry goes: its value is past
+            self._entries[paper.id] = entry
             while len(self._entries) > self.size:
                 del self._entries[next(iter(self._entries))]
         return entry
