@@ -148,11 +148,6 @@ _FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Paper)))
 # The fields declared as lists, by position (copied into tuples, so that a kept value never changes).
 _LISTS = [i for i, f in enumerate(dataclasses.fields(Paper)) if str(f.type).startswith("list[")]
 
-# Stand-ins rendered where a member's card holds what differs between requests (the form's CSRF token, the
-# page it returns to), replaced by the real values at each request. Random per process: no paper's text
-# can hold them. BACK_SLOT is a bare path, which ``without_vote`` returns unchanged.
-CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
-BACK_SLOT = f"/back-slot-{secrets.token_hex(16)}"
 MAX_VISITOR_PAGES = 4  # a paper's visitor cards kept per page address (the login link names the page)
 
 
@@ -177,8 +172,38 @@ class _Member:
         raise TypeError(f"a cached card may not read me.{name} (see web/cards.py CardBodies)")
 
 
-# A rendered card split around its slots: (text, slot, text, slot, …, text before the body), and the text
-# after the body.
+class _StandIns:
+    """Values rendered where a member's card holds what differs between requests (the form's CSRF token, the
+    page it returns to), found in the HTML afterwards and replaced by each request's values. Random per
+    process, so no paper's text holds them, and holding characters that HTML escaping changes: found only
+    where the template inserted them as it inserts those values, escaped (``{{ csrf }}``,
+    ``{{ back|vote_back(paper.id) }}``; ``without_vote`` returns this bare path unchanged)."""
+
+    def __init__(self, prefix: str, size: int) -> None:
+        self.token = prefix + secrets.token_hex(size)
+        self.csrf = f"{self.token}<&>\"'"
+        self.back = f"{self.token}/<&>\"'"
+        self._kinds = {str(escape(self.csrf)): "csrf", str(escape(self.back)): "back"}
+        self._slots = re.compile("(" + "|".join(re.escape(slot) for slot in self._kinds) + ")")
+
+    def split(self, html: str) -> tuple[str, ...] | None:
+        """The HTML split around its stand-ins, each named by kind ('csrf', 'back'); None when the token
+        shows anywhere else (a template changed a stand-in on its way into the HTML)."""
+        pieces = self._slots.split(html)
+        if html.count(self.token) != len(pieces) // 2:
+            return None
+        return tuple(self._kinds[piece] if i % 2 else piece for i, piece in enumerate(pieces))
+
+
+# Two sets of stand-ins, different from their first character and of different lengths: a card is kept
+# only when both render the same HTML around them, so that it depends on the values only where they are
+# filled in.
+_STAND_INS = (_StandIns("a", 16), _StandIns("bb", 12))
+# Where a kept card's slots are: keys no text holds (the first set's escaped stand-ins).
+_SLOT_KEYS = {"csrf": str(escape(_STAND_INS[0].csrf)), "back": str(escape(_STAND_INS[0].back))}
+
+# A rendered card split around its body: the text before it, as pieces with the slot keys between them,
+# and the text after it.
 _Split = tuple[tuple[str, ...], str]
 
 
@@ -209,10 +234,13 @@ class CardBodies:
     whether the reader is signed in (never who), whether they upvoted it, the confirm button of a vote
     asked for before logging in (``vote_intent``), the page it returns to (``back``) and the form's CSRF
     token. It is rendered once per paper value and shape by the macros themselves, in a context of stand-ins
-    (``_Member``, ``CSRF_SLOT``, ``BACK_SLOT``), and kept split around the stand-ins, which each request
-    fills with its own values, escaped as Jinja2 escapes them: the HTML is the macro's, character for
-    character, with no macro call per card. A visitor's ▲ is a login link naming the page in its query, so
-    visitors' cards are kept per page address instead (at most ``MAX_VISITOR_PAGES`` a paper).
+    (``_Member``, ``_StandIns``), and kept split around the stand-ins, which each request fills with its
+    own values, escaped as Jinja2 escapes them: the HTML is the macro's, character for character, with no
+    macro call per card. A card is kept only when two sets of stand-ins render the same HTML around them,
+    each escaped as Jinja2 escapes a value; a template that changed that (``back|urlencode``) would have its
+    cards rendered with each request's values, uncached, rather than wrong. A visitor's ▲ is a login link
+    naming the page in its query, so visitors' cards are kept per page address instead (at most
+    ``MAX_VISITOR_PAGES`` a paper).
 
     When Jinja2 reloads ``_card.html`` or ``_vote.html`` (an edited template, ``auto_reload``), the cache
     is emptied; this is checked at most once a second, so the check costs nothing per card.
@@ -224,13 +252,10 @@ class CardBodies:
         self._lock = threading.Lock()
         self._loaded: tuple[Any, ...] = ()  # the jinja2 Templates the cached cards were rendered from
         self._macro: Callable[[Paper], Markup] | None = None
-        self._modules: dict[bool, Any] = {}  # _card.html's module in the stand-ins' context, by signed-in
+        self._modules: dict[tuple[bool, int], Any] = {}  # _card.html's module in a context of stand-ins
         self._checked = float("-inf")
-        self._last: tuple[Any, str, dict[str, str]] = (
-            None,
-            "",
-            {},
-        )  # the last CSRF token, page, slots' values
+        # The last CSRF token and page filled in, and their slots' values (escaped).
+        self._last: tuple[Any, str, dict[str, str]] = (None, "", {})
 
     def __call__(self, paper: Paper) -> Markup:
         """The ``card_html`` filter: the card's body."""
@@ -246,10 +271,13 @@ class CardBodies:
         entry = self._entry(paper)
         found = entry.cards.get(shape)
         if found is None:
-            html = self._render(paper, pressed, back, signed, confirm)
-            found = _split(html, entry.body)
-            if found is None:  # not cacheable: this rendering, this request's values
-                return Markup(self._fill(tuple(_SLOTS.split(html)), context, back))  # noqa: S704 - see below
+            found = _split(
+                [self._render(paper, pressed, back, signed, confirm, i) for i in (0, 1)], entry.body
+            )
+            if found is None:  # not cacheable: rendered in a context of this request's own values
+                module = self._module(signed, context.resolve("vote_intent"), context.resolve("csrf"))
+                card: Markup = module.card(paper, (paper.id,) if pressed else (), back)
+                return card
             with self._lock:
                 if not signed and len(entry.cards) >= 3 + MAX_VISITOR_PAGES:
                     entry.cards.clear()
@@ -265,22 +293,26 @@ class CardBodies:
         csrf = context.resolve("csrf")
         last = self._last  # a page's cards share their values: escaped once a page, not once a card
         if last[0] != csrf or last[1] != back:
-            values = {CSRF_SLOT: str(escape(csrf)), BACK_SLOT: str(escape(without_vote(back)))}
+            values = {
+                _SLOT_KEYS["csrf"]: str(escape(csrf)),
+                _SLOT_KEYS["back"]: str(escape(without_vote(back))),
+            }
             last = self._last = (csrf, back, values)
         values = last[2]
         return "".join([values.get(piece, piece) for piece in pieces])
 
-    def _render(self, paper: Paper, pressed: bool, back: str, signed: bool, confirm: bool) -> str:
-        """The ``card`` macro's HTML, with the stand-ins in the slots of a member's card."""
-        module = self._modules.get(signed) if not confirm else None
+    def _render(self, paper: Paper, pressed: bool, back: str, signed: bool, confirm: bool, which: int) -> str:
+        """The ``card`` macro's HTML, in a context of one set of stand-ins (a member's page, too)."""
+        stand_ins = _STAND_INS[which]
+        module = self._modules.get((signed, which)) if not confirm else None
         if module is None:
-            module = self._module(signed, paper.id if confirm else None)
+            module = self._module(signed, paper.id if confirm else None, stand_ins.csrf)
             if not confirm:
-                self._modules[signed] = module
-        return str(module.card(paper, (paper.id,) if pressed else (), BACK_SLOT if signed else back))
+                self._modules[signed, which] = module
+        return str(module.card(paper, (paper.id,) if pressed else (), stand_ins.back if signed else back))
 
-    def _module(self, signed: bool, vote_intent: str | None) -> Any:
-        variables = {"me": _Member() if signed else None, "csrf": CSRF_SLOT, "vote_intent": vote_intent}
+    def _module(self, signed: bool, vote_intent: Any, csrf: Any) -> Any:
+        variables = {"me": _Member() if signed else None, "csrf": csrf, "vote_intent": vote_intent}
         return self.env.get_template(self.template).make_module(variables)
 
     def _entry(self, paper: Paper) -> _Entry:
@@ -314,13 +346,21 @@ class CardBodies:
             self._checked = now
 
 
-_SLOTS = re.compile(f"({re.escape(CSRF_SLOT)}|{re.escape(BACK_SLOT)})")
-
-
-def _split(html: str, body: str) -> _Split | None:
-    """A rendered card as (the pieces before its body, split around the slots; the text after it), or
-    None when the body is not found in it exactly once."""
-    at = html.find(body)
-    if at < 0 or html.find(body, at + 1) >= 0 or _SLOTS.search(html, at + len(body)):
+def _split(renderings: list[str], body: str) -> _Split | None:
+    """A card rendered with both sets of stand-ins, as (the pieces before its body, the slot keys between
+    them; the text after it), or None unless both hold the body once and the same HTML around their
+    stand-ins (the card depends on the values only where they are filled in)."""
+    split = []
+    for stand_ins, text in zip(_STAND_INS, renderings, strict=True):
+        at = text.find(body)
+        if at < 0 or text.find(body, at + 1) >= 0:
+            return None
+        head, tail = text[:at], text[at + len(body) :]
+        pieces = stand_ins.split(head)
+        if pieces is None or stand_ins.token in tail:
+            return None
+        split.append((pieces, tail))
+    if split[0] != split[1]:
         return None
-    return tuple(_SLOTS.split(html[:at])), html[at + len(body) :]
+    pieces, tail = split[0]
+    return tuple(_SLOT_KEYS[piece] if i % 2 else piece for i, piece in enumerate(pieces)), tail
