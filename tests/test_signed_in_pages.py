@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from jinja2 import DictLoader, Environment
 
 from paperfeed import settings as settings_module
 from paperfeed.models import Paper
@@ -18,7 +19,7 @@ from paperfeed.storage import Database, lists
 from paperfeed.storage import comments as comment_store
 from paperfeed.storage.lists import Selection
 from paperfeed.web import app as web_app
-from paperfeed.web.cards import CardBodies, paper_value
+from paperfeed.web.cards import FILTERS, CardBodies, paper_value
 from tests.community import NOW, add_papers, https_client, member, sign_up
 
 
@@ -55,6 +56,87 @@ def test_card_bodies_are_keyed_by_the_whole_paper(settings: Settings) -> None:
     assert "3 comments" in bodies(changed) and "0 comments" in html
     # A body never holds what belongs to the reader: no form, no token.
     assert "<form" not in html and "csrf" not in html
+
+
+def test_a_cached_card_is_the_macros_html_for_every_reader_and_page(settings: Settings) -> None:
+    """The ``card`` filter serves a card rendered once with stand-ins for the reader's token and page;
+    filled in, it must equal what the ``card`` macro renders in the real context, character for character,
+    on a miss and on a hit, for visitors and members, pressed or not, with a vote asked for at login."""
+    app = web_app.create_app(settings)
+    env = app.state.templates.env
+    by_macro = env.from_string(
+        '{% from "_card.html" import card with context %}{{ card(paper, voted, back) }}'
+    )
+    by_filter = env.from_string("{{ paper|card(voted, back) }}")
+    papers = [
+        Paper(
+            id="2611.00001", title="A <b>title</b> & more", abstract="An abstract.", authors=[], upvotes=12
+        ),
+        Paper(
+            id="2611.00002", title='Quotes "here"', abstract="$x$ and \\(y\\)", authors=["A. B"], upvotes=0
+        ),
+    ]
+    member = object()  # whoever is signed in: the templates ask only `not me`
+    backs = [
+        "/",
+        "/papers?date=2026-11-30&list=all",
+        "/search?q=a%20b&x=<'\">&vote=2611.00001",
+        "/papers/2611.00002",
+    ]
+    for me in (None, member):
+        for csrf in ("token-1", 'to<k>en&"2'):
+            for intent in (None, "2611.00001", "2611.00002"):
+                for back in backs:
+                    for voted in (set(), {"2611.00001"}, {"2611.00001", "2611.00002"}):
+                        for paper in papers:
+                            values = {"paper": paper, "voted": voted, "back": back, "me": me, "csrf": csrf}
+                            values["vote_intent"] = intent
+                            expected = by_macro.render(values)
+                            assert by_filter.render(values) == expected  # a miss, then a hit
+                            assert by_filter.render(values) == expected
+    # ... and they came from the cache: every paper holds its cards, split around the stand-ins.
+    rendered = env.filters["card_html"]
+    for paper in papers:
+        kept = rendered._entries[paper.id].cards
+        assert len(kept) >= 4 and any(len(pieces) == 5 for pieces, _ in kept.values())
+    signed = by_filter.render(
+        paper=papers[0], voted=set(), back="/?p=1", me=member, csrf="t", vote_intent=None
+    )
+    assert 'name="csrf" value="t"' in signed and 'name="back" value="/?p=1#paper-2611.00001"' in signed
+
+
+@pytest.mark.parametrize(
+    "insert",
+    [
+        "{{ back|urlencode }} {{ csrf }}",
+        "{{ back|vote_back(paper.id) }} {{ csrf|upper }}",
+        "{{ back|vote_back(paper.id)|safe }} {{ csrf }}",
+        "{{ back|vote_back(paper.id) }} {{ csrf|length }}",
+        "{{ back[:6] }} {{ csrf }}",
+    ],
+)
+def test_a_card_whose_template_changes_a_stand_in_is_rendered_with_the_real_values(insert: str) -> None:
+    """A template that inserts the reader's token or page otherwise than as a plain escaped value leaves
+    nothing to fill in: such a card is rendered with the request's values, never served with a stand-in
+    (or a value derived from one) in it."""
+    vote = f"{{% macro vote_button(paper, voted, back) %}}{{% if me %}}<form>{insert}</form>{{% endif %}}{{% endmacro %}}"
+    card = (
+        '{% from "_vote.html" import vote_button with context %}'
+        '{% macro card(paper, voted=(), back="/") %}<article>{{ vote_button(paper, paper.id in voted, back) }}'
+        "{{ paper|card_html }}</article>{% endmacro %}"
+        "{% macro card_body(paper) %}<p>{{ paper.title }}</p>{% endmacro %}"
+    )
+    env = Environment(autoescape=True, loader=DictLoader({"_vote.html": vote, "_card.html": card}))
+    env.filters.update(FILTERS)
+    rendered = CardBodies(env)
+    env.filters.update(card_html=rendered, card=rendered.card)
+    paper = Paper(id="2611.00001", title="A & B", abstract="", authors=[])
+    values = {"paper": paper, "voted": set(), "back": "/x?a=1 b&c", "me": object(), "csrf": "t&k"}
+    macro = '{% from "_card.html" import card with context %}{{ card(paper, voted, back) }}'
+    expected = env.from_string(macro).render(values)
+    for _ in range(2):
+        assert env.from_string("{{ paper|card(voted, back) }}").render(values) == expected
+    assert not rendered._entries[paper.id].cards
 
 
 def test_the_days_around_a_list_in_one_question(db: Database) -> None:

@@ -142,6 +142,31 @@ def test_organizations_are_shared_and_timestamps_stay_utc(db: Database) -> None:
     assert store.paper(db, "2608.00003") is None, "a failed batch writes nothing"
 
 
+def test_timestamps_read_from_sqlite_text_are_what_sqlalchemy_reads_in_utc() -> None:
+    """UTCDateTime reads SQLAlchemy's own SQLite format in one step; every text must still come back as
+    SQLAlchemy's parser reads it, made UTC-aware (the same instant and the same zone object)."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    read = schema.papers.c.published_at.type.dialect_impl(dialect).result_processor(dialect, None)
+    parse = sqlite.DATETIME().result_processor(dialect, None)
+    for text in (
+        "2026-11-30 12:34:56.000000",
+        "2026-11-30 12:34:56.000250",
+        "1999-12-31 23:59:59.999999",
+        "2026-11-30 12:34:56",
+        "2026-11-30 12:34:56.5",
+        "2026-11-30T12:34:56.000000",
+        "2026-11-30 12:34:56.000+02:00",
+        "2026-11-30 12:34:56.0+0200",  # the fast path's length, with an offset: read as before
+    ):
+        naive = parse(text)
+        expected = naive.replace(tzinfo=UTC) if naive.tzinfo is None else naive.astimezone(UTC)
+        got = read(text)
+        assert got == expected and got.tzinfo is UTC and str(got) == str(expected), text
+    assert read(None) is None
+
+
 def test_every_write_takes_a_new_rev(db: Database) -> None:
     store.upsert_papers(db, [paper("2608.00001", T0)])
     first = store.last_rev(db)

@@ -204,8 +204,9 @@ def record_new_papers(db: Database, found: Sequence[NewPaper], position: int, no
 # -- reading ---------------------------------------------------------------------------------------------
 
 
-def _shown(user_id: int) -> Any:
-    """What the member may see: kinds they did not switch off, comments still visible."""
+def _shown(user_id: Any) -> Any:
+    """What the member may see: kinds they did not switch off, comments still visible (``user_id``: an id
+    or a bind parameter)."""
     m = notification_mutes.c
     return sa.and_(
         n.user_id == user_id,
@@ -250,11 +251,17 @@ def notifications_of(
         return [_notification(r) for r in conn.execute(query.order_by(n.id.desc()).limit(limit))]
 
 
+# Built once: every signed-in page asks it (the header's badge), and building the statement and its cache
+# key each time cost more than running it.
+_UNREAD = (
+    sa.select(sa.func.count()).select_from(_FROM).where(_shown(sa.bindparam("user_id")), n.read_at.is_(None))
+)
+
+
 def unread_count(db: Database, user_id: int) -> int:
     """The header's badge: one query on the (user, read_at, id) index."""
-    query = sa.select(sa.func.count()).select_from(_FROM).where(_shown(user_id), n.read_at.is_(None))
     with db.read() as conn:
-        return int(conn.execute(query).scalar_one())
+        return int(conn.execute(_UNREAD, {"user_id": user_id}).scalar_one())
 
 
 def mark_read(db: Database, user_id: int, ids: Sequence[int] | None, now: datetime) -> int:

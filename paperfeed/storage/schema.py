@@ -41,11 +41,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> datetime | None:
             if value is None:
                 return None
+            if type(value) is str and len(value) == 26 and value[10] == " ":
+                # What SQLAlchemy writes to SQLite ('2026-11-30 12:34:56.000000', naive UTC), read as UTC
+                # in one step: attaching the zone afterwards with replace() took five times as long.
+                try:
+                    return _FROM_ISO(value + "+00:00")
+                except ValueError:  # not that format after all: read below, as any other text
+                    pass
             if parse is not None:
                 value = parse(value)
             return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
         return process
+
+
+_FROM_ISO = datetime.fromisoformat
 
 
 organizations = sa.Table(

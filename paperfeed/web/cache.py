@@ -14,9 +14,10 @@ requests whose page is fresh without parameter parsing or a hop to the thread po
 figures).
 
 Signed-in pages (issue #14) are never cached here and always show the database as it is: their speed comes
-from what can be shared without going stale — each card's paper part, rendered once per paper value
-(``web/cards.CardBodies``); statements built once (``storage/lists.py``, the session lookup, the page's
-upvotes); one connection and read transaction for a page's reads (``Database.snapshot``).
+from what can be shared without going stale — each card, rendered once per paper value with stand-ins for
+the reader's CSRF token and page, filled in per request (``web/cards.CardBodies``); statements built once
+(``storage/lists.py``, the session lookup, the page's upvotes, the unread count); one connection and read
+transaction for a page's reads (``Database.snapshot``).
 """
 
 from __future__ import annotations

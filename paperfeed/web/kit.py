@@ -239,7 +239,9 @@ def install(app: FastAPI, templates_dir: Path, site_name: str) -> None:
     templates.env.loader = _TemplateFiles(templates_dir)
     templates.env.globals["site_name"] = site_name
     templates.env.filters.update(FILTERS)
-    templates.env.filters["card_html"] = cards.CardBodies(templates.env)
+    rendered = cards.CardBodies(templates.env)
+    templates.env.filters["card_html"] = rendered
+    templates.env.filters["card"] = rendered.card
     app.state.templates = templates
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(HTTPException, _http_error)
