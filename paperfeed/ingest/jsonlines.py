@@ -27,6 +27,12 @@ from paperfeed.storage import papers as paper_store
 from paperfeed.storage.papers import UpsertCounts
 
 BATCH = 2000
+# A file this large is a bulk import, stored in larger batches. Each batch's transaction writes the pages
+# of paper_authors it touched to the WAL, and the checkpointer copies them back; its rows are keyed by
+# author, so a batch touches pages all over that table, and the larger it grows the more of them. Fewer,
+# larger batches write each page fewer times. A kill loses at most one batch, as before.
+BULK_BYTES = 32 * 2**20
+BULK_BATCH = 10_000
 Parse = Callable[[Any, datetime], Paper]
 Progress = Callable[[int], None]  # called with the bytes of the file consumed so far
 Stored = Callable[[UpsertCounts], None]  # called with what each batch stored (the keyword index, alongside)
@@ -37,11 +43,15 @@ def import_file(
     path: Path,
     parse: Parse,
     progress: Progress | None = None,
-    batch_size: int = BATCH,
+    batch_size: int | None = None,
     now: datetime | None = None,
     stored: Stored | None = None,
 ) -> ImportReport:
+    """Import a JSON-lines file, resuming after the last batch a previous run stored. ``batch_size``:
+    lines per batch (and transaction); by default BATCH, or BULK_BATCH for a file over BULK_BYTES."""
     now = now or datetime.now(UTC)
+    if batch_size is None:
+        batch_size = BULK_BATCH if file_size(path) > BULK_BYTES else BATCH
     source = _source_key(path)
     start_line = checkpoints.line_reached(db, source)
     report = ImportReport()
