@@ -306,6 +306,7 @@ def test_clean_text_is_whitespace_collapsed_and_control_free() -> None:
     rng = random.Random(7)
     alphabet = [chr(c) for c in range(128)] + [" "] * 20 + ["\n"] * 5 + ["é", "\u00a0", "\u2028", "e\u0301"]
     samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(60, 300))) for _ in range(5_000)]
     samples += [r["abstract"] for r in snapshot_lines()] + [r["title"] for r in snapshot_lines()]
     assert [clean_text(s) for s in samples] == [reference(s) for s in samples]
 
