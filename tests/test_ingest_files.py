@@ -306,5 +306,37 @@ def test_clean_text_is_whitespace_collapsed_and_control_free() -> None:
     rng = random.Random(7)
     alphabet = [chr(c) for c in range(128)] + [" "] * 20 + ["\n"] * 5 + ["é", "\u00a0", "\u2028", "e\u0301"]
     samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(60, 300))) for _ in range(5_000)]
     samples += [r["abstract"] for r in snapshot_lines()] + [r["title"] for r in snapshot_lines()]
     assert [clean_text(s) for s in samples] == [reference(s) for s in samples]
+
+
+def test_a_bulk_file_is_stored_in_larger_batches_and_resumes_after_the_last(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file over BULK_BYTES goes in BULK_BATCH-line transactions (thresholds shrunk here to fit the
+    sample); each records its line, so a rerun after the first two starts at the third."""
+    from paperfeed.ingest import jsonlines
+    from paperfeed.storage import checkpoints
+
+    monkeypatch.setattr(jsonlines, "BULK_BATCH", 70)
+    monkeypatch.setattr(jsonlines, "BULK_BYTES", SNAPSHOT.stat().st_size - 1)
+    sizes: list[int] = []
+    assert ingest_snapshot(db, SNAPSHOT, stored=lambda counts: sizes.append(counts.inserted)).inserted == 200
+    assert sizes == [70, 70, 60]
+
+    monkeypatch.setattr(jsonlines, "BULK_BYTES", SNAPSHOT.stat().st_size)  # not over it: BATCH lines
+    path = tmp_path / "same.jsonl"
+    path.write_bytes(SNAPSHOT.read_bytes())
+    sizes.clear()
+    ingest_snapshot(db, path, stored=lambda counts: sizes.append(counts.unchanged))
+    assert sizes == [200]
+
+    monkeypatch.setattr(jsonlines, "BULK_BYTES", 0)
+    (tmp_path / "fresh").mkdir()
+    fresh = open_database(fresh_database_url(tmp_path / "fresh"))
+    with fresh.write() as conn:  # as a run killed after its second batch leaves it
+        checkpoints.reach_line(conn, jsonlines._source_key(path), 140)
+    resumed: list[int] = []
+    report = ingest_snapshot(fresh, path, stored=lambda counts: resumed.append(counts.inserted))
+    assert (report.read, report.inserted, resumed) == (60, 60, [60])

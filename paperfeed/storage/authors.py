@@ -28,7 +28,17 @@ def author_key(name: str) -> str:
 
 def author_keys(authors: Iterable[str]) -> list[str]:
     """A paper's authors as keys, each once, in their order (two entries of one name are one row)."""
-    return list(dict.fromkeys(k for a in authors if isinstance(a, str) and (k := author_key(a))))
+    keys: dict[str, None] = {}
+    for name in authors:  # author_key inlined for ASCII names: the import runs this for every author
+        if type(name) is str and name.isascii():
+            key = " ".join(name.replace(".", ". ").lower().split())[:KEY_MAX]
+        elif isinstance(name, str):
+            key = author_key(name)
+        else:
+            continue
+        if key:
+            keys[key] = None
+    return list(keys)
 
 
 def replace(

@@ -125,7 +125,7 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
             latest[p.id] = p
     if not latest:
         return UpsertCounts(0, 0, 0)
-    stored = dict(conn.execute(sa.select(papers.c.id, papers.c.version).where(papers.c.id.in_(latest))).all())
+    stored = _stored_versions(conn, list(latest))
     fresh = [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
     if not fresh:
         return UpsertCounts(0, 0, len(batch))
@@ -164,6 +164,20 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
             for p, day in zip(fresh, days, strict=True)
         ]  # fmt: skip
     return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh), rev, written)
+
+
+def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
+    """The version stored of each of these papers that is stored."""
+    if conn.dialect.name == "sqlite":
+        # The ids as one JSON array: SQLAlchemy renders an IN list of a batch's 2,000 ids parameter by
+        # parameter at every call, which cost more than the lookups.
+        found = conn.exec_driver_sql(
+            "SELECT id, version FROM papers WHERE id IN (SELECT value FROM json_each(?))",
+            (_json_text(ids),),
+        )
+        return dict(found.all())
+    query = sa.select(papers.c.id, papers.c.version).where(papers.c.id.in_(ids))
+    return dict(conn.execute(query).all())
 
 
 def _upsert(conn: sa.Connection) -> Any:
