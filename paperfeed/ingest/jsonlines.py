@@ -98,12 +98,15 @@ def _long_lived_heap() -> Iterator[None]:
     """Leave what the process holds already (modules, SQLAlchemy's tables and compiled statements) out of
     the garbage collector's full passes while a file is read. A batch of papers held until its flush, tens
     of thousands of objects, sets off a full pass every batch or two, and each pass walked that whole
-    heap again. Objects made meanwhile are still collected, and the heap is handed back afterwards."""
+    heap again. Objects made meanwhile are still collected, and the heap is handed back afterwards, unless
+    the process had frozen objects of its own (a served worker freezes its start-up objects: kept so)."""
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def _flush(
