@@ -209,4 +209,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from report import recorded
+
+    with recorded("foryou_phases"):
+        main()

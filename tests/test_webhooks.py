@@ -58,6 +58,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                if len(body) < int(self.headers["content-length"]):
+                    return  # the sender was killed mid-request: a cut body, not a bad signature
                 receiver.handle(self, body)
 
             def log_message(self, *_: Any) -> None:
