@@ -56,6 +56,7 @@ _STEMMER = Stemmer.Stemmer("english")
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
 _K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
+_RELOAD_SECONDS = 1.0  # how often searches look for a commit another process made
 _HEAP = 256_000_000
 # Beside an import, one indexing thread keeps up with the importer (it spends ~50 µs a paper, the
 # importer more) and leaves it the other core; 2 measured no faster on 2 cores. A commit stops the
@@ -394,6 +395,11 @@ class KeywordIndex:
         whole = self._searcher(reading=False) is not None  # loads a newer commit, at most once a second
         return self._generation, whole
 
+    @property
+    def reload_due(self) -> bool:
+        """Whether the next ``generation`` or search looks for a newer commit (reads the folder)."""
+        return time.monotonic() - self._reloaded > _RELOAD_SECONDS
+
     def __len__(self) -> int:
         searcher = self._searcher()
         return int(searcher.num_docs) if searcher is not None else 0
@@ -403,7 +409,7 @@ class KeywordIndex:
         a file it maps is cut short (reading it would kill the process). ``reading``: the caller reads
         the maps (if not, they are checked only before a reload, which reads them too)."""
         now = time.monotonic()
-        reload = now - self._reloaded > 1.0  # another process (ingest, worker) may have committed
+        reload = now - self._reloaded > _RELOAD_SECONDS  # another process (ingest, worker) may have committed
         if (reading or reload) and self._mapped is not None and self._whole and not self._mapped.intact():
             self._whole = False  # checked before every read (once a search: mapped.one_check)
             self._note("a file was cut short")

@@ -265,11 +265,14 @@ class VectorIndex:
 
     def refresh_every(self, db: Database, seconds: float) -> None:
         """``refresh`` at most once per ``seconds``: searches call this, so a reader needs no thread."""
-        now = time.monotonic()
-        base = self._now[0]
-        if now - self._refreshed >= seconds or (base is not None and not base[3].intact()):
-            self._refreshed = now
+        if self.refresh_due(seconds):
+            self._refreshed = time.monotonic()
             self.refresh(db)
+
+    def refresh_due(self, seconds: float) -> bool:
+        """Whether ``refresh_every`` would refresh now (read the database, map files)."""
+        base = self._now[0]
+        return time.monotonic() - self._refreshed >= seconds or (base is not None and not base[3].intact())
 
     def _current(self) -> tuple[_Base | None, _Delta]:
         """What a search reads: never a base whose files were cut short since the last refresh."""
