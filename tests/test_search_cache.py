@@ -125,3 +125,31 @@ def test_a_repeat_is_answered_before_routing_compressed_for_clients_that_take_it
         codes = [client.get("/api/papers/search", params=query).status_code for _ in range(40)]
         assert codes == [200] * (40 - 8) + [429] * 8, "from memory or not, every search counts"
         assert len(handled) < 5 + 32, "most repeats were answered before routing"
+
+
+def test_a_nodes_workers_share_remembered_answers(settings: Settings, db: Database) -> None:
+    """Two workers (two apps) on one index folder: an answer written by one is the other's too, keyed by
+    the indexes' commits (the same in both), not by each process's own counters; it expires as it would."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    papers = [paper_from_snapshot(json.loads(line)) for line in RECENT.read_text().splitlines()[:5]]
+    paper_store.upsert_papers(db, papers)
+    indexer.bring_up_to_date(db, settings, embedder=cached_embedder(settings))
+    node = settings.model_copy(update={"search_cache_seconds": 60})
+    one, two = create_app(node), create_app(node)
+    query = {"q": papers[1].title, "limit": 4}
+    with TestClient(one) as first, TestClient(two) as second:
+        answer = first.get("/api/papers/search", params=query)
+        searched = two.state.searcher.answers.misses
+        again = second.get("/api/papers/search", params=query)
+        assert again.status_code == answer.status_code == 200 and again.content == answer.content
+        assert two.state.searcher.answers.misses == searched, "the second worker did not search"
+        assert two.state.searcher.query_vectors.misses == 0, "nor run the model"
+        shared = two.state.search_bodies._shared
+        assert shared is not None and len(list(shared.folder.iterdir())) == 1
+        key = two.state.searcher.answer_key(query["q"], 4, None)
+        assert shared.get(key) is not None
+        shared.put(key, b"x", -1)  # expired
+        assert shared.get(key) is None

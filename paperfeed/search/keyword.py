@@ -113,7 +113,6 @@ class KeywordIndex:
         self._reloaded = 0.0
         self._mapped: Watched | None = None  # the files the current searcher maps
         self._segments: frozenset[str] = frozenset()  # and the segments they belong to
-        self._generation = 0  # counts the commits this reader has loaded (``generation``)
         self._whole = True  # False once one of them was cut short: nothing is read until a reload
         self._problem = ""  # why the folder could not be read at the last reload, if it could not
         self._in_memory = False  # the folder could not be opened: an empty index in memory stands in
@@ -388,12 +387,13 @@ class KeywordIndex:
         return {w: searcher.doc_freq("text", s) for w, s in zip(words, stems, strict=True)}
 
     @property
-    def generation(self) -> tuple[int, bool]:
-        """Changes whenever searches would read another commit (or none): a key for remembered answers."""
+    def generation(self) -> tuple[tuple[str, ...], bool]:
+        """The commit searches read, named as every process of the node names it (its segments), and
+        whether it is readable: a key for remembered answers, which a node's workers share."""
         # A remembered answer reads no maps: the files are checked by the next search that reads them
         # (or before a reload), not here.
         whole = self._searcher(reading=False) is not None  # loads a newer commit, at most once a second
-        return self._generation, whole
+        return tuple(sorted(self._segments)), whole
 
     @property
     def reload_due(self) -> bool:
@@ -440,7 +440,6 @@ class KeywordIndex:
             # since may also have removed some, which nothing can then cut short).
             self._mapped = Watched(files)
             self._segments, self._whole = segments, True
-            self._generation += 1
         if self._problem and self._whole:
             log.warning("keyword index %s: readable again", self.path)
             self._problem = ""

@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.searcher = searcher
     # The JSON of the searcher's remembered answers, for readers who are not signed in (web/search.py).
-    app.state.search_bodies = Bodies(settings.search_cache_seconds)
+    app.state.search_bodies = Bodies(settings.search_cache_seconds, Path(settings.index_dir))
     app.state.page_cache = PageCache(settings.page_cache_seconds)
     kit.install(app, HERE / "templates", settings.site_name)
     app.add_middleware(CSRFCookie)

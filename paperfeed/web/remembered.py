@@ -14,8 +14,16 @@ JSON inflated again (about 0.1 ms).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import os
+import struct
+import threading
+import time
 import zlib
 from collections.abc import Hashable
+from pathlib import Path
 
 from starlette.responses import Response
 
@@ -24,13 +32,19 @@ from paperfeed.search.recent import Recent
 BUDGET = 32 * 2**20  # compressed bytes kept per web worker
 KEPT = 16_384  # answers at most, whatever their size
 _GZIP = 31  # zlib's wbits for the gzip format (RFC 1952), which every HTTP client decodes
+_EXPIRY = struct.Struct("<d")  # a shared answer's expiry (time.time()), before its bytes
+_SWEEP_EVERY = 256
+
+log = logging.getLogger(__name__)
 
 
 class Bodies:
-    """Written answers, compressed, bounded by their compressed size; entries expire as answers do."""
+    """Written answers, compressed, bounded by their compressed size; entries expire as answers do. With
+    a ``folder`` (the node's index folder), also shared by the node's workers (``Shared``)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, folder: Path | None = None) -> None:
         self._kept: Recent[bytes] = Recent(KEPT, seconds, budget=BUDGET, weigh=len)
+        self._shared = Shared(folder, seconds) if folder is not None and self._kept.enabled else None
 
     @property
     def enabled(self) -> bool:
@@ -42,12 +56,72 @@ class Bodies:
 
     def get(self, key: Hashable) -> bytes | None:
         """The kept answer for ``key``, compressed, or None."""
-        return self._kept.get(key)
+        kept = self._kept.get(key)
+        if kept is None and self._shared is not None and (found := self._shared.get(key)) is not None:
+            kept = self._kept.put(key, found[1], found[0] - time.time() + time.monotonic())
+        return kept
 
     def put(self, key: Hashable, body: bytes, until: float | None = None) -> bytes:
-        """Keep ``body`` (JSON) for ``key`` until ``until`` at the latest; returns it compressed."""
-        squeezer = zlib.compressobj(1, zlib.DEFLATED, _GZIP)  # level 1: 8x smaller here, 0.2 ms per 60 kB
-        return self._kept.put(key, squeezer.compress(body) + squeezer.flush(), until)
+        """Keep ``body`` (JSON) for ``key`` until ``until`` (``time.monotonic()``) at the latest; returns
+        it compressed."""
+        squeezer = zlib.compressobj(1, zlib.DEFLATED, _GZIP)  # level 1: 8x smaller here
+        kept = self._kept.put(key, squeezer.compress(body) + squeezer.flush(), until)
+        if self._shared is not None:
+            self._shared.put(key, kept, (self._kept.expires(key) or time.monotonic()) - time.monotonic())
+        return kept
+
+
+class Shared:
+    """Answers a node's web workers share: one file each in ``<index folder>/.search-answers``, named by
+    a hash of the key (which names the indexes by their commits, the same in every worker), holding its
+    expiry and the compressed JSON; written whole (a temporary file, then renamed), read through the page
+    cache. Each worker alone would search for a query the first time it is asked there, once per worker
+    (docs/benchmarks.md has what that cost). Expired files are removed every ``_SWEEP_EVERY`` writes."""
+
+    def __init__(self, folder: Path, seconds: float) -> None:
+        self.folder = folder / ".search-answers"
+        self.seconds = seconds
+        self._writes = 0
+
+    def _path(self, key: Hashable) -> Path:
+        return self.folder / hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+
+    def get(self, key: Hashable) -> tuple[float, bytes] | None:
+        """(expiry as ``time.time()``, compressed JSON) of a fresh answer for ``key``, or None."""
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            return None
+        if len(data) < _EXPIRY.size:
+            return None
+        (until,) = _EXPIRY.unpack_from(data)
+        return (until, data[_EXPIRY.size :]) if until > time.time() else None
+
+    def put(self, key: Hashable, kept: bytes, seconds: float) -> None:
+        path = self._path(key)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            self.folder.mkdir(exist_ok=True)
+            temporary.write_bytes(_EXPIRY.pack(time.time() + seconds) + kept)
+            os.replace(temporary, path)
+        except OSError as exc:  # a full or read-only disk: this worker still keeps its own
+            log.warning("search answers: cannot write %s: %s", path, exc)
+            return
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Remove the files of expired answers (and temporary files a killed worker left)."""
+        old = time.time() - self.seconds - 60
+        try:
+            with os.scandir(self.folder) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):  # another worker removed it first
+                        if entry.stat().st_mtime < old:
+                            os.unlink(entry.path)
+        except OSError:
+            return
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
