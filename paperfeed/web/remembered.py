@@ -1,15 +1,15 @@
 """The JSON of remembered search answers, kept as written: what ``/api/papers/search`` sent a reader who is
 not signed in, gzip-compressed, under the searcher's key for the answer (``Searcher.answer_key``: the words,
-page size, filters and the indexes' generations; search/recent.py says why that key and how long).
+page size, filters and the indexes' commits; search/recent.py says why that key and how long).
 
 Why the written bytes (issue 18): for an anonymous reader nothing in the answer depends on who asks, and
-writing it (10 papers, their marks and summaries) costs about as much as a search at a million papers; a
-repeat then costs only the HTTP round. Why compressed: an answer of 10 papers is 20–60 kB of JSON (each
-abstract appears in ``summary``, ``highlightedSummary`` and the nested paper), and gzip keeps it in a
-fifth to an eighth of that, so a worker keeps several times more answers in the same memory (``BUDGET``):
-a busy site repeats many more than 512 queries within a minute. A client that accepts gzip (browsers,
-httpx, requests, huggingface_hub) gets the kept bytes as they are, smaller on the wire too; any other, the
-JSON inflated again (about 0.1 ms).
+writing it (10 papers, their marks and summaries) costs a good part of a search at a million papers; a
+repeat then costs only the HTTP round. Why compressed: each abstract appears three times in an answer
+(``summary``, ``highlightedSummary``, the nested paper), and gzip keeps it in a fraction of the size, so a
+worker keeps several times more answers in the same memory (``BUDGET``): a busy site repeats many more
+than 512 queries within a minute. A client that accepts gzip (browsers, httpx, requests,
+huggingface_hub) gets the kept bytes as they are, smaller on the wire too; any other, the JSON inflated
+again. docs/benchmarks.md ("bench/search.py") has the figures.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Bodies:
     def put(self, key: Hashable, body: bytes, until: float | None = None) -> bytes:
         """Keep ``body`` (JSON) for ``key`` until ``until`` (``time.monotonic()``) at the latest; returns
         it compressed."""
-        squeezer = zlib.compressobj(1, zlib.DEFLATED, _GZIP)  # level 1: 8x smaller here
+        squeezer = zlib.compressobj(1, zlib.DEFLATED, _GZIP)  # level 1: most of the gain, the least time
         kept = self._kept.put(key, squeezer.compress(body) + squeezer.flush(), until)
         if self._shared is not None:
             self._shared.put(key, kept, (self._kept.expires(key) or time.monotonic()) - time.monotonic())
@@ -82,6 +82,7 @@ class Shared:
         self.folder = folder / ".search-answers"
         self.seconds = seconds
         self._writes = 0
+        self._warned = False
 
     def _path(self, key: Hashable) -> Path:
         return self.folder / hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
@@ -105,7 +106,11 @@ class Shared:
             temporary.write_bytes(_EXPIRY.pack(time.time() + seconds) + kept)
             os.replace(temporary, path)
         except OSError as exc:  # a full or read-only disk: this worker still keeps its own
-            log.warning("search answers: cannot write %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            if not self._warned:  # once, not once a search
+                log.warning("search answers: cannot share them in %s: %s", self.folder, exc)
+                self._warned = True
             return
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:

@@ -302,8 +302,9 @@ class SafeJSONResponse(JSONResponse):
     embedded in a page or sniffed as HTML.
 
     Written by orjson: the bytes ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes (but for
-    a float's exponent: 1.5e-7, not 1.5e-07), several times faster (a search's JSON was a tenth of its cost); by json for what orjson refuses (an integer
-    over 64 bits). A float that is not a number is written null (json refused it)."""
+    a float's exponent: 1.5e-7, not 1.5e-07), several times faster, as every API answer is written here; by
+    json for what orjson refuses (an integer over 64 bits). A float that is not a number is written null
+    (json refused it)."""
 
     def render(self, content: Any) -> bytes:
         try:
