@@ -445,6 +445,9 @@ def serving(settings: Settings, workers: int) -> Iterator[tuple[str, int]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = os.environ | settings.environment()
+    # Each configuration starts with no remembered answers: the node's workers share theirs in the index
+    # folder (web/remembered.py), where the last server left them.
+    shutil.rmtree(Path(settings.index_dir) / ".search-answers", ignore_errors=True)
     paperfeed = Path(sys.executable).with_name("paperfeed")
     command = [paperfeed, "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

@@ -518,3 +518,26 @@ def test_only_pages_hand_out_the_csrf_cookie(settings: Settings, db: Database) -
         assert cookie.startswith("__Host-csrf=") and "Secure" in cookie and "HttpOnly" in cookie
         assert "Domain" not in cookie and "Path=/" in cookie
         assert "set-cookie" not in client.get("/").headers  # once the browser has it
+
+
+def test_json_bodies_escape_markup_and_read_as_json_dumps_writes_them() -> None:
+    """SafeJSONResponse writes with orjson: the bytes json.dumps wrote before (compact, UTF-8 as is), with
+    '<', '>', '&' and the JS line separators escaped, and json's help for what orjson refuses."""
+    import json
+
+    from paperfeed.web.serialize import SafeJSONResponse
+
+    content = {
+        "title": '</script><script>alert("x")</script> & \u2028\u2029 é 中 😀 \x00\x1f\x7f \t\n "\\',
+        "numbers": [0, -1, 2.5, 1e300, 0.1, 2**63 - 1, True, False, None],
+        "nested": {"empty": [], "more": {}},
+    }
+    body = SafeJSONResponse(content).body
+    assert b"<" not in body and b">" not in body and b"&" not in body
+    assert "\u2028".encode() not in body and b"\\u2028" in body
+    assert json.loads(body) == content
+    written = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    assert body == written.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(
+        b"&", b"\\u0026"
+    ).replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
+    assert json.loads(SafeJSONResponse({"big": 2**70}).body) == {"big": 2**70}  # orjson refuses: json writes

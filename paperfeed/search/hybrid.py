@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -199,7 +199,9 @@ class Searcher:
         dense = by_cosine(
             [*ids, *(near_ids[i] for i in new)], np.concatenate([matrix, near_matrix[new]]), vector
         )
-        no_bm25 = [s.id for s in dense if s.id not in known]
+        # When BM25 found fewer than ``depth`` papers, it found every paper that matches a word of the
+        # query: the others score 0, and asking tantivy about them would only say so.
+        no_bm25 = [s.id for s in dense if s.id not in known] if keyword_beyond else []
         keyword = keyword + self.keyword_ranking(query, len(no_bm25), filters, among=no_bm25)
         return _Candidates(keyword, dense, keyword_beyond, max(dense_beyond, 0.0))
 
@@ -289,18 +291,30 @@ class Searcher:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if not self.answers.enabled:
             return self._find(query, limit, filters, mode)
-        # Caught up first, so the key names the indexes this answer would be computed from.
-        self.vectors.refresh_every(self.db, self.refresh_seconds)
-        key = (
-            " ".join(query.split()),
-            limit,
-            filters,
-            mode,
-            self.keywords.generation,
-            self.vectors.generation,
-        )
+        key = self.answer_key(query, limit, filters, mode)
         found = self.answers.get(key)
         return found if found is not None else self.answers.put(key, self._find(query, limit, filters, mode))
+
+    def answer_key(
+        self, query: str, limit: int = 10, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> Hashable:
+        """What decides ``find``'s answer: the words, page size, filters, mode and the indexes'
+        generations (caught up first, so that the key names the indexes the answer is computed from)."""
+        self.vectors.refresh_every(self.db, self.refresh_seconds)
+        return self._key(query, limit, filters, mode)
+
+    def current_key(
+        self, query: str, limit: int = 10, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> Hashable | None:
+        """``answer_key`` if it can be had without reading the database or the index folders (no catch-up
+        due), else None: for answering from memory on the server's event loop, which must not wait."""
+        if self.vectors.refresh_due(self.refresh_seconds) or self.keywords.reload_due:
+            return None
+        return self._key(query, limit, filters, mode)
+
+    def _key(self, query: str, limit: int, filters: Filters | None, mode: str) -> Hashable:
+        generations = (self.keywords.generation, self.vectors.generation)
+        return (" ".join(query.split()), limit, filters or None, mode, *generations)
 
     def _find(self, query: str, limit: int, filters: Filters | None, mode: str) -> Found:
         exact = self._exact_id(query)

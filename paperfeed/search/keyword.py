@@ -56,6 +56,7 @@ _STEMMER = Stemmer.Stemmer("english")
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
 _K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _COMMIT_EVERY = 100_000
+_RELOAD_SECONDS = 1.0  # how often searches look for a commit another process made
 _HEAP = 256_000_000
 # Beside an import, one indexing thread keeps up with the importer (it spends ~50 µs a paper, the
 # importer more) and leaves it the other core; 2 measured no faster on 2 cores. A commit stops the
@@ -112,7 +113,6 @@ class KeywordIndex:
         self._reloaded = 0.0
         self._mapped: Watched | None = None  # the files the current searcher maps
         self._segments: frozenset[str] = frozenset()  # and the segments they belong to
-        self._generation = 0  # counts the commits this reader has loaded (``generation``)
         self._whole = True  # False once one of them was cut short: nothing is read until a reload
         self._problem = ""  # why the folder could not be read at the last reload, if it could not
         self._in_memory = False  # the folder could not be opened: an empty index in memory stands in
@@ -387,12 +387,18 @@ class KeywordIndex:
         return {w: searcher.doc_freq("text", s) for w, s in zip(words, stems, strict=True)}
 
     @property
-    def generation(self) -> tuple[int, bool]:
-        """Changes whenever searches would read another commit (or none): a key for remembered answers."""
+    def generation(self) -> tuple[tuple[str, ...], bool]:
+        """The commit searches read, named as every process of the node names it (its segments), and
+        whether it is readable: a key for remembered answers, which a node's workers share."""
         # A remembered answer reads no maps: the files are checked by the next search that reads them
         # (or before a reload), not here.
         whole = self._searcher(reading=False) is not None  # loads a newer commit, at most once a second
-        return self._generation, whole
+        return tuple(sorted(self._segments)), whole
+
+    @property
+    def reload_due(self) -> bool:
+        """Whether the next ``generation`` or search looks for a newer commit (reads the folder)."""
+        return time.monotonic() - self._reloaded > _RELOAD_SECONDS
 
     def __len__(self) -> int:
         searcher = self._searcher()
@@ -403,7 +409,7 @@ class KeywordIndex:
         a file it maps is cut short (reading it would kill the process). ``reading``: the caller reads
         the maps (if not, they are checked only before a reload, which reads them too)."""
         now = time.monotonic()
-        reload = now - self._reloaded > 1.0  # another process (ingest, worker) may have committed
+        reload = now - self._reloaded > _RELOAD_SECONDS  # another process (ingest, worker) may have committed
         if (reading or reload) and self._mapped is not None and self._whole and not self._mapped.intact():
             self._whole = False  # checked before every read (once a search: mapped.one_check)
             self._note("a file was cut short")
@@ -434,7 +440,6 @@ class KeywordIndex:
             # since may also have removed some, which nothing can then cut short).
             self._mapped = Watched(files)
             self._segments, self._whole = segments, True
-            self._generation += 1
         if self._problem and self._whole:
             log.warning("keyword index %s: readable again", self.path)
             self._problem = ""

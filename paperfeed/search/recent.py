@@ -7,6 +7,9 @@ commit to the keyword index or new vectors make every older entry unreachable at
 paper takes a new ``rev``, which the keyword index commits); the age bound keeps what changes without one
 (votes, comment counts, approved authorship claims) at most that stale.
 Each process keeps its own: nothing is shared, so nothing needs invalidating across workers or machines.
+
+A map may also be bounded by weight (``budget``, with ``weigh``: the bytes of a written answer), so that
+it holds as many small entries as fit rather than a count sized for the largest.
 """
 
 from __future__ import annotations
@@ -14,18 +17,27 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
 
 class Recent(Generic[V]):
-    def __init__(self, size: int, seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        seconds: float | None = None,
+        budget: int | None = None,
+        weigh: Callable[[V], int] | None = None,
+    ) -> None:
         self.size = size
         self.seconds = seconds  # None: entries never expire (a pure function's results)
+        self.budget = budget  # the most the entries may weigh together (with ``weigh``); None: no bound
+        self._weigh = weigh
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
+        self.weight = 0
         self.hits = self.misses = 0
 
     @property
@@ -44,16 +56,39 @@ class Recent(Generic[V]):
             self.hits += 1
             return entry[1]
 
-    def put(self, key: Hashable, value: V) -> V:
+    def expires(self, key: Hashable) -> float | None:
+        """When the entry for ``key`` expires (``time.monotonic()``'s clock), or None without one."""
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None and self.seconds is not None else None
+
+    def put(self, key: Hashable, value: V, until: float | None = None) -> V:
+        """Keep ``value`` for ``seconds`` from now, or until ``until`` if that is sooner (an answer made
+        from another remembered one expires with it)."""
         if self.enabled:
-            until = time.monotonic() + (self.seconds or 0.0)
+            until = min(
+                time.monotonic() + (self.seconds or 0.0), until if until is not None else float("inf")
+            )
             with self._lock:
+                old = self._entries.get(key)
                 self._entries[key] = (until, value)
                 self._entries.move_to_end(key)
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
+                if self._weigh is not None:
+                    self.weight += self._weigh(value) - (self._weigh(old[1]) if old is not None else 0)
+                while len(self._entries) > self.size or (
+                    self.budget is not None and self.weight > self.budget and len(self._entries) > 1
+                ):
+                    self._drop_oldest()
         return value
+
+    def _drop_oldest(self) -> None:
+        _, (_, value) = self._entries.popitem(last=False)
+        if self._weigh is not None:
+            self.weight -= self._weigh(value)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.weight = 0

@@ -31,7 +31,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +126,7 @@ class VectorIndex:
         self._too_many = False  # no base, and more than DELTA_MAX vectors: the dense side is off
         self._delta_position = (0, "")
         self._refreshed = -math.inf
-        self._generation = 0  # counts the changes of what searches read (``generation``)
+        self._base_of: tuple[_State, tuple[int, int, int] | None] | None = None  # the base ``_now`` maps
 
     # -- state on disk ----------------------------------------------------------------------------
 
@@ -210,15 +210,17 @@ class VectorIndex:
         """Map the newest saved base and pull the vectors written after it into the delta."""
         with self._lock:
             base, delta = self._now
-            position = self._delta_position
+            position, base_of = self._delta_position, self._base_of
             if base is not None and not base[3].intact():
                 log.warning("vector index %s: a file was cut short; searching without it", self.folder)
                 base, delta, position, self._saved_ok = None, _Delta.empty(self.dim), (0, ""), False
+                base_of = None
             saved = self._saved_base()
             if saved != self._saved:
                 mapped = self._map(saved[0])
                 if mapped is not None:
                     base, delta, position = mapped, _Delta.empty(self.dim), (saved[0].rev, saved[0].last_id)
+                    base_of = saved
                 # else the base mapped before, if any, stays: its files were deleted, its pages are whole
                 self._saved, self._saved_ok = saved, mapped is not None
             self._too_many = (
@@ -228,10 +230,8 @@ class VectorIndex:
             while not self._too_many and (page := store.vectors_since(db, self.model, position, _PAGE)):
                 rows.extend(page)
                 position = (page[-1].rev, page[-1].paper_id)
-            if rows or base is not self._now[0]:
-                self._generation += 1
             self._now = (base, delta.plus(rows) if rows else delta)
-            self._delta_position = position
+            self._delta_position, self._base_of = position, base_of
 
     def _saved_base(self) -> tuple[_State, tuple[int, int, int] | None]:
         """The saved base's state and its graph file's identity (a rebuild can give an equal state)."""
@@ -265,11 +265,14 @@ class VectorIndex:
 
     def refresh_every(self, db: Database, seconds: float) -> None:
         """``refresh`` at most once per ``seconds``: searches call this, so a reader needs no thread."""
-        now = time.monotonic()
-        base = self._now[0]
-        if now - self._refreshed >= seconds or (base is not None and not base[3].intact()):
-            self._refreshed = now
+        if self.refresh_due(seconds):
+            self._refreshed = time.monotonic()
             self.refresh(db)
+
+    def refresh_due(self, seconds: float) -> bool:
+        """Whether ``refresh_every`` would refresh now (read the database, map files)."""
+        base = self._now[0]
+        return time.monotonic() - self._refreshed >= seconds or (base is not None and not base[3].intact())
 
     def _current(self) -> tuple[_Base | None, _Delta]:
         """What a search reads: never a base whose files were cut short since the last refresh."""
@@ -313,10 +316,12 @@ class VectorIndex:
         return ids, np.concatenate(parts)
 
     @property
-    def generation(self) -> tuple[int, bool]:
-        """Changes whenever searches would read other vectors: a key for remembered answers."""
+    def generation(self) -> Hashable:
+        """What searches read, named as every process of the node names it: the saved base mapped (its
+        state and file), how far the delta reaches, whether the base is whole. A key for remembered
+        answers, which a node's workers share (web/remembered.py)."""
         base = self._now[0]
-        return self._generation, base is None or base[3].intact()
+        return self._base_of, self._delta_position, base is None or base[3].intact(), self._too_many
 
     def delta_size(self) -> int:
         return len(self._now[1].keys)

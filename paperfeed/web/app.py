@@ -18,15 +18,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed import settings as settings_module
 from paperfeed.agents import server as agents
 from paperfeed.search.follower import IndexFollower
-from paperfeed.search.hybrid import ANSWERS_KEPT, Searcher
-from paperfeed.search.recent import Recent
+from paperfeed.search.hybrid import Searcher
 from paperfeed.settings import Settings
 from paperfeed.storage import open_database
 from paperfeed.web import kit
 from paperfeed.web.assets import StaticAssets
 from paperfeed.web.cache import CachedPages, PageCache
 from paperfeed.web.csrf import CSRFCookie
+from paperfeed.web.remembered import Bodies
 from paperfeed.web.routes import register
+from paperfeed.web.search import RememberedSearches
 
 HERE = Path(__file__).parent
 
@@ -124,11 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.searcher = searcher
     # The JSON of the searcher's remembered answers, for readers who are not signed in (web/search.py).
-    app.state.search_bodies = Recent(ANSWERS_KEPT, settings.search_cache_seconds)
+    app.state.search_bodies = Bodies(settings.search_cache_seconds, Path(settings.index_dir))
     app.state.page_cache = PageCache(settings.page_cache_seconds)
     kit.install(app, HERE / "templates", settings.site_name)
     app.add_middleware(CSRFCookie)
     app.add_middleware(CachedPages, cache=app.state.page_cache)
+    app.add_middleware(RememberedSearches)  # repeated searches, answered before routing
     app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
     app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)

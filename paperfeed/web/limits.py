@@ -88,6 +88,13 @@ def limit(request: Request, action: str, who: str) -> None:
         )
 
 
+def limit_from_memory(request: Request, action: str, who: str) -> bool:
+    """Count this request if this worker holds a hit of ``who``'s reserved already: True when counted
+    (within the limit), False when ``limit`` must decide (a reservation to make, which writes to the
+    database, or a refusal to answer). Never waits: for answers given on the server's event loop."""
+    return _allowances(request).spend_held(f"{action}:{who}"[:160], datetime.now(UTC))
+
+
 @dataclass(slots=True)
 class _Held:
     started: datetime  # the database window these hits belong to
@@ -123,6 +130,19 @@ class Allowances:
                 self._held = {k: h for k, h in self._held.items() if h.ends > now}
             self._held[key] = _Held(started, started + window, max(0, granted - 1), count, granted == 0)
             return None if granted else started
+
+    def spend_held(self, key: str, now: datetime) -> bool:
+        """Spend one hit this worker holds for ``key``, if it holds one and no other thread is at it."""
+        if not self._lock.acquire(blocking=False):  # another thread may be writing a reservation
+            return False
+        try:
+            held = self._held.get(key)
+            if held is None or held.ends <= now or held.full or held.left <= 0:
+                return False
+            held.left -= 1
+            return True
+        finally:
+            self._lock.release()
 
 
 _made = threading.Lock()

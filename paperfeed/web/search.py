@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Query, Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paperfeed import follows
 from paperfeed.models import Paper
 from paperfeed.search import highlight
-from paperfeed.search.hybrid import Found, Searcher
+from paperfeed.search.hybrid import Searcher
 from paperfeed.search.keyword import Filters
-from paperfeed.search.recent import Recent
 from paperfeed.tex import text_mode
-from paperfeed.web import limits
+from paperfeed.web import limits, remembered
 from paperfeed.web.citing import cited
 from paperfeed.web.kit import DB, Refused, cards_math, extras, following, paper_or_404, render, viewer, voted
 from paperfeed.web.params import PaperId, documented, page_size
+from paperfeed.web.remembered import Bodies
 from paperfeed.web.serialize import (
     DailyPaperDoc,
     SafeJSONResponse,
@@ -182,15 +183,16 @@ def api_search(
     except ValueError as exc:
         raise Refused(400, str(exc)) from exc
     limits.limit(request, "search", limits.client(request))
-    found = _searcher(request).find(q, page_size(request, limit), filters)
-    # An answer the searcher remembered (the same object) is written the same way for every reader who
-    # is not signed in: its JSON is kept beside it (rendering 10 papers, their marks and summaries, costs
-    # about as much as the search itself at a million papers).
-    written: Recent[tuple[Found, bytes]] = request.app.state.search_bodies
-    key = (q, id(found))
-    anonymous = viewer(request) is None
-    if anonymous and (kept := written.get(key)) is not None and kept[0] is found:
-        return Response(kept[1], media_type="application/json")
+    searcher, size = _searcher(request), page_size(request, limit)
+    # A reader who is not signed in gets the JSON written for the first who asked (web/remembered.py):
+    # usually answered before routing (RememberedSearches), here when that could not (a rate-limit
+    # reservation to write, an index to catch up first).
+    bodies: Bodies = request.app.state.search_bodies
+    key = searcher.answer_key(q, size, filters) if bodies.enabled and viewer(request) is None else None
+    accept = request.headers.get("accept-encoding", "")
+    if key is not None and (kept := bodies.get(key)) is not None:
+        return remembered.response(kept, accept)
+    found = searcher.find(q, size, filters)
     papers = [r.paper for r in found.results]
     marks = _marks(q, papers)
     more = extras(request, papers)
@@ -204,8 +206,9 @@ def api_search(
             for p in papers
         ]
     )
-    if anonymous:
-        written.put(key, (found, bytes(response.body)))
+    if key is not None:  # kept no longer than the answer it was written from
+        kept = bodies.put(key, bytes(response.body), searcher.answers.expires(key))
+        return remembered.response(kept, accept)
     return response
 
 
@@ -220,3 +223,64 @@ def api_similar(
     found = paper_or_404(db, paper_id)
     similar = _searcher(request).similar(found.id, limit)
     return SafeJSONResponse([daily_item_json(r.paper) for r in similar])
+
+
+# -- repeats answered before routing ----------------------------------------------------------------------
+
+_API_PATH = "/api/papers/search"
+_PARAMETERS = frozenset({"q", "limit", "since", "until", "category", "organization"})
+_SESSION = b"__Host-session="  # web/auth.py's cookie, as CachedPages looks for it
+
+
+class RememberedSearches:
+    """ASGI middleware: answers ``/api/papers/search`` from the kept JSON (web/remembered.py) on the event
+    loop, without routing, parameter models or a hop to the thread pool, when the reader is not signed in,
+    the parameters are plainly valid, the rate limit can be counted from this worker's memory and the
+    indexes need no catch-up first. Anything else, and any answer not kept, goes on to ``api_search``,
+    which answers it as before. A repeat then costs little more than the HTTP round, and waits for no
+    search another request is running."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == _API_PATH:
+            answer = _from_memory(scope)
+            if answer is not None:
+                body, headers = answer
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _from_memory(scope: Scope) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
+    """The kept answer to this request and its headers, or None when ``api_search`` must answer."""
+    accept = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization" or (name == b"cookie" and _SESSION in value):
+            return None  # maybe signed in: the answer may say what they upvoted
+        if name == b"accept-encoding":
+            accept = value
+    request = Request(scope)
+    bodies: Bodies = request.app.state.search_bodies
+    if not bodies.enabled:
+        return None
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)  # as Starlette
+    given = dict(pairs)
+    if len(given) != len(pairs) or not given.keys() <= _PARAMETERS:
+        return None  # a parameter twice, or one the handler ignores: its rules, not a copy of them
+    q, size = given.get("q", ""), given.get("limit")
+    if not q.strip() or len(q) > QUERY_MAX:
+        return None
+    if size is not None and not (size.isascii() and size.isdigit() and 1 <= int(size) <= SEARCH_MAX):
+        return None
+    try:
+        filters = _filters(*(given.get(name) for name in ("since", "until", "category", "organization")))
+    except ValueError:
+        return None
+    key = _searcher(request).current_key(q, page_size(request, int(size) if size else None), filters)
+    kept = bodies.get(key) if key is not None else None
+    if kept is None or not limits.limit_from_memory(request, "search", limits.client(request)):
+        return None
+    return remembered.written(kept, accept.decode("latin-1"))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
@@ -286,22 +287,34 @@ def paper_markdown(paper: Paper, base_url: str, full_text: str | None = None) ->
 # -- JSON response ----------------------------------------------------------------------------------------
 
 
+_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
 class SafeJSONResponse(JSONResponse):
     """JSON with '<', '>', '&' and the JS line separators written as \\u escapes: still the same data to
     any JSON parser, but a '</script>' inside an abstract can never close a tag if the body is ever
-    embedded in a page or sniffed as HTML."""
+    embedded in a page or sniffed as HTML.
+
+    Written by orjson: the bytes ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes (but for
+    a float's exponent: 1.5e-7, not 1.5e-07), several times faster, as every API answer is written here; by
+    json for what orjson refuses (an integer over 64 bits). A float that is not a number is written null
+    (json refused it)."""
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        for char, escape in (
-            ("<", "\\u003c"),
-            (">", "\\u003e"),
-            ("&", "\\u0026"),
-            ("\u2028", "\\u2028"),
-            ("\u2029", "\\u2029"),
-        ):
-            text = text.replace(char, escape)
-        return text.encode()
+        try:
+            data = orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: what it cannot write, json may
+            data = json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        for char, escape in _ESCAPES:
+            if char in data:
+                data = data.replace(char, escape)
+        return data
 
 
 # -- documentation models (for /openapi.json) ----------------------------------------------------------
