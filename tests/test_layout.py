@@ -32,6 +32,7 @@ KIT = {
     "csrf",
     "limits",
     "cache",
+    "remembered",
     "serialize",
     "citing",
     "__init__",
