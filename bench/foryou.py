@@ -37,6 +37,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from report import cpu_seconds  # noqa: E402
+
 from paperfeed import accounts  # noqa: E402
 from paperfeed.models import Paper, Version  # noqa: E402
 from paperfeed.search.keyword import KeywordIndex  # noqa: E402
@@ -185,12 +187,6 @@ def build(db: Database, settings: Settings, n: int, readers: int) -> None:
         conn.execute(schema.collection_items.insert(), items)
         conn.execute(schema.follows.insert().prefix_with("OR IGNORE"), follows)
     print(f"readers: {readers:,} with 50 signals each in {time.perf_counter() - t0:.0f} s")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> str:

@@ -8,6 +8,8 @@ printed, the date, the command as run (so a run with reduced sizes says so) and 
 
 A bench that fails (an exception, ``sys.exit`` with a message) writes nothing. Run benches one at a time, as
 ``make bench`` does: two writing at once could each keep the other's old section.
+
+Also here, as the benches that serve share it: the CPU time a server has spent (``cpu_seconds``).
 """
 
 from __future__ import annotations
@@ -91,3 +93,16 @@ def recorded(name: str, doc: Path = DOC) -> Iterator[None]:
         print(f"{doc} not updated: {exc}", file=sys.stderr)
     else:
         print(f"figures written to {doc}, section {name!r}", file=sys.stderr)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the process, or its child (ppid)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total

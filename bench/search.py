@@ -48,6 +48,7 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 from pydantic import SecretStr
+from report import cpu_seconds
 
 from paperfeed.models import Paper
 from paperfeed.search.embed import MODELS
@@ -333,19 +334,6 @@ def zipf_mix(pool: list[str], n: int, rng: np.random.Generator) -> list[str]:
     return [pool[i] for i in rng.choice(len(pool), size=n, p=weights / weights.sum())]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live children (uvicorn's workers), from /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def _wrk(
     url: str, paths: list[str], seconds: float, connections: int, folder: Path, skip: int = 0, pid: int = 0
 ) -> dict[str, float]:
@@ -353,11 +341,11 @@ def _wrk(
     (folder / "mix.lua").write_text(_WRK_SCRIPT)
     script = str(folder / "mix.lua")
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", script, url]
-    cpu, wrk_cpu = _cpu_seconds(pid) if pid else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, wrk_cpu = cpu_seconds(pid) if pid else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [*command, "--", str(folder / "paths.txt"), str(skip)], capture_output=True, text=True, check=True
     ).stdout
-    cpu = (_cpu_seconds(pid) - cpu) if pid else 0.0
+    cpu = (cpu_seconds(pid) - cpu) if pid else 0.0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     latency = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(\w+)", out, re.M)}

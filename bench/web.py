@@ -43,6 +43,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from report import cpu_seconds
 
 from paperfeed import accounts
 from paperfeed.models import Paper
@@ -246,19 +247,6 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its direct children (uvicorn's workers), from /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the process, or its child (ppid)
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def wrk(url: str, duration: float, connections: int, cookie: str | None = None, pid: int = 0) -> Result:
