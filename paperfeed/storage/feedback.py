@@ -40,10 +40,15 @@ def set_feedback(db: Database, user_id: int, paper_id: str, signal: str, now: da
 
 def remove_feedback(db: Database, user_id: int, paper_id: str) -> bool:
     """Take a signal back; whether there was one."""
-    f = paper_feedback.c
+    return _remove(db, paper_feedback, user_id, paper_id)
+
+
+def _remove(db: Database, table: sa.Table, user_id: int, paper_id: str) -> bool:
+    """Delete the reader's row for the paper from ``table``; whether there was one."""
+    c = table.c
     with db.write() as conn:
         gone = conn.execute(
-            paper_feedback.delete().where(f.user_id == user_id, f.paper_id == paper_id).returning(f.paper_id)
+            table.delete().where(c.user_id == user_id, c.paper_id == paper_id).returning(c.paper_id)
         ).first()
         return gone is not None
 
@@ -100,12 +105,7 @@ def seen_in(
 
 def unsee(db: Database, user_id: int, paper_id: str) -> bool:
     """Take a "seen" back (the reader wants it in For-you again); whether it was seen."""
-    s = seen_papers.c
-    with db.write() as conn:
-        gone = conn.execute(
-            seen_papers.delete().where(s.user_id == user_id, s.paper_id == paper_id).returning(s.paper_id)
-        ).first()
-        return gone is not None
+    return _remove(db, seen_papers, user_id, paper_id)
 
 
 def unsee_in(conn: sa.Connection, user_id: int, paper_ids: Collection[str], via: str) -> None:
