@@ -164,7 +164,7 @@ class CandidateCache:
     def get(self, db: Database, win: Window, selection: Selection, model: str) -> Candidates:
         key = (db.url, win.start, win.end, selection, model)
         # Before the stamp: a change after it moves them for the next request.
-        rev = (paper_store.last_rev(db), vector_store.last_rev(db))
+        rev = vector_store.last_revs(db)
         if (found := self._current(key, rev, None)) is not None:
             return found
         stamp = (

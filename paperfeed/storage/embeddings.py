@@ -199,12 +199,16 @@ def _decode(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f2").astype(np.float32)
 
 
-def last_rev(db: Database) -> int:
-    """The latest change number of any stored vector (one row of an index)."""
+def last_revs(db: Database) -> tuple[int, int]:
+    """The latest change numbers of any paper and of any stored vector (one row of an index each), in one
+    statement."""
+    newest = [
+        sa.select(sa.func.coalesce(sa.func.max(table.c.rev), 0)).scalar_subquery()
+        for table in (papers, paper_embeddings)
+    ]
     with db.read() as conn:
-        return int(
-            conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.rev), 0))).scalar_one()
-        )
+        paper_rev, vector_rev = conn.execute(sa.select(*newest)).one()
+        return int(paper_rev), int(vector_rev)
 
 
 def period_stamp(db: Database, start: date, end: date, model: str) -> tuple[int, int]:
