@@ -332,8 +332,18 @@ def _delete(paths: Callable[[Path], list[Path]]) -> Callable[[Path], None]:
     return damage
 
 
+def _delete_folder(folder: Path) -> None:
+    """``rm -rf`` of the folder, as many times as it takes: the server writes into it at any moment (each
+    new search shares its answer in ``.search-answers``), so one pass can find a file made after it began."""
+    for _ in range(50):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+    raise AssertionError(f"{folder} could not be deleted")
+
+
 DAMAGES: dict[str, Callable[[Path], None]] = {
-    "the whole index folder deleted": shutil.rmtree,
+    "the whole index folder deleted": _delete_folder,
     "the keyword index's files deleted": _delete(lambda f: [p for p in f.iterdir() if p.is_file()]),
     "the vector index's files deleted": _delete(lambda f: list((f / "vectors").iterdir())),
     "the keyword segments cut in half in place": _cut(_segment_files),
