@@ -118,8 +118,8 @@ def test_bad_categories_are_named(client: TestClient, value: str, message: str) 
 def test_a_submission_joins_the_curated_list_of_its_day(settings: Settings, db: Database) -> None:
     from tests.community import add_papers  # harvested papers of today
 
-    harvested = add_papers(db, 3)
     now = datetime.now(UTC)
+    harvested = add_papers(db, 3, published_at=now)  # all of today's list, even just after midnight
     assert paper_store.mark_submitted(db, harvested[1].id, "ak", now)
     with TestClient(create_app(settings.model_copy(update={"default_list": "curated"}))) as site:
         assert _ids(site.get("/api/daily_papers").json()) == [harvested[1].id]

@@ -115,8 +115,8 @@ def test_the_two_lists_and_category_filters(
         abstract="A vision paper.",
         authors=["V. Ision"],
         categories=["cs.CV"],
-        versions=[Version(1, now - timedelta(minutes=5))],
-        published_at=now - timedelta(minutes=5),
+        versions=[Version(1, now - timedelta(seconds=COUNT))],  # today, after the day's others
+        published_at=now - timedelta(seconds=COUNT),
     )
     upsert_papers(db, [vision])
     for paper in papers[:3]:
