@@ -320,7 +320,8 @@ def test_candidates_are_built_once_per_period_and_again_when_its_papers_change(
     model = settings.embedding_model
     first = cache.get(db, win, lists.EVERYTHING, model)
     assert len(first) == 3 and cache.get(db, win, lists.EVERYTHING, model) is first and cache.builds == 1
-    add_papers(db, 1, id="2611.09999", title="One more paper", published_at=NOW - timedelta(minutes=5))
+    # Between the first papers (an hour apart): in the period's days even just after midnight UTC.
+    add_papers(db, 1, id="2611.09999", title="One more paper", published_at=NOW - timedelta(minutes=90))
     assert len(cache.get(db, win, lists.EVERYTHING, model)) == 4 and cache.builds == 2
 
 
