@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -141,3 +142,32 @@ def test_a_missing_records_file_is_named_with_the_fix_and_the_writer_rebuilds(
     reader.refresh(db)
     assert not reader.needs_build() and reader.delta_size() == 0
     assert len(as_dict(reader.stored({store.vector_key(i) for i in ids}))) == 5
+
+
+def test_a_folder_deleted_while_the_base_is_saved_is_built_again_by_the_next_sync(
+    settings: Settings,
+    db: Database,
+    ids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The folder deleted (``rm -rf``) between the sync's start and its records' write: logged, not raised
+    (the web worker's follower would log a traceback), and the next sync builds the whole base again."""
+    store_vectors(
+        db, settings.embedding_model, dict(zip(ids, unit(np.random.default_rng(5), len(ids)), strict=True))
+    )
+    writer = index_of(settings)
+    add = rescore.Appender.add
+
+    def deleted_first(self: rescore.Appender, *args: object, **kwargs: object) -> None:
+        shutil.rmtree(writer.folder)
+        add(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rescore.Appender, "add", deleted_first)
+    assert writer.sync(db) == 0
+    assert "deleted while it was saved" in caplog.text
+    monkeypatch.setattr(rescore.Appender, "add", add)
+    assert writer.sync(db) == len(ids)
+    reader = index_of(settings)
+    reader.refresh(db)
+    assert reader.delta_size() == 0 and not reader.needs_build()

@@ -151,6 +151,17 @@ class VectorIndex:
     # -- the writer -------------------------------------------------------------------------------
 
     def sync(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
+        """``_sync``, except that a folder deleted while it writes (a file it opens is gone) is logged and
+        left to the next round, which finds no saved base and builds it again."""
+        try:
+            return self._sync(db, progress)
+        except FileNotFoundError as exc:
+            log.warning(
+                "vector index %s: deleted while it was saved (%s); building it again", self.folder, exc
+            )
+            return 0
+
+    def _sync(self, db: Database, progress: Callable[[int], None] | None = None) -> int:
         """Add every vector written since the saved base to it and save it; returns how many.
 
         Only one process per folder may call this at a time (the caller holds the node's index lock).
