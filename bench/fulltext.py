@@ -212,7 +212,7 @@ def main() -> None:
     for name, made, size, p50, p99 in rows:
         took, cpu = float(made["seconds"]), float(made["cpu"])
         at_scale = "" if factor == 1 else f" {took * factor / 60:,.0f} min, {size * factor / 1e9:,.1f} GB |"
-        print(f"| {name} | {took:,.1f} s | {cpu:,.0f} s | {float(made['load']):.1f} ({made['when']}) | "
+        print(f"| {name} | {took:,.1f} s | {cpu:,.1f} s | {float(made['load']):.1f} ({made['when']}) | "
               f"{size / 1e6:,.0f} MB | {p50:.2f} ms | {p99:.2f} ms |{at_scale}")  # fmt: skip
     print(f"\nQueries measured at load average {os.getloadavg()[0]:.1f}.")
     print(
