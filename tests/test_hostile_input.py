@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.settings import Settings
 from paperfeed.storage import Database
-from paperfeed.web import kit
+from paperfeed.web import bodies
 from tests.community import add_papers, https_client, member, token_for
 from tests.conftest import LiveServer, free_port
 
@@ -75,10 +75,10 @@ def test_collection_names_must_be_text(site: TestClient, db: Database, name: obj
 
 def test_a_declared_huge_body_is_refused_before_it_is_read(site: TestClient, db: Database) -> None:
     headers = {**token_for(db, member(db, "big")), "content-type": "application/json"}
-    r = site.post("/api/collections", content=b"{}" + b" " * (kit.MAX_BODY + 1), headers=headers)
+    r = site.post("/api/collections", content=b"{}" + b" " * (bodies.MAX_BODY + 1), headers=headers)
     assert r.status_code == 413 and "at most 65536 bytes" in r.json()["error"]
     # Signed out it is refused the same way: the cap comes before anything else.
-    assert site.post("/api/collections", content=b" " * (kit.MAX_BODY + 1)).status_code == 413
+    assert site.post("/api/collections", content=b" " * (bodies.MAX_BODY + 1)).status_code == 413
 
 
 def _rss_mib() -> float:
@@ -111,7 +111,7 @@ def test_a_streamed_huge_body_costs_no_memory(settings: Settings, db: Database) 
 
 
 def test_a_slow_body_times_out(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kit, "BODY_SECONDS", 0.5)
+    monkeypatch.setattr(bodies, "BODY_SECONDS", 0.5)
     add_papers(db, 1)
     with LiveServer(settings) as server, socket.create_connection(("127.0.0.1", server.port)) as conn:
         conn.sendall(

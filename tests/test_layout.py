@@ -24,6 +24,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "paperfeed"
 # every other web module is a feature, and imports the kit and the layers below, never another feature.
 KIT = {
     "kit",
+    "bodies",
     "cards",
     "params",
     "app",

@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync handlers run on anyio's shared thread pool (40 threads by default). They are mostly Python,
         # which holds the GIL: many threads at once only take turns, switching every few milliseconds and
         # losing their CPU caches, so each request costs more CPU the more run together. Requests beyond
-        # the limit wait as coroutines. Writes keep their own limiter (kit.WRITERS).
+        # the limit wait as coroutines. Writes keep their own limiter (bodies.WRITERS).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.web_threads or max(2, os.cpu_count() or 1)
         frozen = getattr(app.state, "freeze_gc", False)

@@ -18,12 +18,14 @@ from starlette.responses import RedirectResponse, Response
 
 from paperfeed import account_mail, accounts
 from paperfeed.web import csrf, limits
+from paperfeed.web.bodies import (
+    read_form,
+)
 from paperfeed.web.kit import (
     SESSION_COOKIE,
     Refused,
     check_csrf,
     database,
-    read_form,
     render,
     require_member,
     safe_next,

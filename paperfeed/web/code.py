@@ -13,11 +13,13 @@ from starlette.responses import Response
 from paperfeed.links import project_page, repository
 from paperfeed.models import Paper, User
 from paperfeed.storage import links as link_store
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     Refused,
-    api_action,
     database,
-    form_action,
     may_edit_links,
     paper_or_404,
     redirect,

@@ -16,15 +16,17 @@ from paperfeed.models import Collection, CollectionItem, User
 from paperfeed.storage import Database
 from paperfeed.storage import collections as store
 from paperfeed.web import limits
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.citing import cited
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     cards_math,
     database,
-    form_action,
     redirect,
     render,
     text,

@@ -23,13 +23,15 @@ from paperfeed.storage import submissions as submission_store
 from paperfeed.storage import votes as vote_store
 from paperfeed.trending import why_stars, why_trending
 from paperfeed.web import limits
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     database,
-    form_action,
     paper_or_404,
     redirect,
     render,

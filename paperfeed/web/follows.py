@@ -24,13 +24,15 @@ from paperfeed.storage import authors as author_store
 from paperfeed.storage import follows as store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     database,
-    form_action,
     redirect,
     render,
     safe_next,

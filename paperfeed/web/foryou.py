@@ -37,17 +37,19 @@ from paperfeed.storage import papers as paper_store
 from paperfeed.storage.lists import Selection
 from paperfeed.tex import text_mode
 from paperfeed.web import csrf, limits
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+    read_form,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     cards_math,
     database,
     extras,
-    form_action,
     paper_or_404,
-    read_form,
     redirect,
     render,
     require_session,

@@ -20,14 +20,16 @@ from starlette.responses import Response
 from paperfeed import notifications as notify
 from paperfeed.models import Notification, User
 from paperfeed.storage import notifications as store
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     MAX_ROW_ID,
     Me,
     Refused,
-    api_action,
     database,
-    form_action,
     redirect,
     render,
     row_id,

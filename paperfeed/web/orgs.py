@@ -22,6 +22,9 @@ from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from paperfeed.web import limits
+from paperfeed.web.bodies import (
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
@@ -29,7 +32,6 @@ from paperfeed.web.kit import (
     cards_math,
     database,
     following,
-    form_action,
     redirect,
     render,
     voted,

@@ -53,6 +53,9 @@ from paperfeed.storage.lists import SORTS, Selection, Sort
 from paperfeed.summary import extractive_summary
 from paperfeed.trending import why_stars, why_trending
 from paperfeed.web import limits
+from paperfeed.web.bodies import (
+    form_action,
+)
 from paperfeed.web.cache import cached
 from paperfeed.web.kit import (
     DB,
@@ -62,7 +65,6 @@ from paperfeed.web.kit import (
     database,
     error_page,
     following,
-    form_action,
     may_edit_links,
     needs_math,
     paper_or_404,

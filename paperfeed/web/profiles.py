@@ -17,14 +17,16 @@ from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import users as user_store
 from paperfeed.storage.lists import Selection
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     cards_math,
     database,
-    form_action,
     paper_or_404,
     redirect,
     render,

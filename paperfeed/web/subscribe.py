@@ -33,7 +33,16 @@ from paperfeed.digest.subscriptions import request as request_confirmation
 from paperfeed.models import Follow, Subscriber, User
 from paperfeed.storage import subscribers as subscriber_store
 from paperfeed.web import csrf, limits
-from paperfeed.web.kit import Refused, check_csrf, database, read_form, render, viewer
+from paperfeed.web.bodies import (
+    read_form,
+)
+from paperfeed.web.kit import (
+    Refused,
+    check_csrf,
+    database,
+    render,
+    viewer,
+)
 
 log = logging.getLogger(__name__)
 _MAX_FOLLOWS = 50

@@ -13,7 +13,17 @@ from starlette.responses import Response
 from paperfeed import accounts
 from paperfeed.models import User
 from paperfeed.web import csrf
-from paperfeed.web.kit import Refused, database, read_form, redirect, render, require_session, viewer
+from paperfeed.web.bodies import (
+    read_form,
+)
+from paperfeed.web.kit import (
+    Refused,
+    database,
+    redirect,
+    render,
+    require_session,
+    viewer,
+)
 
 
 def _page(request: Request, user: User, status: int = 200, **extra: object) -> Response:

@@ -15,13 +15,15 @@ from starlette.responses import Response
 
 from paperfeed.models import User, Webhook
 from paperfeed.storage import webhooks as store
+from paperfeed.web.bodies import (
+    api_action,
+    form_action,
+)
 from paperfeed.web.kit import (
     DB,
     Me,
     Refused,
-    api_action,
     database,
-    form_action,
     redirect,
     render,
     viewer,
