@@ -26,7 +26,10 @@ from paperfeed.storage import Database, lists
 from paperfeed.storage import papers as paper_store
 from paperfeed.tex import text_mode
 from paperfeed.web.app import create_app
-from paperfeed.web.serialize import DailyPaperDoc, PaperDetailDoc
+from paperfeed.web.schemas import (
+    DailyPaperDoc,
+    PaperDetailDoc,
+)
 from tests.conftest import CARDS, RECENT, LiveServer
 
 DAY = "2026-08-20"  # a weekday of the bundled recent papers

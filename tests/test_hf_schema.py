@@ -38,7 +38,10 @@ from paperfeed.storage import links as link_store
 from paperfeed.storage import orgs as org_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.storage import summaries as summary_store
-from paperfeed.web.serialize import DailyPaperDoc, PaperDetailDoc
+from paperfeed.web.schemas import (
+    DailyPaperDoc,
+    PaperDetailDoc,
+)
 from tests.community import add_papers, https_client, member, token_for
 from tests.conftest import LiveServer
 

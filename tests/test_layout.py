@@ -35,6 +35,7 @@ KIT = {
     "cache",
     "remembered",
     "serialize",
+    "schemas",
     "citing",
     "__init__",
 }

@@ -38,10 +38,12 @@ from paperfeed.web.params import (
     resolve_period,
     resolve_selection,
 )
-from paperfeed.web.serialize import (
+from paperfeed.web.schemas import (
     ArxivReposDoc,
     DailyPaperDoc,
     PaperDetailDoc,
+)
+from paperfeed.web.serialize import (
     SafeJSONResponse,
     arxiv_repos_json,
     daily_item_json,

@@ -24,7 +24,13 @@ from paperfeed.storage import authors as author_store
 from paperfeed.storage import papers as paper_store
 from paperfeed.web.kit import DB, Refused, cards_math, extras, following, render, voted
 from paperfeed.web.params import LimitParam, documented, page_size
-from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json
+from paperfeed.web.schemas import (
+    DailyPaperDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
+    daily_item_json,
+)
 
 MAX_PAGE = 10_000  # far past any author's papers at 100 a page; keeps OFFSET small
 

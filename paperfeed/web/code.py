@@ -25,7 +25,14 @@ from paperfeed.web.kit import (
     redirect,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import LinksBody, PaperDetailDoc, SafeJSONResponse, paper_detail_json
+from paperfeed.web.schemas import (
+    LinksBody,
+    PaperDetailDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
+    paper_detail_json,
+)
 
 MAX_URL = 500
 

@@ -33,10 +33,12 @@ from paperfeed.web.kit import (
     voted,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import (
+from paperfeed.web.schemas import (
     CollectionBody,
     CollectionDoc,
     CollectionItemBody,
+)
+from paperfeed.web.serialize import (
     SafeJSONResponse,
     daily_item_json,
     timestamp,

@@ -40,15 +40,17 @@ from paperfeed.web.kit import (
     viewer,
 )
 from paperfeed.web.params import PaperId, documented
-from paperfeed.web.serialize import (
+from paperfeed.web.schemas import (
     CommentBody,
     CommentDoc,
     DailyPaperDoc,
-    SafeJSONResponse,
     SubmissionDoc,
     SubmitBody,
     TrendingDoc,
     UpvoteDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
     daily_item_json,
     timestamp,
     user_json,

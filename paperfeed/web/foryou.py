@@ -58,7 +58,14 @@ from paperfeed.web.kit import (
     voted,
 )
 from paperfeed.web.params import CategoryParam, LimitParam, documented, page_size
-from paperfeed.web.serialize import DailyPaperDoc, SafeJSONResponse, daily_item_json, paper_url
+from paperfeed.web.schemas import (
+    DailyPaperDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
+    daily_item_json,
+    paper_url,
+)
 
 MAX_MARKED = 100  # papers one "mark all as seen" may name: two pages of the list
 

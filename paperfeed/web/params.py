@@ -15,7 +15,9 @@ from starlette.responses import Response
 from paperfeed.feed import ListName, Period, parse_categories, parse_list, parse_period, selection_of
 from paperfeed.storage import Database, lists
 from paperfeed.storage.lists import EVERYTHING, SORTS, Selection, Sort
-from paperfeed.web.serialize import ErrorDoc
+from paperfeed.web.schemas import (
+    ErrorDoc,
+)
 
 MAX_LIMIT = 100
 

@@ -33,7 +33,14 @@ from paperfeed.web.kit import (
     voted,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import ClaimBody, ClaimDoc, SafeJSONResponse, object_id
+from paperfeed.web.schemas import (
+    ClaimBody,
+    ClaimDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
+    object_id,
+)
 
 
 def profile(request: Request, db: DB, me: Me, name: str) -> Response:

@@ -25,10 +25,12 @@ from paperfeed.web.citing import cited
 from paperfeed.web.kit import DB, Refused, cards_math, extras, following, paper_or_404, render, viewer, voted
 from paperfeed.web.params import PaperId, documented, page_size
 from paperfeed.web.remembered import Bodies
-from paperfeed.web.serialize import (
+from paperfeed.web.schemas import (
     DailyPaperDoc,
-    SafeJSONResponse,
     SearchItemDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
     daily_item_json,
     paper_url,
 )

@@ -29,7 +29,14 @@ from paperfeed.web.kit import (
     viewer,
 )
 from paperfeed.web.params import documented
-from paperfeed.web.serialize import SafeJSONResponse, WebhookBody, WebhookDoc, timestamp
+from paperfeed.web.schemas import (
+    WebhookBody,
+    WebhookDoc,
+)
+from paperfeed.web.serialize import (
+    SafeJSONResponse,
+    timestamp,
+)
 from paperfeed.webhooks import events
 
 
