@@ -32,6 +32,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 class Paced:
     latency_ms: np.ndarray  # of the measured requests, from due to answered, in due order
     late_ms: np.ndarray  # from due to sent: waiting for a free connection (or the driver itself running late)
+    lag_ms: np.ndarray  # from due to sent of those a connection was free for: the driver's own lateness
     errors: int  # answers other than 200, failed connections, timeouts, and requests never sent
     achieved: float  # measured requests answered a second, from the first one due to the last answer
     client_cpu: float  # the driver's (this process's) CPU, as a share of one core, over that span
@@ -95,6 +96,7 @@ async def _run(
     count = len(due)
     answered = np.full(count, np.nan)
     sent = np.full(count, np.nan)
+    free = np.zeros(count, dtype=bool)
     failed = np.zeros(count, dtype=bool)
     taken = 0
     marks: dict[str, float] = {}
@@ -119,6 +121,7 @@ async def _run(
             taken += 1
             wait = start + float(due[i]) - loop.time()
             if wait > 0:
+                free[i] = True
                 await asyncio.sleep(wait)
             elif loop.time() > last_due + TIMEOUT:
                 failed[i:] = True  # the run is over: what was not sent by now never will be
@@ -156,6 +159,7 @@ async def _run(
     return Paced(
         latency_ms=(answered[first:] - scheduled) * 1000,
         late_ms=(sent[first:] - scheduled) * 1000,
+        lag_ms=(sent[first:][free[first:]] - scheduled[free[first:]]) * 1000,
         errors=int(np.count_nonzero(failed[first:])),
         achieved=done / span,
         client_cpu=(marks["to client"] - marks["from client"]) / span,

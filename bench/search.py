@@ -496,11 +496,13 @@ def offered(
           f"arrivals) and sent over {args.connections} keep-alive connections, the first free one taking the "
           f"next due request; latency from when it was due, a wait for a free connection included; "
           f"{args.seconds:g} s measured after a {args.warmup:g} s warm-up on the same stream, each run on a "
-          f"server just started; 'late p99': due to sent; client: the driver's CPU share of a core; conns: the "
-          f"connections each worker accepted")  # fmt: skip
+          f"server just started; 'late p99': due to sent; 'lag p99': the same for the requests a connection "
+          f"was free for (the driver's own lateness); client: the driver's CPU share of a core; load: the "
+          f"1-minute load average after the run; conns: the connections each worker held once they were "
+          f"opened → at the end")  # fmt: skip
     print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'rate':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'p99.9':>7} {'late p99':>8} {'errors':>6} {'repeats':>7} {'CPU ms':>7} {'client':>6} "
-          f"{'load':>5} {'conns':>9}")  # fmt: skip
+          f"{'p99.9':>7} {'late p99':>8} {'lag p99':>7} {'errors':>6} {'repeats':>7} {'CPU ms':>7} {'client':>6} "
+          f"{'load':>5} conns")  # fmt: skip
     for workers, node in nodes:
         for name, mix in paths.items():
             for rate in args.rate:
@@ -517,11 +519,16 @@ def offered(
                 latency = np.nan_to_num(r.latency_ms, nan=np.inf)
                 p50, p99, p999 = (float(np.percentile(latency, p, method="higher")) for p in (50, 99, 99.9))
                 late = float(np.percentile(np.nan_to_num(r.late_ms, nan=np.inf), 99, method="higher"))
+                lag = float(np.percentile(r.lag_ms, 99)) if len(r.lag_ms) else 0.0
                 cache = "on" if node.search_cache_seconds else "off"
                 print(f"{workers:>7} {cache:>6} {name:<16} {rate:>5g} {r.achieved:>7.0f} {p50:>7.1f} {p99:>7.1f} "
-                      f"{p999:>7.1f} {late:>8.1f} {r.errors:>6} {repeats:>7.0%} {r.server_cpu_ms:>7.1f} "
-                      f"{r.client_cpu:>6.0%} {os.getloadavg()[0]:>5.1f} {'+'.join(map(str, r.split)) + ' → ' + '+'.join(map(str, r.split_after)):>9}",
+                      f"{p999:>7.1f} {late:>8.1f} {lag:>7.1f} {r.errors:>6} {repeats:>7.0%} {r.server_cpu_ms:>7.1f} "
+                      f"{r.client_cpu:>6.0%} {os.getloadavg()[0]:>5.1f} {_split(r.split)} → {_split(r.split_after)}",
                       flush=True)  # fmt: skip
+
+
+def _split(counts: list[int]) -> str:
+    return "+".join(map(str, counts)) or "0"
 
 
 @contextmanager
