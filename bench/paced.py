@@ -36,7 +36,7 @@ class Paced:
     errors: int  # answers other than 200, failed connections, timeouts, and requests never sent
     achieved: float  # measured requests answered a second, from the first one due to the last answer
     client_cpu: float  # the driver's (this process's) CPU, as a share of one core, over that span
-    server_cpu_ms: float  # the server's CPU time (its processes') per measured request
+    server_cpu_ms: float  # the server's CPU time (its processes') per request answered while measuring
     split: list[
         int
     ]  # the connections each server process held once they were open (each worker accepts its own)
@@ -156,6 +156,9 @@ async def _run(
     span = max(marks["to at"] - marks["from at"], 1e-9)
     scheduled = start + due[first:]
     done = int(np.count_nonzero(~np.isnan(answered[first:])))
+    # The server's CPU between the marks went to the requests answered between them, warm-up ones too
+    # when it was behind: per request is per those.
+    served = int(np.count_nonzero((answered >= marks["from at"]) & (answered <= marks["to at"])))
     return Paced(
         latency_ms=(answered[first:] - scheduled) * 1000,
         late_ms=(sent[first:] - scheduled) * 1000,
@@ -163,7 +166,7 @@ async def _run(
         errors=int(np.count_nonzero(failed[first:])),
         achieved=done / span,
         client_cpu=(marks["to client"] - marks["from client"]) / span,
-        server_cpu_ms=1000 * (marks["to"] - marks["from"]) / max(done, 1),
+        server_cpu_ms=1000 * (marks["to"] - marks["from"]) / max(served, 1),
         split=split,
         split_after=split_after,
     )

@@ -519,10 +519,12 @@ def offered(
                 latency = np.nan_to_num(r.latency_ms, nan=np.inf)
                 p50, p99, p999 = (float(np.percentile(latency, p, method="higher")) for p in (50, 99, 99.9))
                 late = float(np.percentile(np.nan_to_num(r.late_ms, nan=np.inf), 99, method="higher"))
-                lag = float(np.percentile(r.lag_ms, 99)) if len(r.lag_ms) else 0.0
+                lag = (
+                    f"{np.percentile(r.lag_ms, 99):.1f}" if len(r.lag_ms) else "-"
+                )  # no connection ever free
                 cache = "on" if node.search_cache_seconds else "off"
                 print(f"{workers:>7} {cache:>6} {name:<16} {rate:>5g} {r.achieved:>7.0f} {p50:>7.1f} {p99:>7.1f} "
-                      f"{p999:>7.1f} {late:>8.1f} {lag:>7.1f} {r.errors:>6} {repeats:>7.0%} {r.server_cpu_ms:>7.1f} "
+                      f"{p999:>7.1f} {late:>8.1f} {lag:>7} {r.errors:>6} {repeats:>7.0%} {r.server_cpu_ms:>7.1f} "
                       f"{r.client_cpu:>6.0%} {os.getloadavg()[0]:>5.1f} {_split(r.split)} → {_split(r.split_after)}",
                       flush=True)  # fmt: skip
 
