@@ -37,10 +37,8 @@ class Paced:
     achieved: float  # measured requests answered a second, from the first one due to the last answer
     client_cpu: float  # the driver's (this process's) CPU, as a share of one core, over that span
     server_cpu_ms: float  # the server's CPU time (its processes') per request answered while measuring
-    split: list[
-        int
-    ]  # the connections each server process held once they were open (each worker accepts its own)
-    split_after: list[int]  # … and at the end (a server may close connections, clients then open new ones)
+    split: list[int]  # the connections each server process held once open (each worker accepts its own)
+    split_after: list[int]  # … and at the end (a server may close connections; the driver opens new ones)
 
 
 def due_times(count: int, rate: float, arrivals: str, rng: np.random.Generator) -> np.ndarray:
