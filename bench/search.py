@@ -19,9 +19,19 @@ Then, in one run:
   soon as the last is answered) against `paperfeed serve` with 1 and 2 workers, the search cache off and
   on, over a query mix drawn Zipf-wise (s = 1) from a pool of 2–4-word queries, papers' titles and
   SciFact's claims (long natural-language questions; when --scifact is there), so popular queries repeat
-  as they do on a real site; and the same mix with every query different. req/s, p50 and p99.
+  as they do on a real site; and the same mix with every query different. req/s, p50 and p99: the
+  capacity, where p99 is mostly the queue the 8 clients build themselves;
+- latency at an offered load (issue 18's goal is a rate *and* a p99 bound: at 300 searches/s from 8
+  concurrent clients, p99 < 50 ms): the same two mixes, requests due at ``--rate`` a second in all (Poisson
+  arrivals by default, ``--arrivals constant`` for even spacing), sent over 8 keep-alive connections, the
+  first free one taking the next due request; each latency counted from when the request was due, so a
+  wait for a free connection counts and a stalled server delays every request due meanwhile (no
+  coordinated omission: bench/paced.py). Each run on a server just started. req/s achieved, p50, p99,
+  p99.9, the server's CPU per request, the driver's own CPU share and how many connections each worker
+  accepted (the kernel's choice, which decides how evenly 2 workers share the load).
 
     .venv/bin/python bench/search.py [--n 1000000] [--dir .bench/search] [--load-only] [--seconds 30]
+        [--loads saturation,paced] [--rate 300[,400,…]] [--arrivals poisson|constant]
 
 The database and indexes stay under --dir: a rerun with the same N skips straight to the measurements.
 """
@@ -47,6 +57,7 @@ from urllib.parse import urlencode
 
 import httpx
 import numpy as np
+import paced
 from pydantic import SecretStr
 from report import cpu_seconds
 
@@ -167,6 +178,24 @@ def main() -> None:
         type=lambda text: [(int(w), float(c)) for w, c in (pair.split(":") for pair in text.split(","))],
         default=[(1, 0.0), (1, 60.0), (2, 0.0), (2, 60.0)],
         help="web workers:search cache seconds, comma-separated (default 1:0,1:60,2:0,2:60)",
+    )
+    parser.add_argument(
+        "--loads",
+        type=lambda text: text.split(","),
+        default=["saturation", "paced"],
+        help="which load measurements: saturation (wrk), paced (an offered rate), or both (the default)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[300.0],
+        help="offered searches a second in all, for the paced load; comma-separated for several (default 300)",
+    )
+    parser.add_argument(
+        "--arrivals",
+        choices=["poisson", "constant"],
+        default="poisson",
+        help="the paced requests' spacing: independent arrivals (the default) or evenly spaced",
     )
     parser.add_argument(
         "--scifact", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scifact"
@@ -363,12 +392,16 @@ def _wrk(
     }
 
 
-def _repeats(mix: list[str], start: int, done: int) -> tuple[float, float]:
-    """Of the ``done`` requests after ``start`` (as wrk's two threads took them): the share whose query was
-    asked before (warm-up included), and the share one worker's remembered answers would hold (the last
-    ``ANSWERS_KEPT`` distinct queries; their age bound, a minute, is longer than these runs)."""
+def _taken_by_wrk(mix: list[str], start: int, done: int) -> list[str]:
+    """The queries of the first ``start + done`` requests, in the order wrk's two threads took them."""
     half = len(mix) // 2
-    taken = [mix[(n * half + i) % len(mix)] for i in range(start // 2 + done // 2) for n in (0, 1)]
+    return [mix[(n * half + i) % len(mix)] for i in range(start // 2 + done // 2) for n in (0, 1)]
+
+
+def _repeats(taken: list[str], start: int) -> tuple[float, float]:
+    """Of the requests ``taken`` after ``start``: the share whose query was asked before (warm-up
+    included), and the share one worker's remembered answers would hold (the last ``ANSWERS_KEPT``
+    distinct queries; their age bound, a minute, is longer than these runs)."""
     seen = set(taken[:start])
     kept: OrderedDict[str, None] = OrderedDict((q, None) for q in taken[:start])
     while len(kept) > ANSWERS_KEPT:
@@ -387,10 +420,8 @@ def _repeats(mix: list[str], start: int, done: int) -> tuple[float, float]:
 
 
 def under_load(settings: Settings, db: Database, vocab: list[str], args: argparse.Namespace) -> None:
-    """Requests/s and latency of /api/papers/search under ``args.connections`` concurrent clients."""
-    if shutil.which("wrk") is None:
-        print("throughput under load: skipped (wrk is not installed: apt-get install wrk)")
-        return
+    """Requests/s and latency of /api/papers/search under ``args.connections`` concurrent clients: at
+    saturation (wrk), then at the offered rates (``paced``)."""
     rng = np.random.default_rng(11)
     pool = query_pool(db, vocab, args.scifact, rng)
     mixes = {"Zipf mix": zipf_mix(pool, 200_000, rng), "every query new": pool}
@@ -398,32 +429,108 @@ def under_load(settings: Settings, db: Database, vocab: list[str], args: argpars
         name: ["/api/papers/search?" + urlencode({"q": q, "limit": 10}) for q in queries]
         for name, queries in mixes.items()
     }
+    nodes = [
+        (
+            workers,
+            settings.model_copy(
+                update={
+                    "embed_in_web": False,
+                    "secret_key": SecretStr("bench-search-not-a-secret"),
+                    "rate_search": "100000000/1",
+                    "search_cache_seconds": cache,
+                    "access_log": False,
+                }
+            ),
+        )
+        for workers, cache in args.configs
+    ]
+    if "saturation" in args.loads:
+        saturated(nodes, mixes, paths, len(pool), Path(settings.index_dir).parent, args)
+    if "paced" in args.loads:
+        offered(nodes, mixes, paths, args)
+
+
+def saturated(
+    nodes: list[tuple[int, Settings]],
+    mixes: dict[str, list[str]],
+    paths: dict[str, list[str]],
+    pooled: int,
+    folder: Path,
+    args: argparse.Namespace,
+) -> None:
+    """The capacity: wrk's connections each send their next request as soon as the last is answered."""
+    if shutil.which("wrk") is None:
+        print("throughput under load: skipped (wrk is not installed: apt-get install wrk)")
+        return
     print(f"\nthroughput under load: /api/papers/search?limit=10, {args.connections} concurrent clients (wrk, 2 "
           f"threads), {args.seconds:g} s each after a {args.warmup:g} s warm-up on the same stream; a pool of "
-          f"{len(pool):,} queries, drawn Zipf-wise (s = 1) or each once; 'repeats': the measured requests whose "
+          f"{pooled:,} queries, drawn Zipf-wise (s = 1) or each once; 'repeats': the measured requests whose "
           f"query was asked before (warm-up included), 'kept': those one worker's last {ANSWERS_KEPT} answers "
-          f"hold; CPU: the server's (all its workers') CPU time per request, and wrk's share of a core")  # fmt: skip
+          f"hold; CPU: the server's (all its workers') CPU time per request, and wrk's share of a core; "
+          f"load: the 1-minute load average after the run")  # fmt: skip
     print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-          f"{'repeats':>7} {'kept':>5} {'CPU ms':>7} {'wrk':>5}")  # fmt: skip
-    folder = Path(settings.index_dir).parent
-    for workers, cache in args.configs:
-        node = settings.model_copy(
-            update={
-                "embed_in_web": False,
-                "secret_key": SecretStr("bench-search-not-a-secret"),
-                "rate_search": "100000000/1",
-                "search_cache_seconds": cache,
-                "access_log": False,
-            }
-        )
+          f"{'repeats':>7} {'kept':>5} {'CPU ms':>7} {'wrk':>5} {'load':>5}")  # fmt: skip
+    for workers, node in nodes:
         with serving(node, workers) as (url, pid):
             for name, mix in paths.items():
                 warm = _wrk(url, mix, args.warmup, args.connections, folder)
                 r = _wrk(url, mix, args.seconds, args.connections, folder, int(warm["done"]) // 2, pid)
-                repeats, held = _repeats(mixes[name], int(warm["done"]), int(r["done"]))
-                print(f"{workers:>7} {'on' if cache else 'off':>6} {name:<16} {r['rps']:>7.0f} {r['p50']:>7.1f} "
+                taken = _taken_by_wrk(mixes[name], int(warm["done"]), int(r["done"]))
+                repeats, held = _repeats(taken, int(warm["done"]))
+                cache = "on" if node.search_cache_seconds else "off"
+                print(f"{workers:>7} {cache:>6} {name:<16} {r['rps']:>7.0f} {r['p50']:>7.1f} "
                       f"{r['p99']:>7.1f} {r['errors']:>6.0f} {repeats:>7.0%} {held:>5.0%} {r['server_cpu_ms']:>7.1f} "
-                      f"{r['wrk_cpu']:>5.0%}", flush=True)  # fmt: skip
+                      f"{r['wrk_cpu']:>5.0%} {os.getloadavg()[0]:>5.1f}", flush=True)  # fmt: skip
+
+
+def offered(
+    nodes: list[tuple[int, Settings]],
+    mixes: dict[str, list[str]],
+    paths: dict[str, list[str]],
+    args: argparse.Namespace,
+) -> None:
+    """Latency at a given load: requests due at ``args.rate`` a second in all, sent over
+    ``args.connections`` connections, each timed from when it was due (bench/paced.py). Each run on a
+    server just started, so that no other run's answers are remembered."""
+    print(f"\nlatency at an offered load: the same requests, due at a fixed total rate ({args.arrivals} "
+          f"arrivals) and sent over {args.connections} keep-alive connections, the first free one taking the "
+          f"next due request; latency from when it was due, a wait for a free connection included; "
+          f"{args.seconds:g} s measured after a {args.warmup:g} s warm-up on the same stream, each run on a "
+          f"server just started; 'late p99': due to sent; 'lag p99': the same for the requests a connection "
+          f"was free for (the driver's own lateness); client: the driver's CPU share of a core; load: the "
+          f"1-minute load average after the run; conns: the connections each worker held once they were "
+          f"opened → at the end")  # fmt: skip
+    print(f"{'workers':>7} {'cache':>6} {'mix':<16} {'rate':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'p99.9':>7} {'late p99':>8} {'lag p99':>7} {'errors':>6} {'repeats':>7} {'CPU ms':>7} {'client':>6} "
+          f"{'load':>5} conns")  # fmt: skip
+    for workers, node in nodes:
+        for name, mix in paths.items():
+            for rate in args.rate:
+                seed = np.random.default_rng(int(rate))
+                due = paced.due_times(
+                    int(rate * (args.warmup + args.seconds) * 1.2) + 10, rate, args.arrivals, seed
+                )
+                due = due[due < args.warmup + args.seconds]
+                measured = int(np.count_nonzero(due >= args.warmup))
+                with serving(node, workers) as (url, pid):
+                    r = paced.run(url, mix, due, measured, args.connections, pid)
+                repeats, _held = _repeats(mixes[name][: len(due)], len(due) - measured)
+                # Never answered (the run ended first): infinitely late, so a percentile they reach says so.
+                latency = np.nan_to_num(r.latency_ms, nan=np.inf)
+                p50, p99, p999 = (float(np.percentile(latency, p, method="higher")) for p in (50, 99, 99.9))
+                late = float(np.percentile(np.nan_to_num(r.late_ms, nan=np.inf), 99, method="higher"))
+                lag = (
+                    f"{np.percentile(r.lag_ms, 99):.1f}" if len(r.lag_ms) else "-"
+                )  # no connection ever free
+                cache = "on" if node.search_cache_seconds else "off"
+                print(f"{workers:>7} {cache:>6} {name:<16} {rate:>5g} {r.achieved:>7.0f} {p50:>7.1f} {p99:>7.1f} "
+                      f"{p999:>7.1f} {late:>8.1f} {lag:>7} {r.errors:>6} {repeats:>7.0%} {r.server_cpu_ms:>7.1f} "
+                      f"{r.client_cpu:>6.0%} {os.getloadavg()[0]:>5.1f} {_split(r.split)} → {_split(r.split_after)}",
+                      flush=True)  # fmt: skip
+
+
+def _split(counts: list[int]) -> str:
+    return "+".join(map(str, counts)) or "0"
 
 
 @contextmanager

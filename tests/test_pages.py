@@ -7,6 +7,7 @@ paper's feed day is the date of its v1, and seed cards enter the feed on the day
 from __future__ import annotations
 
 import html
+import http.client
 import json
 import re
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ from paperfeed.settings import Settings
 from paperfeed.storage import Database
 from paperfeed.storage.lists import latest_day
 from paperfeed.storage.papers import upsert_papers
-from paperfeed.web.app import CSP, create_app
-from tests.conftest import CARDS, RECENT, SNAPSHOT
+from paperfeed.web.app import CSP, REQUESTS_PER_CONNECTION, create_app
+from tests.conftest import CARDS, RECENT, SNAPSHOT, LiveServer
 
 STATIC = Path(__file__).resolve().parent.parent / "paperfeed" / "web" / "static"
 
@@ -496,6 +497,22 @@ def test_hostile_text_is_escaped_everywhere(site: Site) -> None:
     assert 'href="https://doi.org/10.1/x%22%20onclick%3D%22alert%281%29"' in paper_page
     assert "<dd>javascript:alert(1)</dd>" in paper_page  # a license that is no http(s) URL stays text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[2]
+
+
+def test_a_connection_is_closed_after_its_share_of_requests(live_server: LiveServer) -> None:
+    """So that connections opened while the node was idle, which one worker may have taken all of, are
+    opened again and spread over the workers (web/app.py, ConnectionTurnover)."""
+    connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=10)
+    for n in range(1, REQUESTS_PER_CONNECTION + 1):
+        connection.request("GET", "/robots.txt")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert (response.getheader("connection") == "close") == (n == REQUESTS_PER_CONNECTION)
+    assert connection.sock is None  # the client closed its side as told; the next request opens a new one
+    connection.request("GET", "/robots.txt")
+    assert connection.getresponse().getheader("connection") is None
+    connection.close()
 
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)

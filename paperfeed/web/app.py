@@ -38,6 +38,10 @@ CSP = (
 )
 
 
+_CONNECTIONS_COUNTED = 10_000  # forgotten all at once beyond: a connection then closes a little later
+REQUESTS_PER_CONNECTION = 100  # nginx's keepalive_requests was 100 until 1.19.10 (now 1000)
+
+
 class SecurityHeaders:
     """Plain ASGI middleware (not BaseHTTPMiddleware, which costs a task per request on hot pages)."""
 
@@ -60,6 +64,41 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ConnectionTurnover:
+    """Closes a keep-alive connection after ``requests`` answers (``Connection: close`` on the last one), as
+    nginx's ``keepalive_requests`` does. Why: a node's web workers share one listening socket, and the
+    kernel gives each new connection to whichever worker accepts first; connections opened while the node
+    is idle (a proxy's pool of upstream connections, API clients that keep theirs) often all go to one
+    worker, which then serves every request while the others idle, for as long as they stay open. A client
+    that reconnects is accepted by a worker free to accept, the less busy one, so the load spreads again.
+    A connection is known by the client's address and port, unique while it is open."""
+
+    def __init__(self, app: ASGIApp, requests: int) -> None:
+        self.app, self.requests = app, requests
+        self._served: dict[tuple[str, int], int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client") if scope["type"] == "http" else None
+        if not client or scope.get("http_version") != "1.1":
+            await self.app(scope, receive, send)
+            return
+        key = (client[0], client[1])
+        served = self._served.pop(key, 0) + 1
+        if served < self.requests:
+            if len(self._served) >= _CONNECTIONS_COUNTED:  # counts of connections closed meanwhile
+                self._served.clear()
+            self._served[key] = served
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Connection"] = "close"
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
 
 def served_app() -> FastAPI:
@@ -131,7 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CSRFCookie)
     app.add_middleware(CachedPages, cache=app.state.page_cache)
     app.add_middleware(RememberedSearches)  # repeated searches, answered before routing
-    app.add_middleware(SecurityHeaders)  # added last, so outermost: cached answers get the headers too
+    app.add_middleware(SecurityHeaders)  # outside the caches: cached answers get the headers too
+    app.add_middleware(ConnectionTurnover, requests=REQUESTS_PER_CONNECTION)  # outermost: every answer counts
     app.mount("/static", StaticAssets(HERE / "static"), name="static")
     register(app)
     app.router.routes.append(Route(agents.PATH, mcp, methods=["GET", "POST", "DELETE"]))
