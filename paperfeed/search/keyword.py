@@ -52,9 +52,10 @@ _FIELDS = ["text", "authors"]
 BODY_BOOST = 0.25
 _FULLTEXT = "+fulltext"  # the schema version's suffix for an index with bodies
 _PAGE = 5000
-_STEMMER = Stemmer.Stemmer("english")
+_STEMMER = Stemmer.Stemmer("english")  # Porter2, the stemmer of tantivy's en_stem tokenizer
 _TOKENS = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps
-_K1 = 1.2  # tantivy's BM25 k1  # Porter2, the stemmer of tantivy's en_stem tokenizer
+_K1 = 1.2  # tantivy's BM25 k1
+_COMMON = 0.5  # of the papers: a query word held by more is left out when rarer ones remain
 _COMMIT_EVERY = 100_000
 _RELOAD_SECONDS = 1.0  # how often searches look for a commit another process made
 _HEAP = 256_000_000
@@ -329,12 +330,14 @@ class KeywordIndex:
         """BM25 over title and abstract (one field) and authors. Any text is accepted: syntax the query
         language cannot read is searched as plain words rather than answered with an error. ``among``
         scores only those papers (hybrid search asks for the BM25 of papers found by meaning)."""
-        text = _plain(query)
-        if not text or (among is not None and not among):
+        if among is not None and not among:
             return []
         searcher = self._searcher()
         if searcher is None:
             return []  # the index is being rebuilt: hybrid search answers from the vector side meanwhile
+        text = _informative(searcher, _plain(query))
+        if not text:
+            return []
         boosts = {"body": BODY_BOOST} if self.fulltext else None
         parsed, _errors = self._index.parse_query_lenient(text, self._fields, field_boosts=boosts)
         restrictions = self._filter_queries(filters) if filters else []
@@ -372,7 +375,7 @@ class KeywordIndex:
             return 0.0
         total = max(searcher.num_docs, 1)
         bound = 0.0
-        for stem in _STEMMER.stemWords(_TOKENS.findall(_plain(query))):
+        for stem in _STEMMER.stemWords(_TOKENS.findall(_informative(searcher, _plain(query)))):
             freq = searcher.doc_freq("text", stem)
             if freq:
                 bound += math.log(1 + (total - freq + 0.5) / (freq + 0.5)) * (_K1 + 1)
@@ -451,6 +454,24 @@ class KeywordIndex:
 
 
 _SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')
+
+
+def _informative(searcher: tantivy.Searcher, text: str) -> str:
+    """The query without the words more than ``_COMMON`` of the papers hold, unless only such words are
+    left: such a word's BM25 weight is at most ln 2 (a rare word's, many times that), so it hardly
+    moves a ranking, yet scoring it walks through most of the index, since tantivy-py's collector never
+    skips (no block-max WAND). A word that the tokenizer splits is dropped only if all its parts are common."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+    limit = searcher.num_docs * _COMMON
+
+    def common(word: str) -> bool:
+        stems = _STEMMER.stemWords(_TOKENS.findall(word))
+        return bool(stems) and all(searcher.doc_freq("text", stem) > limit for stem in stems)
+
+    kept = [w for w in words if not common(w)]
+    return " ".join(kept) if kept else text
 
 
 def _plain(query: str) -> str:
