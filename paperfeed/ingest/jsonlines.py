@@ -13,8 +13,10 @@ import gzip
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +40,19 @@ Progress = Callable[[int], None]  # called with the bytes of the file consumed s
 Stored = Callable[[UpsertCounts], None]  # called with what each batch stored (the keyword index, alongside)
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The papers parsed from the lines up to ``line`` (the checkpoint a rerun starts after), the lines
+    refused among them, and the bytes of the file consumed then; ``last``: the file ends here."""
+
+    papers: list[Any]  # Paper, or PreparedPaper from the reading process (ingest/reader.py)
+    errors: list[str]
+    read: int  # lines that were not blank
+    line: int
+    position: int
+    last: bool
+
+
 def import_file(
     db: Database,
     path: Path,
@@ -48,18 +63,57 @@ def import_file(
     stored: Stored | None = None,
 ) -> ImportReport:
     """Import a JSON-lines file, resuming after the last batch a previous run stored. ``batch_size``:
-    lines per batch (and transaction); by default BATCH, or BULK_BATCH for a file over BULK_BYTES."""
+    lines per batch (and transaction); by default BATCH, or BULK_BATCH for a file over BULK_BYTES. A file
+    large enough is read and parsed by a second process while this one stores (ingest/reader.py)."""
+    from paperfeed.ingest import reader  # it runs this module's batches() in the reading process
+
     now = now or datetime.now(UTC)
+    size = file_size(path)
     if batch_size is None:
-        batch_size = BULK_BATCH if file_size(path) > BULK_BYTES else BATCH
+        batch_size = BULK_BATCH if size > BULK_BYTES else BATCH
     source = _source_key(path)
     start_line = checkpoints.line_reached(db, source)
     report = ImportReport()
+    errors: list[str] = []
+    read = 0
+    reading: AbstractContextManager[Iterator[Batch]]
+    if reader.worth_it(size):
+        reading = reader.reading(path, parse, start_line, batch_size, now, db.dialect)
+        store: Callable[..., UpsertCounts] = paper_store.store_prepared
+    else:
+        reading = nullcontext(batches(path, parse, start_line, batch_size, now))
+        store = paper_store.upsert_papers
+    with db.bulk(), paced_collector() as collect, reading as parsed:
+        for batch in parsed:
+            mark = partial(checkpoints.reach_line, source=source, line=batch.line)
+            counts = store(db, batch.papers, now, also=mark)
+            if stored:
+                stored(counts)
+            report += ImportReport(
+                inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+            )
+            errors += batch.errors
+            read += batch.read
+            if progress and not batch.last:
+                progress(batch.position)
+            del batch, counts  # the batch's objects, gone before the collector looks
+            collect()
+    # Finished: the checkpoint only serves an interrupted import. A rerun reads the whole file again and
+    # finds every paper unchanged.
+    checkpoints.forget(db, source)
+    if progress:
+        progress(path.stat().st_size)
+    return report + ImportReport(read=read, errors=errors)
+
+
+def batches(path: Path, parse: Parse, start_line: int, batch_size: int, now: datetime) -> Iterator[Batch]:
+    """The file's lines after ``start_line``, parsed, in batches of ``batch_size`` papers; the last
+    batch (perhaps empty) ends at the file's end. A bad line is named in its batch's errors and skipped."""
     batch: list[Paper] = []
     errors: list[str] = []
     read = 0
     last_line = start_line
-    with path.open("rb") as raw, db.bulk(), _long_lived_heap():
+    with path.open("rb") as raw:
         for line_no, line in _lines(raw, path, start_line):
             last_line = line_no
             if not line or line.isspace():
@@ -80,44 +134,26 @@ def import_file(
             except BadRecord as exc:
                 errors.append(f"{path.name} line {line_no}: {exc}")
             if len(batch) >= batch_size:
-                report += _flush(db, batch, now, source, line_no, stored)
-                batch = []
-                if progress:
-                    progress(raw.tell())
-    report += _flush(db, batch, now, source, last_line, stored)
-    # Finished: the checkpoint only serves an interrupted import. A rerun reads the whole file again and
-    # finds every paper unchanged.
-    checkpoints.forget(db, source)
-    if progress:
-        progress(path.stat().st_size)
-    return report + ImportReport(read=read, errors=errors)
+                yield Batch(batch, errors, read, line_no, raw.tell(), last=False)
+                batch, errors, read = [], [], 0
+        yield Batch(batch, errors, read, last_line, raw.tell(), last=True)
 
 
 @contextmanager
-def _long_lived_heap() -> Iterator[None]:
-    """Leave what the process holds already (modules, SQLAlchemy's tables and compiled statements) out of
-    the garbage collector's full passes while a file is read. A batch of papers held until its flush, tens
-    of thousands of objects, sets off a full pass every batch or two, and each pass walked that whole
-    heap again. Objects made meanwhile are still collected, and the heap is handed back afterwards, unless
-    the process had frozen objects of its own (a served worker freezes its start-up objects: kept so)."""
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
+def paced_collector() -> Iterator[Callable[[], object]]:
+    """The garbage collector run once per batch, by the function this yields, instead of on its own
+    schedule while the file is read. A batch in flight is tens of thousands of objects, all alive until
+    it is stored, and the collector's passes walked it again and again (its full passes, a sixth of a bulk
+    import's time); between two batches almost nothing is alive. The papers themselves hold no cycles and
+    go by reference counting; the function collects the young generations, where the few cycles a batch
+    leaves are. The collector's own schedule is back on leaving (unless it was off)."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        yield
+        yield lambda: gc.collect(1)
     finally:
-        if not frozen_before:
-            gc.unfreeze()
-
-
-def _flush(
-    db: Database, batch: list[Paper], now: datetime, source: str, line_no: int, stored: Stored | None
-) -> ImportReport:
-    counts = paper_store.upsert_papers(
-        db, batch, now, also=lambda conn: checkpoints.reach_line(conn, source, line_no)
-    )
-    if stored:
-        stored(counts)
-    return ImportReport(inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged)
+        if enabled:
+            gc.enable()
 
 
 def _source_key(path: Path) -> str:

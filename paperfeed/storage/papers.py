@@ -6,12 +6,12 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 import sqlalchemy as sa
 
-from paperfeed.links import find_links
+from paperfeed.links import Found, find_links
 from paperfeed.models import (
     CodeLinks,
     Organization,
@@ -118,17 +118,89 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+class PreparedPaper(NamedTuple):
+    """A paper as an import writes it, made ready before the write transaction: its row, its authors'
+    keys and the code links its text names. A bulk import prepares them in a process of its own
+    (ingest/reader.py), so that the writer only writes."""
+
+    id: str
+    version: int
+    row: tuple[Any, ...]  # the papers row in _COLUMNS order, without rev; organization_id is filled in
+    organization: Organization | None  # at the write, which looks its id up
+    authors: list[str]
+    categories: list[str]
+    feed_day: date
+    author_keys: list[str]
+    links: Found | None
+
+
+_ORGANIZATION_ID = _COLUMNS.index("organization_id")
+
+
+def prepare(batch: Sequence[Paper], now: datetime, dialect: str) -> list[PreparedPaper]:
+    """Papers made ready for ``store_prepared`` into a database of this dialect ('sqlite' or
+    'postgresql'), ``now`` being the import's time (the feed day of a paper without one, ingested_at)."""
+    ingested: Any
+    if dialect == "sqlite":
+        # Values converted here, by position, instead of by SQLAlchemy's per-value processors: bulk
+        # imports spent a third of their time in those. The conversions are the ones they make.
+        bind, ingested = _SQLITE, _sqlite_timestamp(now)
+    else:
+        bind, ingested = _AS_IS, now
+    prepared = []
+    for p in batch:
+        day = p.feed_day or feed_day_of(p.published_at, p.submitted_at, now)
+        prepared.append(
+            PreparedPaper(
+                p.id, p.version, _row(p, day, ingested, bind), p.organization, p.authors, p.categories, day,
+                author_store.author_keys(p.authors), find_links(p.abstract, p.comments),
+            )
+        )  # fmt: skip
+    return prepared
+
+
+def store_prepared(
+    db: Database,
+    batch: Sequence[PreparedPaper],
+    now: datetime,
+    also: Callable[[sa.Connection], None] | None = None,
+) -> UpsertCounts:
+    """``upsert_papers`` for papers ``prepare`` made ready (with the same ``now`` and this database's
+    dialect): the same transaction, the same rules, the same rows."""
+    with db.write() as conn:
+        stored, fresh = _fresh(conn, batch)
+        counts = _write(conn, fresh, stored, len(batch), now) if fresh else UpsertCounts(0, 0, len(batch))
+        if also is not None:
+            also(conn)
+    return counts
+
+
 def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> UpsertCounts:
-    latest: dict[str, Paper] = {}
+    stored, fresh = _fresh(conn, batch)
+    if not fresh:
+        return UpsertCounts(0, 0, len(batch))
+    return _write(conn, prepare(fresh, now, conn.dialect.name), stored, len(batch), now)
+
+
+_P = TypeVar("_P", Paper, PreparedPaper)
+
+
+def _fresh(conn: sa.Connection, batch: Sequence[_P]) -> tuple[dict[str, int], list[_P]]:
+    """(the versions stored of the batch's papers that are stored, those to write: the newest of each
+    id that is not stored, or stored in an older version)."""
+    latest: dict[str, _P] = {}
     for p in batch:  # a source may repeat an id inside one batch: keep its newest version
         if p.id not in latest or p.version > latest[p.id].version:
             latest[p.id] = p
     if not latest:
-        return UpsertCounts(0, 0, 0)
+        return {}, []
     stored = _stored_versions(conn, list(latest))
-    fresh = [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
-    if not fresh:
-        return UpsertCounts(0, 0, len(batch))
+    return stored, [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
+
+
+def _write(
+    conn: sa.Connection, fresh: list[PreparedPaper], stored: dict[str, int], total: int, now: datetime
+) -> UpsertCounts:
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
     # The authors a new version replaces (the bulk import's inserts have none to read).
     updated = [p.id for p in fresh if p.id in stored]
@@ -138,32 +210,36 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
         else []
     )
     rev = next_rev(conn)
-    days = [p.feed_day or feed_day_of(p.published_at, p.submitted_at, now) for p in fresh]
+    rows = [
+        (*p.row, rev)
+        if p.organization is None
+        else (
+            *p.row[:_ORGANIZATION_ID],
+            org_ids.get(p.organization.name),
+            *p.row[_ORGANIZATION_ID + 1 :],
+            rev,
+        )
+        for p in fresh
+    ]
     if conn.dialect.name == "sqlite":
-        # Values converted here, by position, instead of by SQLAlchemy's per-value processors: bulk
-        # imports spent a third of their time in those. The conversions are the ones they make.
-        ingested = _sqlite_timestamp(now)
-        rows = [_row(p, day, rev, ingested, org_ids, _SQLITE) for p, day in zip(fresh, days, strict=True)]
         conn.exec_driver_sql(_sqlite_upsert(conn), rows)
     else:
-        rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
         conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
     # Each paper's authors by normal name, for author pages, feeds and follows (storage/authors.py).
-    author_store.replace(conn, [(p.id, p.authors) for p in fresh], before)
+    author_store.replace(conn, [(key, p.id) for p in fresh for key in p.author_keys], before)
     # Code links the text names (a member's own are kept: storage/links.py).
-    found = [(p.id, f) for p in fresh if (f := find_links(p.abstract, p.comments)) is not None]
-    link_store.store_found(conn, found, now)
+    link_store.store_found(conn, [(p.id, p.links) for p in fresh if p.links is not None], now)
     inserted = sum(1 for p in fresh if p.id not in stored)
     written = None
     if inserted == len(fresh):
         written = [
             IndexRow(
-                rev, p.id, p.title, p.abstract, p.authors, p.categories, day,
+                rev, p.id, p.row[1], p.row[2], p.authors, p.categories, p.feed_day,
                 p.organization.name if p.organization else None,
             )
-            for p, day in zip(fresh, days, strict=True)
+            for p in fresh
         ]  # fmt: skip
-    return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh), rev, written)
+    return UpsertCounts(inserted, len(fresh) - inserted, total - len(fresh), rev, written)
 
 
 def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
@@ -212,9 +288,8 @@ class _Binds:
     day: Callable[[date], Any]
 
 
-def _row(
-    p: Paper, day: date, rev: int, ingested: Any, org_ids: dict[str, int], bind: _Binds
-) -> tuple[Any, ...]:
+def _row(p: Paper, day: date, ingested: Any, bind: _Binds) -> tuple[Any, ...]:
+    """The paper's row, but its change number (the last column); its organization's id is None."""
     ts = bind.timestamp
     return (
         p.id,
@@ -234,14 +309,13 @@ def _row(
         p.report_no,
         p.license,
         p.submitter,
-        org_ids.get(p.organization.name) if p.organization else None,
+        None,
         bind.day(day),
         ts(p.submitted_at),
         p.submitted_by,
         p.upvotes,
         p.num_comments,
         ingested,
-        rev,
     )
 
 
