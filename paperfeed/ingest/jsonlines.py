@@ -96,7 +96,10 @@ def import_file(
             read += batch.read
             if progress and not batch.last:
                 progress(batch.position)
-            del batch, counts  # the batch's objects, gone before the collector looks
+            # Emptied once stored (its reader may hold the batch until the next): the collector then
+            # finds almost nothing alive to walk.
+            batch.papers.clear()
+            del counts
             collect()
     # Finished: the checkpoint only serves an interrupted import. A rerun reads the whole file again and
     # finds every paper unchanged.

@@ -102,7 +102,8 @@ def _received(pipe: IO[bytes], process: subprocess.Popen[bytes], path: Path) -> 
         if kind == "failed":  # what reading the file raised there, raised here as the importer would
             raise payload
         batch: Batch = payload
-        yield replace(batch, papers=[PreparedPaper._make(p) for p in batch.papers])
+        batch.papers[:] = [PreparedPaper._make(p) for p in batch.papers]  # in place: the importer empties it
+        yield batch
         if batch.last:
             return
 
@@ -156,7 +157,8 @@ def main() -> None:
             for batch in batches(Path(path), parse, start_line, batch_size, now):
                 prepared = [tuple(p) for p in prepare(batch.papers, now, dialect)]  # cheaper to send
                 _send(out, ("batch", replace(batch, papers=prepared)))
-                del batch, prepared
+                batch.papers.clear()  # as the importer does (jsonlines.import_file)
+                del prepared
                 collect()
     except BrokenPipeError:  # the importer is gone: so is the reason to read on
         os._exit(0)
