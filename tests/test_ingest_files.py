@@ -36,7 +36,7 @@ def importer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     bulk file gets, ingest/reader.py), whatever the file's size and the CPUs here."""
     if request.param == "reader process":
         monkeypatch.setattr(reader, "PIPELINE_BYTES", -1)
-        monkeypatch.setattr(reader, "_cpus", lambda: 2)
+        monkeypatch.setattr(reader, "_cpus", lambda: 8)
     return str(request.param)
 
 
@@ -204,7 +204,7 @@ def test_cards(db: Database, importer: str) -> None:
 
 # The command with every file read by a process of its own, as a bulk file is.
 _WITH_READER = (
-    "from paperfeed.ingest import reader; reader.PIPELINE_BYTES = -1; reader._cpus = lambda: 2; "
+    "from paperfeed.ingest import reader; reader.PIPELINE_BYTES = -1; reader._cpus = lambda: 8; "
     "from paperfeed.cli import main; main()"
 )
 
@@ -324,8 +324,16 @@ def test_the_reading_process_killed_stops_the_import_with_a_message(
 
 
 def test_one_cpu_reads_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert reader.worth_it(reader.PIPELINE_BYTES + 1) == (reader._cpus() > 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 2, raising=False)
+    assert reader.worth_it(reader.PIPELINE_BYTES + 1)
     assert not reader.worth_it(reader.PIPELINE_BYTES), "a small file: one process"
+    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, indexing=True), (
+        "tantivy's thread has the other core"
+    )
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    assert reader.worth_it(reader.PIPELINE_BYTES + 1, indexing=True)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr(os, "process_cpu_count", lambda: 1, raising=False)
     assert not reader.worth_it(10 * reader.PIPELINE_BYTES)

@@ -77,7 +77,7 @@ def import_file(
     errors: list[str] = []
     read = 0
     reading: AbstractContextManager[Iterator[Batch]]
-    if reader.worth_it(size):
+    if reader.worth_it(size, indexing=stored is not None):
         reading = reader.reading(path, parse, start_line, batch_size, now, db.dialect)
         store: Callable[..., UpsertCounts] = paper_store.store_prepared
     else:

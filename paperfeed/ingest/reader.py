@@ -1,7 +1,7 @@
 """The reading half of a bulk import, in a process of its own, so that reading and storing use two cores.
 
-``jsonlines.import_file`` stores; for a file over PIPELINE_BYTES, on a machine that gives this process
-more than one CPU, it starts ``python -m paperfeed.ingest.reader``, which reads the file, parses and checks
+``jsonlines.import_file`` stores; for a file over PIPELINE_BYTES, with a CPU free for it (``worth_it``),
+it starts ``python -m paperfeed.ingest.reader``, which reads the file, parses and checks
 each line (``jsonlines.batches``: the same code, the same messages for a bad line) and prepares each
 paper's row, author keys and code links (``papers.prepare``), a batch ahead of the importer. Batches come
 back over a pipe as compact tuples: a pickled ``Paper`` cost more to send and receive than to build.
@@ -41,9 +41,12 @@ class ReaderStopped(RuntimeError):
     """The reading process ended before the file did (killed, or out of memory)."""
 
 
-def worth_it(size: int) -> bool:
-    """Whether a file of ``size`` bytes is read by a process of its own."""
-    return size > PIPELINE_BYTES and bool(sys.executable) and _cpus() > 1
+def worth_it(size: int, indexing: bool = False) -> bool:
+    """Whether a file of ``size`` bytes is read by a process of its own: a file large enough, and a CPU
+    free for it. ``indexing``: the keyword index is built alongside (``KeywordIndex.alongside``), and its
+    thread keeps a core busy already; the reader then needs a third core (on two, the importer, the reader
+    and tantivy's thread took longer than the importer and tantivy alone)."""
+    return size > PIPELINE_BYTES and bool(sys.executable) and _cpus() > (2 if indexing else 1)
 
 
 def _cpus() -> int:
