@@ -78,7 +78,7 @@ def import_file(
     read = 0
     reading: AbstractContextManager[Iterator[Batch]]
     if reader.worth_it(size, indexing=stored is not None):
-        reading = reader.reading(path, parse, start_line, batch_size, now, db.dialect)
+        reading = reader.reading(path, parse, start_line, batch_size, now, db.dialect, stored is not None)
         store: Callable[..., UpsertCounts] = paper_store.store_prepared
     else:
         reading = nullcontext(batches(path, parse, start_line, batch_size, now))
@@ -86,7 +86,7 @@ def import_file(
     with db.bulk(), paced_collector() as collect, reading as parsed:
         for batch in parsed:
             mark = partial(checkpoints.reach_line, source=source, line=batch.line)
-            counts = store(db, batch.papers, now, also=mark)
+            counts = store(db, batch.papers, now, also=mark, index_rows=stored is not None)
             if stored:
                 stored(counts)
             report += ImportReport(

@@ -61,12 +61,21 @@ def _cpus() -> int:
 
 @contextmanager
 def reading(
-    path: Path, parse: Parse, start_line: int, batch_size: int, now: datetime, dialect: str
+    path: Path,
+    parse: Parse,
+    start_line: int,
+    batch_size: int,
+    now: datetime,
+    dialect: str,
+    index_rows: bool,
 ) -> Iterator[Iterator[Batch]]:
     """``jsonlines.batches(path, parse, start_line, batch_size, now)`` read by a second process, their
-    papers prepared for a ``dialect`` database (``PreparedPaper``). On leaving, the process is ended if
-    it still runs (the importer failed: a full disk, an interrupt)."""
-    job = pickle.dumps((str(path), parse, start_line, batch_size, now, dialect), pickle.HIGHEST_PROTOCOL)
+    papers prepared for a ``dialect`` database (``PreparedPaper``, with what ``UpsertCounts.written``
+    needs if ``index_rows``). On leaving, the process is ended if it still runs (the importer failed: a
+    full disk, an interrupt)."""
+    job = pickle.dumps(
+        (str(path), parse, start_line, batch_size, now, dialect, index_rows), pickle.HIGHEST_PROTOCOL
+    )
     receive, send = os.pipe()
     try:
         _widen(send)
@@ -146,19 +155,37 @@ def _send(out: IO[bytes], message: tuple[str, Any]) -> None:
     out.flush()
 
 
+def _compact(paper: PreparedPaper, index_rows: bool) -> tuple[Any, ...]:
+    """A paper as sent: a plain tuple (a named one pickles as a call per paper), without what nothing
+    will read (a list and a date cost as much to send and receive as the row)."""
+    if index_rows:
+        return tuple(paper)
+    return (
+        paper.id,
+        paper.version,
+        paper.row,
+        paper.organization,
+        None,
+        None,
+        None,
+        paper.author_keys,
+        paper.links,
+    )
+
+
 def main() -> None:
     """The reading process: the job from stdin, batches to the pipe named on the command line."""
     # Ctrl-C reaches the importer too, which ends this process; a traceback from here would say nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = open(int(sys.argv[1]), "wb")  # noqa: SIM115 (closed by the interpreter's exit; see below)
+    out = open(int(sys.argv[1]), "wb")  # noqa: SIM115 - closed at the end, or left to os._exit
     try:
-        path, parse, start_line, batch_size, now, dialect = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the importer
+        path, parse, start_line, batch_size, now, dialect, index_rows = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the importer
     except EOFError:  # the importer died before sending the job
         return
     try:
         with paced_collector() as collect:
             for batch in batches(Path(path), parse, start_line, batch_size, now):
-                prepared = [tuple(p) for p in prepare(batch.papers, now, dialect)]  # cheaper to send
+                prepared = [_compact(p, index_rows) for p in prepare(batch.papers, now, dialect)]
                 _send(out, ("batch", replace(batch, papers=prepared)))
                 batch.papers.clear()  # as the importer does (jsonlines.import_file)
                 del prepared

@@ -93,17 +93,19 @@ def upsert_papers(
     batch: Sequence[Paper],
     now: datetime | None = None,
     also: Callable[[sa.Connection], None] | None = None,
+    index_rows: bool = True,
 ) -> UpsertCounts:
     """Store a batch in one transaction: new papers are inserted, a newer version replaces the stored
     record, and an older or equal version changes nothing.
 
     ``also`` runs inside the same transaction (even for an empty batch), so a harvester can commit its
-    progress marker together with the papers it stored."""
+    progress marker together with the papers it stored. ``index_rows``: give ``UpsertCounts.written``
+    (an import that builds no index alongside has no use for it)."""
     if not batch and also is None:
         return UpsertCounts(0, 0, 0)
     now = now or datetime.now(UTC)
     with db.write() as conn:
-        counts = _store(conn, batch, now)
+        counts = _store(conn, batch, now, index_rows)
         if also is not None:
             also(conn)
     return counts
@@ -127,9 +129,11 @@ class PreparedPaper(NamedTuple):
     version: int
     row: tuple[Any, ...]  # the papers row in _COLUMNS order, without rev; organization_id is filled in
     organization: Organization | None  # at the write, which looks its id up
-    authors: list[str]
-    categories: list[str]
-    feed_day: date
+    # What UpsertCounts.written needs besides the row; None where the import asks for none (the reading
+    # process then leaves them out of what it sends).
+    authors: list[str] | None
+    categories: list[str] | None
+    feed_day: date | None
     author_keys: list[str]
     links: Found | None
 
@@ -164,22 +168,27 @@ def store_prepared(
     batch: Sequence[PreparedPaper],
     now: datetime,
     also: Callable[[sa.Connection], None] | None = None,
+    index_rows: bool = True,
 ) -> UpsertCounts:
     """``upsert_papers`` for papers ``prepare`` made ready (with the same ``now`` and this database's
     dialect): the same transaction, the same rules, the same rows."""
     with db.write() as conn:
         stored, fresh = _fresh(conn, batch)
-        counts = _write(conn, fresh, stored, len(batch), now) if fresh else UpsertCounts(0, 0, len(batch))
+        counts = (
+            _write(conn, fresh, stored, len(batch), now, index_rows)
+            if fresh
+            else UpsertCounts(0, 0, len(batch))
+        )
         if also is not None:
             also(conn)
     return counts
 
 
-def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> UpsertCounts:
+def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime, index_rows: bool) -> UpsertCounts:
     stored, fresh = _fresh(conn, batch)
     if not fresh:
         return UpsertCounts(0, 0, len(batch))
-    return _write(conn, prepare(fresh, now, conn.dialect.name), stored, len(batch), now)
+    return _write(conn, prepare(fresh, now, conn.dialect.name), stored, len(batch), now, index_rows)
 
 
 _P = TypeVar("_P", Paper, PreparedPaper)
@@ -199,7 +208,12 @@ def _fresh(conn: sa.Connection, batch: Sequence[_P]) -> tuple[dict[str, int], li
 
 
 def _write(
-    conn: sa.Connection, fresh: list[PreparedPaper], stored: dict[str, int], total: int, now: datetime
+    conn: sa.Connection,
+    fresh: list[PreparedPaper],
+    stored: dict[str, int],
+    total: int,
+    now: datetime,
+    index_rows: bool,
 ) -> UpsertCounts:
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
     # The authors a new version replaces (the bulk import's inserts have none to read).
@@ -230,16 +244,15 @@ def _write(
     # Code links the text names (a member's own are kept: storage/links.py).
     link_store.store_found(conn, [(p.id, p.links) for p in fresh if p.links is not None], now)
     inserted = sum(1 for p in fresh if p.id not in stored)
-    written = None
-    if inserted == len(fresh):
-        written = [
-            IndexRow(
-                rev, p.id, p.row[1], p.row[2], p.authors, p.categories, p.feed_day,
-                p.organization.name if p.organization else None,
-            )
-            for p in fresh
-        ]  # fmt: skip
+    written = [_index_row(p, rev) for p in fresh] if index_rows and inserted == len(fresh) else None
     return UpsertCounts(inserted, len(fresh) - inserted, total - len(fresh), rev, written)
+
+
+def _index_row(p: PreparedPaper, rev: int) -> IndexRow:
+    if p.authors is None or p.categories is None or p.feed_day is None:
+        raise ValueError(f"{p.id} was prepared without what an index needs")
+    organization = p.organization.name if p.organization else None
+    return IndexRow(rev, p.id, p.row[1], p.row[2], p.authors, p.categories, p.feed_day, organization)
 
 
 def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
