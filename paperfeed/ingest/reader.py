@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paperfeed.ingest.jsonlines import Batch, Parse, batches, paced_collector
-from paperfeed.storage.papers import PreparedPaper, prepare
+from paperfeed.storage.paper_rows import PreparedPaper, prepare
 
 # Below this the second process costs more than it saves: it takes about a third of a second to start,
 # the time the importer needs for ~10 MB of lines on its own.

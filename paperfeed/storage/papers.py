@@ -6,12 +6,10 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
-import orjson
 import sqlalchemy as sa
 
-from paperfeed.links import Found, find_links
 from paperfeed.models import (
     CodeLinks,
     Organization,
@@ -24,6 +22,7 @@ from paperfeed.models import (
 from paperfeed.storage import authors as author_store
 from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.paper_rows import COLUMNS, PreparedPaper, json_text, prepare
 from paperfeed.storage.schema import (
     counters,
     organizations,
@@ -111,58 +110,6 @@ def upsert_papers(
     return counts
 
 
-# Every column a stored paper's row sets, in the order _row builds it.
-_COLUMNS = (
-    "id", "title", "abstract", "authors", "num_authors", "categories", "primary_category", "versions",
-    "version", "published_at", "updated_at", "comments", "journal_ref", "doi", "report_no", "license",
-    "submitter", "organization_id", "feed_day", "submitted_at", "submitted_by", "upvotes", "num_comments",
-    "ingested_at", "rev",
-)  # fmt: skip
-
-
-class PreparedPaper(NamedTuple):
-    """A paper as an import writes it, made ready before the write transaction: its row, its authors'
-    keys and the code links its text names. A bulk import prepares them in a process of its own
-    (ingest/reader.py), so that the writer only writes."""
-
-    id: str
-    version: int
-    row: tuple[Any, ...]  # the papers row in _COLUMNS order, without rev; organization_id is filled in
-    organization: Organization | None  # at the write, which looks its id up
-    # What UpsertCounts.written needs besides the row; None where the import asks for none (the reading
-    # process then leaves them out of what it sends).
-    authors: list[str] | None
-    categories: list[str] | None
-    feed_day: date | None
-    author_keys: list[str]
-    links: Found | None
-
-
-_ORGANIZATION_ID = _COLUMNS.index("organization_id")
-
-
-def prepare(batch: Sequence[Paper], now: datetime, dialect: str) -> list[PreparedPaper]:
-    """Papers made ready for ``store_prepared`` into a database of this dialect ('sqlite' or
-    'postgresql'), ``now`` being the import's time (the feed day of a paper without one, ingested_at)."""
-    ingested: Any
-    if dialect == "sqlite":
-        # Values converted here, by position, instead of by SQLAlchemy's per-value processors: bulk
-        # imports spent a third of their time in those. The conversions are the ones they make.
-        bind, ingested = _SQLITE, _sqlite_timestamp(now)
-    else:
-        bind, ingested = _AS_IS, now
-    prepared = []
-    for p in batch:
-        day = p.feed_day or feed_day_of(p.published_at, p.submitted_at, now)
-        prepared.append(
-            PreparedPaper(
-                p.id, p.version, _row(p, day, ingested, bind), p.organization, p.authors, p.categories, day,
-                author_store.author_keys(p.authors), find_links(p.abstract, p.comments),
-            )
-        )  # fmt: skip
-    return prepared
-
-
 def store_prepared(
     db: Database,
     batch: Sequence[PreparedPaper],
@@ -191,6 +138,7 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime, index_row
     return _write(conn, prepare(fresh, now, conn.dialect.name), stored, len(batch), now, index_rows)
 
 
+_ORGANIZATION_ID = COLUMNS.index("organization_id")
 _P = TypeVar("_P", Paper, PreparedPaper)
 
 
@@ -238,7 +186,7 @@ def _write(
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_sqlite_upsert(conn), rows)
     else:
-        conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+        conn.execute(_upsert(conn), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
     # Each paper's authors by normal name, for author pages, feeds and follows (storage/authors.py).
     author_store.replace(conn, [(key, p.id) for p in fresh for key in p.author_keys], before)
     # Code links the text names (a member's own are kept: storage/links.py).
@@ -262,7 +210,7 @@ def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
         # parameter at every call, which cost more than the lookups.
         found = conn.exec_driver_sql(
             "SELECT id, version FROM papers WHERE id IN (SELECT value FROM json_each(?))",
-            (_json_text(ids),),
+            (json_text(ids),),
         )
         return dict(found.all())
     query = sa.select(papers.c.id, papers.c.version).where(papers.c.id.in_(ids))
@@ -282,82 +230,13 @@ _SQLITE_SQL: list[str] = []  # the upsert compiled for SQLite, once per process
 
 
 def _sqlite_upsert(conn: sa.Connection) -> str:
-    """The same upsert as SQLite text, its positional parameters in _COLUMNS order."""
+    """The same upsert as SQLite text, its positional parameters in COLUMNS order."""
     if not _SQLITE_SQL:
-        compiled = _upsert(conn).compile(dialect=conn.dialect, column_keys=list(_COLUMNS))
-        if tuple(compiled.positiontup or ()) != _COLUMNS:
+        compiled = _upsert(conn).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
+        if tuple(compiled.positiontup or ()) != COLUMNS:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
         _SQLITE_SQL.append(compiled.string)
     return _SQLITE_SQL[0]
-
-
-@dataclass(frozen=True, slots=True)
-class _Binds:
-    """How a dialect takes the values that are not plain strings and numbers."""
-
-    timestamp: Callable[[datetime | None], Any]
-    json: Callable[[list[str]], Any]
-    versions: Callable[[list[Version]], Any]
-    day: Callable[[date], Any]
-
-
-def _row(p: Paper, day: date, ingested: Any, bind: _Binds) -> tuple[Any, ...]:
-    """The paper's row, but its change number (the last column); its organization's id is None."""
-    ts = bind.timestamp
-    return (
-        p.id,
-        p.title,
-        p.abstract,
-        bind.json(p.authors),
-        p.num_authors,
-        bind.json(p.categories),
-        p.categories[0] if p.categories else None,
-        bind.versions(p.versions),
-        p.version,
-        ts(p.published_at),
-        ts(p.updated_at),
-        p.comments,
-        p.journal_ref,
-        p.doi,
-        p.report_no,
-        p.license,
-        p.submitter,
-        None,
-        bind.day(day),
-        ts(p.submitted_at),
-        p.submitted_by,
-        p.upvotes,
-        p.num_comments,
-        ingested,
-    )
-
-
-def _sqlite_timestamp(value: datetime | None) -> str | None:
-    """UTC as naive ISO text, what SQLAlchemy's DateTime stores in SQLite."""
-    if value is None:
-        return None
-    if value.tzinfo is UTC:  # what every source produces: drop the "+00:00" rather than convert
-        return value.isoformat(" ", "microseconds")[:-6]
-    if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
-        raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _json_text(value: Any) -> str:
-    # orjson writes a Version as {"version": 1, "created": "<isoformat>"}, the same text as _versions.
-    return orjson.dumps(value).decode()
-
-
-def _versions(versions: list[Version]) -> list[dict[str, Any]]:
-    return [{"version": v.version, "created": v.created.isoformat()} for v in versions]
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-_SQLITE = _Binds(timestamp=_sqlite_timestamp, json=_json_text, versions=_json_text, day=date.isoformat)
-_AS_IS = _Binds(timestamp=_same, json=_same, versions=_versions, day=_same)
 
 
 def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str, int]:
