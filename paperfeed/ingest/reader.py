@@ -2,7 +2,7 @@
 
 ``jsonlines.import_file`` stores; for a file over PIPELINE_BYTES, with a CPU free for it (``worth_it``),
 it starts ``python -m paperfeed.ingest.reader``, which reads the file, parses and checks
-each line (``jsonlines.batches``: the same code, the same messages for a bad line) and prepares each
+each line (``lines.batches``: the same code, the same messages for a bad line) and prepares each
 paper's row, author keys and code links (``papers.prepare``), a batch ahead of the importer. Batches come
 back over a pipe as compact tuples: a pickled ``Paper`` cost more to send and receive than to build.
 
@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from paperfeed.ingest.jsonlines import Batch, Parse, batches, paced_collector
+from paperfeed.ingest.lines import Batch, Parse, batches, paced_collector
 from paperfeed.storage.paper_rows import PreparedPaper, prepare
 
 # Below this the second process costs more than it saves: it takes about a third of a second to start,
@@ -69,7 +69,7 @@ def reading(
     dialect: str,
     index_rows: bool,
 ) -> Iterator[Iterator[Batch]]:
-    """``jsonlines.batches(path, parse, start_line, batch_size, now)`` read by a second process, their
+    """``lines.batches(path, parse, start_line, batch_size, now)`` read by a second process, their
     papers prepared for a ``dialect`` database (``PreparedPaper``, with what ``UpsertCounts.written``
     needs if ``index_rows``). On leaving, the process is ended if it still runs (the importer failed: a
     full disk, an interrupt)."""
