@@ -328,12 +328,13 @@ def test_one_cpu_reads_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "process_cpu_count", lambda: 2, raising=False)
     assert reader.worth_it(reader.PIPELINE_BYTES + 1)
     assert not reader.worth_it(reader.PIPELINE_BYTES), "a small file: one process"
-    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, indexing=True), (
-        "tantivy's thread has the other core"
+    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, busy=1), (
+        "tantivy (or PostgreSQL) has the other core"
     )
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
-    assert reader.worth_it(reader.PIPELINE_BYTES + 1, indexing=True)
+    assert reader.worth_it(reader.PIPELINE_BYTES + 1, busy=1)
+    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, busy=2), "tantivy and a PostgreSQL server"
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr(os, "process_cpu_count", lambda: 1, raising=False)
     assert not reader.worth_it(10 * reader.PIPELINE_BYTES)

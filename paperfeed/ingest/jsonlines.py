@@ -55,7 +55,10 @@ def import_file(
     errors: list[str] = []
     read = 0
     reading: AbstractContextManager[Iterator[Batch]]
-    if reader.worth_it(size, indexing=stored is not None):
+    # Tantivy's thread (an index built alongside) keeps a core busy, and so does a PostgreSQL server when
+    # it runs on this machine (assumed: it cannot be told from here).
+    busy = (stored is not None) + (db.dialect == "postgresql")
+    if reader.worth_it(size, busy):
         reading = reader.reading(path, parse, start_line, batch_size, now, db.dialect, stored is not None)
         store: Callable[..., UpsertCounts] = paper_store.store_prepared
     else:

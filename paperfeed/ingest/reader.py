@@ -41,12 +41,12 @@ class ReaderStopped(RuntimeError):
     """The reading process ended before the file did (killed, or out of memory)."""
 
 
-def worth_it(size: int, indexing: bool = False) -> bool:
+def worth_it(size: int, busy: int = 0) -> bool:
     """Whether a file of ``size`` bytes is read by a process of its own: a file large enough, and a CPU
-    free for it. ``indexing``: the keyword index is built alongside (``KeywordIndex.alongside``), and its
-    thread keeps a core busy already; the reader then needs a third core (on two, the importer, the reader
-    and tantivy's thread took longer than the importer and tantivy alone)."""
-    return size > PIPELINE_BYTES and bool(sys.executable) and _cpus() > (2 if indexing else 1)
+    free for it. ``busy``: cores the import keeps busy besides its own process's main thread: tantivy's
+    thread when the keyword index is built alongside, a PostgreSQL server doing the writes (measured on
+    two CPUs with either: the reader made the import no faster, and cost CPU)."""
+    return size > PIPELINE_BYTES and bool(sys.executable) and _cpus() > 1 + busy
 
 
 def _cpus() -> int:
