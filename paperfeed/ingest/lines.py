@@ -72,10 +72,10 @@ def batches(path: Path, parse: Parse, start_line: int, batch_size: int, now: dat
 def paced_collector() -> Iterator[Callable[[], object]]:
     """The garbage collector run once per batch, by the function this yields, instead of on its own
     schedule while the file is read. A batch in flight is tens of thousands of objects, all alive until
-    it is stored, and the collector's passes walked it again and again (its full passes, a sixth of a bulk
-    import's time); between two batches almost nothing is alive. The papers themselves hold no cycles and
-    go by reference counting; the function collects the young generations, where the few cycles a batch
-    leaves are. The collector's own schedule is back on leaving (unless it was off)."""
+    it is stored, and the collector's passes walked it again and again; between two batches almost
+    nothing is alive. The papers themselves hold no cycles and go by reference counting; the function
+    collects the young generations, where the few cycles a batch leaves are. The collector's own
+    schedule is back on leaving (unless it was off)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -30,8 +30,8 @@ from typing import IO, Any
 from paperfeed.ingest.lines import Batch, Parse, batches, paced_collector
 from paperfeed.storage.paper_rows import PreparedPaper, prepare
 
-# Below this the second process costs more than it saves: it takes about a third of a second to start,
-# the time the importer needs for ~10 MB of lines on its own.
+# Below this the second process costs more than it saves: starting it (an interpreter, the modules it
+# needs) takes as long as the importer needs for a few megabytes of lines on its own.
 PIPELINE_BYTES = 32 * 2**20
 _PIPE_SIZE = 2**20  # Linux's default pipe holds 64 KB; a batch is megabytes
 _HEADER = struct.Struct("<Q")
