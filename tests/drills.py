@@ -131,9 +131,11 @@ def rebuilt(db: Database, settings: Settings, folder: Path) -> tuple[list[str], 
 # -- processes ----------------------------------------------------------------------------------------------
 
 # The CLI as it is, except that the keyword index is built alongside an import of any size and committed
-# every 1,000 papers: a small test file then goes down the path a large one takes.
+# every 1,000 papers, and the file is read by a process of its own (as on a machine with a core to spare
+# for it): a small test file then goes down the path a large one takes.
 SMALL_AS_LARGE = (
     "import sys; from paperfeed.commands import ingest; from paperfeed.search import keyword; "
+    "from paperfeed.ingest import reader; reader.PIPELINE_BYTES = -1; reader._cpus = lambda: 8; "
     "ingest.BULK_IMPORT_BYTES = 0; keyword._ALONGSIDE_COMMIT_EVERY = 1000; "
     "from paperfeed.cli import main; main()"
 )

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperfeed.arxiv_ids import BadArxivId, parse_arxiv_id
+from paperfeed.ingest import reader
 from paperfeed.ingest.cards import card_id, ingest_cards
 from paperfeed.ingest.normalize import BadRecord, record_id
 from paperfeed.ingest.snapshot import ingest_snapshot
@@ -29,7 +30,17 @@ def snapshot_lines() -> list[dict]:
     return [json.loads(line) for line in SNAPSHOT.read_text().splitlines()]
 
 
-def test_snapshot_sample_keeps_every_field(db: Database) -> None:
+@pytest.fixture(params=["one process", "reader process"])
+def importer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each import test twice: in one process, and with the file read by a process of its own (what a
+    bulk file gets, ingest/reader.py), whatever the file's size and the CPUs here."""
+    if request.param == "reader process":
+        monkeypatch.setattr(reader, "PIPELINE_BYTES", -1)
+        monkeypatch.setattr(reader, "_cpus", lambda: 8)
+    return str(request.param)
+
+
+def test_snapshot_sample_keeps_every_field(db: Database, importer: str) -> None:
     report = ingest_snapshot(db, SNAPSHOT)
     assert (report.read, report.inserted, report.errors) == (200, 200, [])
     paper = store.paper(db, "0704.0001")
@@ -68,7 +79,7 @@ def test_latex_is_kept_for_the_browser(db: Database) -> None:
     assert paper.title == " ".join(with_latex[0]["title"].split())
 
 
-def test_recent_papers_land_on_their_publication_day(db: Database) -> None:
+def test_recent_papers_land_on_their_publication_day(db: Database, importer: str) -> None:
     ingest_snapshot(db, RECENT)
     paper = store.paper(db, "2607.07386")
     assert paper is not None and paper.feed_day == date(2026, 7, 8) and len(paper.authors) == 9
@@ -105,7 +116,7 @@ def test_old_style_ids(db: Database, tmp_path: Path) -> None:
     assert store.paper(db, "hep-th/9901001") is not None
 
 
-def test_newer_version_updates_and_older_changes_nothing(db: Database, tmp_path: Path) -> None:
+def test_newer_version_updates_and_older_changes_nothing(db: Database, tmp_path: Path, importer: str) -> None:
     v2 = snapshot_lines()[0]  # 0704.0001 has v1 and v2
     v1 = v2 | {"versions": v2["versions"][:1], "title": "An old title"}
     v3 = v2 | {
@@ -130,7 +141,7 @@ def test_newer_version_updates_and_older_changes_nothing(db: Database, tmp_path:
     assert paper.feed_day == date(2007, 4, 2), "a new version does not move a paper in the feed"
 
 
-def test_bad_lines_are_named_and_good_ones_kept(db: Database, tmp_path: Path) -> None:
+def test_bad_lines_are_named_and_good_ones_kept(db: Database, tmp_path: Path, importer: str) -> None:
     lines = [json.dumps(r) for r in snapshot_lines()[:5]]
     lines.insert(1, '{"id": "0704.9999", "title": "broken"')  # line 2: truncated JSON
     lines.insert(3, json.dumps(snapshot_lines()[6] | {"title": None}))  # line 4: missing title
@@ -149,7 +160,7 @@ def test_bad_lines_are_named_and_good_ones_kept(db: Database, tmp_path: Path) ->
     assert store.count_papers(db) == 5
 
 
-def test_bad_input_loses_nothing_already_stored(db: Database, tmp_path: Path) -> None:
+def test_bad_input_loses_nothing_already_stored(db: Database, tmp_path: Path, importer: str) -> None:
     ingest_snapshot(db, RECENT)
     path = tmp_path / "garbage.jsonl"
     path.write_text("not json\n" + json.dumps({"id": "2607.07386", "title": "", "abstract": "x"}) + "\n")
@@ -161,13 +172,13 @@ def test_bad_input_loses_nothing_already_stored(db: Database, tmp_path: Path) ->
     )
 
 
-def test_gzip_snapshot(db: Database, tmp_path: Path) -> None:
+def test_gzip_snapshot(db: Database, tmp_path: Path, importer: str) -> None:
     path = tmp_path / "arxiv-metadata-oai-snapshot.json.gz"
     path.write_bytes(gzip.compress(SNAPSHOT.read_bytes()))
     assert ingest_snapshot(db, path).inserted == 200
 
 
-def test_cards(db: Database) -> None:
+def test_cards(db: Database, importer: str) -> None:
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     from paperfeed.ingest.cards import paper_from_card
     from paperfeed.ingest.jsonlines import import_file
@@ -191,9 +202,16 @@ def test_cards(db: Database) -> None:
     assert ingest_cards(db, CARDS).unchanged == 50, "ids are stable: a second import changes nothing"
 
 
-def _paperfeed(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+# The command with every file read by a process of its own, as a bulk file is.
+_WITH_READER = (
+    "from paperfeed.ingest import reader; reader.PIPELINE_BYTES = -1; reader._cpus = lambda: 8; "
+    "from paperfeed.cli import main; main()"
+)
+
+
+def _paperfeed(settings: Settings, *args: str, reader: bool = False) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "paperfeed.cli", *args],
+        [sys.executable, *(["-c", _WITH_READER] if reader else ["-m", "paperfeed.cli"]), *args],
         env=os.environ | settings.environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -212,35 +230,114 @@ def _table(db: Database) -> list[tuple]:
         ]
 
 
-def test_kill_minus_nine_then_rerun_gives_the_same_end_state(
-    settings: Settings, db: Database, tmp_path: Path
-) -> None:
-    # 6,000 real-shaped lines (the real sample, re-numbered) so the kill lands mid-import.
+def _big_file(tmp_path: Path, copies: int = 12) -> tuple[Path, list[dict]]:
+    """6,000 real-shaped lines (the real sample, re-numbered), so a kill lands mid-import."""
     base = snapshot_lines() + [json.loads(line) for line in RECENT.read_text().splitlines()]
-    rows = [r | {"id": f"0801.{i:05d}"} for i, r in enumerate(base * 12)]
+    rows = [r | {"id": f"0801.{i:05d}"} for i, r in enumerate(base * copies)]
     path = tmp_path / "big.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, rows
 
-    proc = _paperfeed(settings, "ingest", "snapshot", str(path))
+
+def _readers(pid: int) -> list[int]:
+    """The reading processes (ingest/reader.py) process ``pid`` started, still running."""
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                if b"paperfeed.ingest.reader" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _same_as_one_uninterrupted_import(db: Database, path: Path, tmp_path: Path) -> None:
+    (tmp_path / "reference").mkdir()
+    reference = open_database(fresh_database_url(tmp_path / "reference"))
+    ingest_snapshot(reference, path)
+    assert _table(db) == _table(reference)
+
+
+def test_kill_minus_nine_then_rerun_gives_the_same_end_state(
+    settings: Settings, db: Database, tmp_path: Path, importer: str
+) -> None:
+    path, rows = _big_file(tmp_path)
+    with_reader = importer == "reader process"
+    proc = _paperfeed(settings, "ingest", "snapshot", str(path), reader=with_reader)
     deadline = time.monotonic() + 60
     while store.count_papers(db) < 2000:  # at least one batch committed
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.01)
+    readers = _readers(proc.pid)
+    assert len(readers) == int(with_reader)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert store.count_papers(db) < len(rows), "killed before the end"
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in readers):  # its next write to the pipe fails: it exits
+        assert time.monotonic() < deadline, "the reading process outlived the importer"
+        time.sleep(0.01)
 
-    rerun = _paperfeed(settings, "ingest", "snapshot", str(path))
+    rerun = _paperfeed(settings, "ingest", "snapshot", str(path), reader=with_reader)
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert store.count_papers(db) == len(rows)
     resumed_from = int(out.decode().split("read ")[1].split(",")[0])
     assert 0 < resumed_from <= len(rows) - 2000, "the rerun skipped the batches committed before the kill"
+    _same_as_one_uninterrupted_import(db, path, tmp_path)
 
-    (tmp_path / "reference").mkdir()
-    reference = open_database(fresh_database_url(tmp_path / "reference"))
-    ingest_snapshot(reference, path)
-    assert _table(db) == _table(reference)
+
+def test_the_reading_process_killed_stops_the_import_with_a_message(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """Batches of 2,000 lines are megabytes, more than the pipe holds: while the importer stores one, the
+    reader waits to send the next, and is killed there. The import stops, naming why, with what it
+    stored kept; the same command continues."""
+    path, rows = _big_file(tmp_path)
+    proc = _paperfeed(settings, "ingest", "snapshot", str(path), reader=True)
+    deadline = time.monotonic() + 60
+    while store.count_papers(db) < 2000 or not _readers(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+    for pid in _readers(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert err.decode().splitlines()[-1] == (
+        "error: the process reading big.jsonl stopped (killed by SIGKILL) before the end of the file; "
+        "the papers stored before are kept: run the same command again to continue"
+    )
+    assert 2000 <= store.count_papers(db) < len(rows)
+
+    rerun = _paperfeed(settings, "ingest", "snapshot", str(path), reader=True)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    _same_as_one_uninterrupted_import(db, path, tmp_path)
+
+
+def test_one_cpu_reads_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 2, raising=False)
+    assert reader.worth_it(reader.PIPELINE_BYTES + 1)
+    assert not reader.worth_it(reader.PIPELINE_BYTES), "a small file: one process"
+    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, busy=1), (
+        "tantivy (or PostgreSQL) has the other core"
+    )
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    assert reader.worth_it(reader.PIPELINE_BYTES + 1, busy=1)
+    assert not reader.worth_it(reader.PIPELINE_BYTES + 1, busy=2), "tantivy and a PostgreSQL server"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 1, raising=False)
+    assert not reader.worth_it(10 * reader.PIPELINE_BYTES)
 
 
 _IMPORT_WITH_INDEX = """

@@ -31,13 +31,18 @@ BULK_IMPORT_BYTES = 32 * 2**20
 
 
 def _run_import(obj: Context, label: str, path: Path, run: Callable[..., ImportReport], index: bool) -> None:
+    from paperfeed.ingest.reader import ReaderStopped
+
     size = path.stat().st_size
     alongside = index and size > BULK_IMPORT_BYTES
-    with (
-        _bar(label, size) as progress,
-        obj.keywords().alongside(obj.db) if alongside else nullcontext() as stored,
-    ):
-        report = run(obj.db, path, progress, stored)
+    try:
+        with (
+            _bar(label, size) as progress,
+            obj.keywords().alongside(obj.db) if alongside else nullcontext() as stored,
+        ):
+            report = run(obj.db, path, progress, stored)
+    except ReaderStopped as exc:
+        fail(str(exc))
     _finish(obj, report, index)
 
 

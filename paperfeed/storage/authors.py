@@ -43,28 +43,28 @@ def author_keys(authors: Iterable[str]) -> list[str]:
 
 def replace(
     conn: sa.Connection,
-    written: Sequence[tuple[str, Sequence[str]]],
+    written: Sequence[tuple[str, str]],
     replaced: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> None:
-    """Inside the import's transaction: the rows of papers just written, (id, authors), after removing
-    those of the ``replaced`` papers, (id, their stored authors): a new version may change its authors.
-    Rows are keyed by (key, paper_id), so the stored authors find their rows without a second index."""
+    """Inside the import's transaction: the rows (key, paper_id) of papers just written (their keys by
+    ``author_keys``), after removing those of the ``replaced`` papers, (id, their stored authors): a new
+    version may change its authors. Rows are keyed by (key, paper_id), so the stored authors find their
+    rows without a second index."""
     gone = [(key, pid) for pid, authors in replaced for key in author_keys(authors)]
-    rows = [(key, pid) for pid, authors in written for key in author_keys(authors)]
     if conn.dialect.name == "sqlite":  # executemany on the driver: the bulk import's pace
         if gone:
             conn.exec_driver_sql("DELETE FROM paper_authors WHERE key = ? AND paper_id = ?", gone)
-        if rows:
-            conn.exec_driver_sql("INSERT OR IGNORE INTO paper_authors (key, paper_id) VALUES (?, ?)", rows)
+        if written:
+            conn.exec_driver_sql("INSERT OR IGNORE INTO paper_authors (key, paper_id) VALUES (?, ?)", written)
         return
     if gone:
         match = sa.and_(
             paper_authors.c.key == sa.bindparam("k"), paper_authors.c.paper_id == sa.bindparam("p")
         )
         conn.execute(paper_authors.delete().where(match), [{"k": k, "p": p} for k, p in gone])
-    if rows:
+    if written:
         stmt = upsert(conn, paper_authors).on_conflict_do_nothing()
-        conn.execute(stmt, [{"key": k, "paper_id": p} for k, p in rows])
+        conn.execute(stmt, [{"key": k, "paper_id": p} for k, p in written])
 
 
 def count_author_papers(db: Database, name: str) -> int:

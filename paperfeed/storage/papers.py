@@ -6,12 +6,10 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
 import sqlalchemy as sa
 
-from paperfeed.links import find_links
 from paperfeed.models import (
     CodeLinks,
     Organization,
@@ -24,6 +22,7 @@ from paperfeed.models import (
 from paperfeed.storage import authors as author_store
 from paperfeed.storage import links as link_store
 from paperfeed.storage.db import Database, upsert
+from paperfeed.storage.paper_rows import COLUMNS, PreparedPaper, json_text, prepare
 from paperfeed.storage.schema import (
     counters,
     organizations,
@@ -93,42 +92,77 @@ def upsert_papers(
     batch: Sequence[Paper],
     now: datetime | None = None,
     also: Callable[[sa.Connection], None] | None = None,
+    index_rows: bool = True,
 ) -> UpsertCounts:
     """Store a batch in one transaction: new papers are inserted, a newer version replaces the stored
     record, and an older or equal version changes nothing.
 
     ``also`` runs inside the same transaction (even for an empty batch), so a harvester can commit its
-    progress marker together with the papers it stored."""
+    progress marker together with the papers it stored. ``index_rows``: give ``UpsertCounts.written``
+    (an import that builds no index alongside has no use for it)."""
     if not batch and also is None:
         return UpsertCounts(0, 0, 0)
     now = now or datetime.now(UTC)
     with db.write() as conn:
-        counts = _store(conn, batch, now)
+        counts = _store(conn, batch, now, index_rows)
         if also is not None:
             also(conn)
     return counts
 
 
-# Every column a stored paper's row sets, in the order _row builds it.
-_COLUMNS = (
-    "id", "title", "abstract", "authors", "num_authors", "categories", "primary_category", "versions",
-    "version", "published_at", "updated_at", "comments", "journal_ref", "doi", "report_no", "license",
-    "submitter", "organization_id", "feed_day", "submitted_at", "submitted_by", "upvotes", "num_comments",
-    "ingested_at", "rev",
-)  # fmt: skip
+def store_prepared(
+    db: Database,
+    batch: Sequence[PreparedPaper],
+    now: datetime,
+    also: Callable[[sa.Connection], None] | None = None,
+    index_rows: bool = True,
+) -> UpsertCounts:
+    """``upsert_papers`` for papers ``prepare`` made ready (with the same ``now`` and this database's
+    dialect): the same transaction, the same rules, the same rows."""
+    with db.write() as conn:
+        stored, fresh = _fresh(conn, batch)
+        counts = (
+            _write(conn, fresh, stored, len(batch), now, index_rows)
+            if fresh
+            else UpsertCounts(0, 0, len(batch))
+        )
+        if also is not None:
+            also(conn)
+    return counts
 
 
-def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> UpsertCounts:
-    latest: dict[str, Paper] = {}
+def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime, index_rows: bool) -> UpsertCounts:
+    stored, fresh = _fresh(conn, batch)
+    if not fresh:
+        return UpsertCounts(0, 0, len(batch))
+    return _write(conn, prepare(fresh, now, conn.dialect.name), stored, len(batch), now, index_rows)
+
+
+_ORGANIZATION_ID = COLUMNS.index("organization_id")
+_P = TypeVar("_P", Paper, PreparedPaper)
+
+
+def _fresh(conn: sa.Connection, batch: Sequence[_P]) -> tuple[dict[str, int], list[_P]]:
+    """(the versions stored of the batch's papers that are stored, those to write: the newest of each
+    id that is not stored, or stored in an older version)."""
+    latest: dict[str, _P] = {}
     for p in batch:  # a source may repeat an id inside one batch: keep its newest version
         if p.id not in latest or p.version > latest[p.id].version:
             latest[p.id] = p
     if not latest:
-        return UpsertCounts(0, 0, 0)
+        return {}, []
     stored = _stored_versions(conn, list(latest))
-    fresh = [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
-    if not fresh:
-        return UpsertCounts(0, 0, len(batch))
+    return stored, [p for p in latest.values() if p.id not in stored or p.version > stored[p.id]]
+
+
+def _write(
+    conn: sa.Connection,
+    fresh: list[PreparedPaper],
+    stored: dict[str, int],
+    total: int,
+    now: datetime,
+    index_rows: bool,
+) -> UpsertCounts:
     org_ids = _organization_ids(conn, [p.organization for p in fresh if p.organization])
     # The authors a new version replaces (the bulk import's inserts have none to read).
     updated = [p.id for p in fresh if p.id in stored]
@@ -138,32 +172,35 @@ def _store(conn: sa.Connection, batch: Sequence[Paper], now: datetime) -> Upsert
         else []
     )
     rev = next_rev(conn)
-    days = [p.feed_day or feed_day_of(p.published_at, p.submitted_at, now) for p in fresh]
+    rows = [
+        (*p.row, rev)
+        if p.organization is None
+        else (
+            *p.row[:_ORGANIZATION_ID],
+            org_ids.get(p.organization.name),
+            *p.row[_ORGANIZATION_ID + 1 :],
+            rev,
+        )
+        for p in fresh
+    ]
     if conn.dialect.name == "sqlite":
-        # Values converted here, by position, instead of by SQLAlchemy's per-value processors: bulk
-        # imports spent a third of their time in those. The conversions are the ones they make.
-        ingested = _sqlite_timestamp(now)
-        rows = [_row(p, day, rev, ingested, org_ids, _SQLITE) for p, day in zip(fresh, days, strict=True)]
         conn.exec_driver_sql(_sqlite_upsert(conn), rows)
     else:
-        rows = [_row(p, day, rev, now, org_ids, _AS_IS) for p, day in zip(fresh, days, strict=True)]
-        conn.execute(_upsert(conn), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+        conn.execute(_upsert(conn), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
     # Each paper's authors by normal name, for author pages, feeds and follows (storage/authors.py).
-    author_store.replace(conn, [(p.id, p.authors) for p in fresh], before)
+    author_store.replace(conn, [(key, p.id) for p in fresh for key in p.author_keys], before)
     # Code links the text names (a member's own are kept: storage/links.py).
-    found = [(p.id, f) for p in fresh if (f := find_links(p.abstract, p.comments)) is not None]
-    link_store.store_found(conn, found, now)
+    link_store.store_found(conn, [(p.id, p.links) for p in fresh if p.links is not None], now)
     inserted = sum(1 for p in fresh if p.id not in stored)
-    written = None
-    if inserted == len(fresh):
-        written = [
-            IndexRow(
-                rev, p.id, p.title, p.abstract, p.authors, p.categories, day,
-                p.organization.name if p.organization else None,
-            )
-            for p, day in zip(fresh, days, strict=True)
-        ]  # fmt: skip
-    return UpsertCounts(inserted, len(fresh) - inserted, len(batch) - len(fresh), rev, written)
+    written = [_index_row(p, rev) for p in fresh] if index_rows and inserted == len(fresh) else None
+    return UpsertCounts(inserted, len(fresh) - inserted, total - len(fresh), rev, written)
+
+
+def _index_row(p: PreparedPaper, rev: int) -> IndexRow:
+    if p.authors is None or p.categories is None or p.feed_day is None:
+        raise ValueError(f"{p.id} was prepared without what an index needs")
+    organization = p.organization.name if p.organization else None
+    return IndexRow(rev, p.id, p.row[1], p.row[2], p.authors, p.categories, p.feed_day, organization)
 
 
 def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
@@ -173,7 +210,7 @@ def _stored_versions(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
         # parameter at every call, which cost more than the lookups.
         found = conn.exec_driver_sql(
             "SELECT id, version FROM papers WHERE id IN (SELECT value FROM json_each(?))",
-            (_json_text(ids),),
+            (json_text(ids),),
         )
         return dict(found.all())
     query = sa.select(papers.c.id, papers.c.version).where(papers.c.id.in_(ids))
@@ -193,84 +230,13 @@ _SQLITE_SQL: list[str] = []  # the upsert compiled for SQLite, once per process
 
 
 def _sqlite_upsert(conn: sa.Connection) -> str:
-    """The same upsert as SQLite text, its positional parameters in _COLUMNS order."""
+    """The same upsert as SQLite text, its positional parameters in COLUMNS order."""
     if not _SQLITE_SQL:
-        compiled = _upsert(conn).compile(dialect=conn.dialect, column_keys=list(_COLUMNS))
-        if tuple(compiled.positiontup or ()) != _COLUMNS:
+        compiled = _upsert(conn).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
+        if tuple(compiled.positiontup or ()) != COLUMNS:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
         _SQLITE_SQL.append(compiled.string)
     return _SQLITE_SQL[0]
-
-
-@dataclass(frozen=True, slots=True)
-class _Binds:
-    """How a dialect takes the values that are not plain strings and numbers."""
-
-    timestamp: Callable[[datetime | None], Any]
-    json: Callable[[list[str]], Any]
-    versions: Callable[[list[Version]], Any]
-    day: Callable[[date], Any]
-
-
-def _row(
-    p: Paper, day: date, rev: int, ingested: Any, org_ids: dict[str, int], bind: _Binds
-) -> tuple[Any, ...]:
-    ts = bind.timestamp
-    return (
-        p.id,
-        p.title,
-        p.abstract,
-        bind.json(p.authors),
-        p.num_authors,
-        bind.json(p.categories),
-        p.categories[0] if p.categories else None,
-        bind.versions(p.versions),
-        p.version,
-        ts(p.published_at),
-        ts(p.updated_at),
-        p.comments,
-        p.journal_ref,
-        p.doi,
-        p.report_no,
-        p.license,
-        p.submitter,
-        org_ids.get(p.organization.name) if p.organization else None,
-        bind.day(day),
-        ts(p.submitted_at),
-        p.submitted_by,
-        p.upvotes,
-        p.num_comments,
-        ingested,
-        rev,
-    )
-
-
-def _sqlite_timestamp(value: datetime | None) -> str | None:
-    """UTC as naive ISO text, what SQLAlchemy's DateTime stores in SQLite."""
-    if value is None:
-        return None
-    if value.tzinfo is UTC:  # what every source produces: drop the "+00:00" rather than convert
-        return value.isoformat(" ", "microseconds")[:-6]
-    if value.tzinfo is None:  # the same guard as UTCDateTime, which this path bypasses
-        raise ValueError(f"naive datetime {value!r}: paperfeed stores UTC-aware timestamps only")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _json_text(value: Any) -> str:
-    # orjson writes a Version as {"version": 1, "created": "<isoformat>"}, the same text as _versions.
-    return orjson.dumps(value).decode()
-
-
-def _versions(versions: list[Version]) -> list[dict[str, Any]]:
-    return [{"version": v.version, "created": v.created.isoformat()} for v in versions]
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-_SQLITE = _Binds(timestamp=_sqlite_timestamp, json=_json_text, versions=_json_text, day=date.isoformat)
-_AS_IS = _Binds(timestamp=_same, json=_same, versions=_versions, day=_same)
 
 
 def _organization_ids(conn: sa.Connection, orgs: list[Organization]) -> dict[str, int]:
