@@ -172,7 +172,16 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="only the throughput under load")
     parser.add_argument("--seconds", type=float, default=30, help="of load per configuration")
     parser.add_argument("--connections", type=int, default=8, help="concurrent clients under load")
-    parser.add_argument("--warmup", type=float, default=10, help="seconds of load before each measurement")
+    parser.add_argument(
+        "--warmup", type=float, default=10, help="seconds of load before each wrk measurement"
+    )
+    parser.add_argument(
+        "--paced-warmup",
+        type=float,
+        default=20,
+        help="seconds of paced load before each paced measurement: a server just started answers every "
+        "query anew until its remembered answers fill, and the queue that builds meanwhile drains",
+    )
     parser.add_argument(
         "--configs",
         type=lambda text: [(int(w), float(c)) for w, c in (pair.split(":") for pair in text.split(","))],
@@ -495,7 +504,7 @@ def offered(
     print(f"\nlatency at an offered load: the same requests, due at a fixed total rate ({args.arrivals} "
           f"arrivals) and sent over {args.connections} keep-alive connections, the first free one taking the "
           f"next due request; latency from when it was due, a wait for a free connection included; "
-          f"{args.seconds:g} s measured after a {args.warmup:g} s warm-up on the same stream, each run on a "
+          f"{args.seconds:g} s measured after a {args.paced_warmup:g} s warm-up on the same stream, each run on a "
           f"server just started; 'late p99': due to sent; 'lag p99': the same for the requests a connection "
           f"was free for (the driver's own lateness); client: the driver's CPU share of a core; load: the "
           f"1-minute load average after the run; conns: the connections each worker held once they were "
@@ -508,10 +517,10 @@ def offered(
             for rate in args.rate:
                 seed = np.random.default_rng(int(rate))
                 due = paced.due_times(
-                    int(rate * (args.warmup + args.seconds) * 1.2) + 10, rate, args.arrivals, seed
+                    int(rate * (args.paced_warmup + args.seconds) * 1.2) + 10, rate, args.arrivals, seed
                 )
-                due = due[due < args.warmup + args.seconds]
-                measured = int(np.count_nonzero(due >= args.warmup))
+                due = due[due < args.paced_warmup + args.seconds]
+                measured = int(np.count_nonzero(due >= args.paced_warmup))
                 with serving(node, workers) as (url, pid):
                     r = paced.run(url, mix, due, measured, args.connections, pid)
                 repeats, _held = _repeats(mixes[name][: len(due)], len(due) - measured)
