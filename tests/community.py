@@ -78,22 +78,28 @@ def run_job(db: Database, settings: Settings, name: str) -> str:
         return job.run(JobContext(db, settings, holder, held))
 
 
-def newest_published(count: int) -> datetime:
-    """When the newest of ``count`` papers an hour apart is published: an hour before now, unless the batch
-    would then straddle midnight UTC (feed days are UTC dates: its papers would be on two daily lists), in
-    which case the whole batch goes to the day before."""
+BATCH_HOURS = 3  # the most papers a test adds at once (add_papers' default), an hour apart
+
+
+def _newest_published() -> datetime:
+    """When paper 0 of every add_papers batch is published: an hour before now, unless a batch of
+    BATCH_HOURS papers would then straddle midnight UTC (feed days are UTC dates: its papers would be on two
+    daily lists), in which case the day before's last hour. The same for every call, whatever its count, so
+    that batches added one after the other agree on each paper's time."""
     newest = NOW - timedelta(hours=1)
     midnight = newest.replace(hour=0, minute=0, second=0)
-    if count <= 24 and newest - timedelta(hours=count - 1) < midnight:
+    if newest - timedelta(hours=BATCH_HOURS - 1) < midnight:
         newest = midnight - timedelta(hours=1)
     return newest
 
 
+NEWEST = _newest_published()
+
+
 def add_papers(db: Database, count: int = 3, **fields: object) -> list[Paper]:
     papers = []
-    newest = newest_published(count)
     for i in range(count):
-        published = newest - timedelta(hours=i)
+        published = NEWEST - timedelta(hours=i)
         values: dict[str, object] = {
             "id": f"2611.{i:05d}",
             "title": f"Paper number {i}",

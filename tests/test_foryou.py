@@ -313,15 +313,16 @@ def test_feed_addresses_are_made_from_a_session_only(loaded_settings: Settings, 
 def test_candidates_are_built_once_per_period_and_again_when_its_papers_change(
     settings: Settings, db: Database
 ) -> None:
-    add_papers(db, 3)
+    papers = add_papers(db, 3)
     cache = foryou.CandidateCache()
     win = foryou.window(db)
     assert win is not None
     model = settings.embedding_model
     first = cache.get(db, win, lists.EVERYTHING, model)
     assert len(first) == 3 and cache.get(db, win, lists.EVERYTHING, model) is first and cache.builds == 1
-    # Between the first papers (an hour apart): in the period's days even just after midnight UTC.
-    add_papers(db, 1, id="2611.09999", title="One more paper", published_at=NOW - timedelta(minutes=90))
+    # Between the first papers (an hour apart): in the period's days whatever the time of day.
+    between = papers[0].published_at - timedelta(minutes=30)  # type: ignore[operator]
+    add_papers(db, 1, id="2611.09999", title="One more paper", published_at=between)
     assert len(cache.get(db, win, lists.EVERYTHING, model)) == 4 and cache.builds == 2
 
 
