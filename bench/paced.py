@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from report import cpu_of, family
 
 TIMEOUT = 30.0  # seconds for one answer before it counts as an error
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -48,30 +48,6 @@ def due_times(count: int, rate: float, arrivals: str, rng: np.random.Generator) 
     if arrivals == "constant":
         return np.arange(count) / rate
     return np.cumsum(rng.exponential(1 / rate, size=count)) - 1 / rate
-
-
-def family(pid: int) -> list[int]:
-    """A process and its children (uvicorn's workers), found once: reading only their /proc files during
-    the run is cheap enough not to delay the requests due meanwhile."""
-    found = [pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(pid):
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def _cpu(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICK
 
 
 def run(url: str, paths: list[str], due: np.ndarray, measured: int, connections: int, pid: int) -> Paced:
@@ -106,7 +82,7 @@ async def _run(
     last_due = start + float(due[-1])
 
     def mark(name: str) -> None:
-        marks[name] = _cpu(pids)
+        marks[name] = cpu_of(pids)
         marks[name + " client"] = time.process_time()
         marks[name + " at"] = loop.time()
 

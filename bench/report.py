@@ -95,14 +95,31 @@ def recorded(name: str, doc: Path = DOC) -> Iterator[None]:
         print(f"figures written to {doc}, section {name!r}", file=sys.stderr)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its live children (uvicorn's workers), from /proc."""
-    total = 0.0
+def family(pid: int) -> list[int]:
+    """A process and its live children (uvicorn's workers), found once: reading only their /proc files
+    afterwards is cheap enough to do while a bench's requests are due."""
+    found = [pid]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
             continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the process, or its child (ppid)
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return found
+
+
+def cpu_of(pids: list[int]) -> float:
+    """CPU time (user + system) of these processes, from /proc (those gone meanwhile count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children (uvicorn's workers), from /proc."""
+    return cpu_of(family(pid))
