@@ -335,7 +335,7 @@ class KeywordIndex:
         searcher = self._searcher()
         if searcher is None:
             return []  # the index is being rebuilt: hybrid search answers from the vector side meanwhile
-        text = _informative(searcher, _plain(query))
+        text = " ".join(word for word, _ in _informative(searcher, query))
         if not text:
             return []
         boosts = {"body": BODY_BOOST} if self.fulltext else None
@@ -375,10 +375,10 @@ class KeywordIndex:
             return 0.0
         total = max(searcher.num_docs, 1)
         bound = 0.0
-        for stem in _STEMMER.stemWords(_TOKENS.findall(_informative(searcher, _plain(query)))):
-            freq = searcher.doc_freq("text", stem)
-            if freq:
-                bound += math.log(1 + (total - freq + 0.5) / (freq + 0.5)) * (_K1 + 1)
+        for _, freqs in _informative(searcher, query):
+            for freq in freqs:
+                if freq:
+                    bound += math.log(1 + (total - freq + 0.5) / (freq + 0.5)) * (_K1 + 1)
         return bound
 
     def document_frequencies(self, words: list[str]) -> dict[str, int]:
@@ -456,22 +456,20 @@ class KeywordIndex:
 _SYNTAX = re.compile(r'[+\-:^()\[\]{}"~*\\!/<>=]')
 
 
-def _informative(searcher: tantivy.Searcher, text: str) -> str:
-    """The query without the words more than ``_COMMON`` of the papers hold, unless only such words are
-    left: such a word's BM25 weight is at most ln 2 (a rare word's, many times that), so it hardly
-    moves a ranking, yet scoring it walks through most of the index, since tantivy-py's collector never
-    skips (no block-max WAND). A word that the tokenizer splits is dropped only if all its parts are common."""
-    words = text.split()
-    if len(words) < 2:
-        return text
+def _informative(searcher: tantivy.Searcher, query: str) -> list[tuple[str, list[int]]]:
+    """The query's words (as ``_plain`` gives them), each with its stems' document frequencies, without
+    the words more than ``_COMMON`` of the papers hold, unless only such words are left: such a word's BM25
+    weight is at most ln 2 (a rare word's, many times that), so it hardly moves a ranking, yet scoring it
+    walks through most of the index, since tantivy-py's collector never skips (no block-max WAND). A word
+    that the tokenizer splits is dropped only if all its parts are common. ``search`` asks for the words,
+    ``best_possible`` sums the frequencies, without looking them up again."""
+    words = [
+        (word, [searcher.doc_freq("text", stem) for stem in _STEMMER.stemWords(_TOKENS.findall(word))])
+        for word in _plain(query).split()
+    ]
     limit = searcher.num_docs * _COMMON
-
-    def common(word: str) -> bool:
-        stems = _STEMMER.stemWords(_TOKENS.findall(word))
-        return bool(stems) and all(searcher.doc_freq("text", stem) > limit for stem in stems)
-
-    kept = [w for w in words if not common(w)]
-    return " ".join(kept) if kept else text
+    kept = [(word, freqs) for word, freqs in words if not (freqs and all(f > limit for f in freqs))]
+    return kept or words
 
 
 def _plain(query: str) -> str:
