@@ -169,13 +169,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.papers:
         folder = args.dir / f"at-scale-{args.papers.stem}"
-        url, vocab_rng = f"sqlite:///{args.papers}", np.random.default_rng(args.vocab_seed)
+        url, rng = f"sqlite:///{args.papers}", np.random.default_rng(args.vocab_seed)
     else:
         folder = args.dir / f"n{args.n}"
-        url, vocab_rng = f"sqlite:///{folder / 'papers.db'}", np.random.default_rng(11)
+        url, rng = f"sqlite:///{folder / 'papers.db'}", np.random.default_rng(11)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = vocab_rng
-    vocab = np.array(words(vocab_rng))
+    vocab = np.array(words(rng))
     generated = None
     if args.papers:
         generated = GeneratedTexts(vocab, np.random.default_rng(3))
